@@ -1,0 +1,1 @@
+//! Command-line types, exit codes and rendering of human and JSON output.

@@ -1,0 +1,1 @@
+//! The generic HTTP runtime that executes the operations a mapping declares.

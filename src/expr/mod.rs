@@ -1,0 +1,1 @@
+//! The expression layer: JSONPath reads and minijinja expressions and templates.

@@ -1,0 +1,5 @@
+//! The `mapsync` binary: parses arguments and hands over to the library.
+
+fn main() {
+    mapsync::init_crypto();
+}

@@ -1,0 +1,1 @@
+//! The YAML mapping model: raw types, loading, validation and the JSON Schema.

@@ -1,0 +1,1 @@
+//! Durable state in SQLite: links, ledger, outcomes, checkpoints, inbox, dead letters, tokens.
