@@ -1,0 +1,197 @@
+//! `Expr`: a minijinja expression compiled once, evaluated to a JSON value.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::Expression;
+
+use super::environment::ENV;
+use super::{ExprError, Vars};
+
+/// A compiled expression, e.g. `record.emails | first | default('')`.
+#[derive(Clone)]
+pub struct Expr {
+    source: Arc<str>,
+    compiled: Arc<Expression<'static, 'static>>,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?})", self.source)
+    }
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Expr {
+    /// Compiles an expression; a syntax error names the expression.
+    pub fn compile(source: &str) -> Result<Expr, ExprError> {
+        let compiled = ENV
+            .compile_expression_owned(source.to_string())
+            .map_err(|e| ExprError::Syntax {
+                source_text: source.to_string(),
+                message: describe(&e),
+            })?;
+        Ok(Expr {
+            source: source.into(),
+            compiled: Arc::new(compiled),
+        })
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates to a JSON value; an undefined result is `null`.
+    pub fn eval(&self, vars: &Vars) -> Result<serde_json::Value, ExprError> {
+        let v = self.eval_raw(vars)?;
+        if v.is_undefined() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::to_value(&v).map_err(|e| self.eval_error(e.to_string()))
+    }
+
+    /// Evaluates as a condition (minijinja truthiness).
+    pub fn eval_bool(&self, vars: &Vars) -> Result<bool, ExprError> {
+        Ok(self.eval_raw(vars)?.is_true())
+    }
+
+    fn eval_raw(&self, vars: &Vars) -> Result<minijinja::Value, ExprError> {
+        self.compiled
+            .eval(vars.value().clone())
+            .map_err(|e| self.eval_error(describe(&e)))
+    }
+
+    fn eval_error(&self, message: String) -> ExprError {
+        ExprError::Eval {
+            source_text: self.source.to_string(),
+            message,
+        }
+    }
+
+    /// The top-level variables the expression reads (`record`, `value`, …).
+    pub fn variables(&self) -> BTreeSet<String> {
+        self.compiled
+            .undeclared_variables(false)
+            .into_iter()
+            .collect()
+    }
+
+    /// The attributes of variable `var` the expression reads, e.g. `firstname` for
+    /// `record.firstname`.
+    pub fn attributes_of(&self, var: &str) -> BTreeSet<String> {
+        let prefix = format!("{var}.");
+        self.compiled
+            .undeclared_variables(true)
+            .into_iter()
+            .filter_map(|v| {
+                v.strip_prefix(&prefix)
+                    .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
+            })
+            .collect()
+    }
+}
+
+/// minijinja's error text without the `(in <expression>:1)` suffix noise.
+pub(crate) fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        s.push_str(": ");
+        s.push_str(d);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn eval(src: &str, record: serde_json::Value) -> serde_json::Value {
+        Expr::compile(src)
+            .unwrap()
+            .eval(&Vars::new().with("record", &record))
+            .unwrap()
+    }
+
+    #[test]
+    fn reference_expressions() {
+        let c = json!({"name": "Mary Ann Smith", "emails": ["a@x.com", "b@y.com", "c@z.com"], "numbers": []});
+        assert_eq!(
+            eval("(record.name or '') | split_once(' ') | first", c.clone()),
+            json!("Mary")
+        );
+        assert_eq!(
+            eval("(record.name or '') | split_once(' ') | last", c.clone()),
+            json!("Ann Smith")
+        );
+        assert_eq!(
+            eval("record.emails | first | default('')", c.clone()),
+            json!("a@x.com")
+        );
+        assert_eq!(
+            eval("record.emails[1:] | join(',\\n')", c.clone()),
+            json!("b@y.com,\nc@z.com")
+        );
+        assert_eq!(eval("record.numbers | first | default('')", c), json!(""));
+        let h = json!({"firstname": "Mary", "lastname": null, "email": "", "tte_customer_secondary_emails": "b@y.com, c@z.com"});
+        assert_eq!(
+            eval(
+                "[record.firstname, record.lastname] | compact | join(' ')",
+                h.clone()
+            ),
+            json!("Mary")
+        );
+        assert_eq!(
+            eval(
+                "([record.email] + (record.tte_customer_secondary_emails | split_list)) | compact",
+                h
+            ),
+            json!(["b@y.com", "c@z.com"])
+        );
+    }
+
+    #[test]
+    fn strict_undefined_is_an_error() {
+        let e = Expr::compile("record.missing | lower").unwrap();
+        assert!(matches!(
+            e.eval(&Vars::new().with("record", &json!({}))),
+            Err(ExprError::Eval { .. })
+        ));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_expression() {
+        let err = Expr::compile("record.name |").unwrap_err();
+        assert!(err.to_string().contains("record.name |"), "{err}");
+    }
+
+    #[test]
+    fn variables_and_attributes() {
+        let e = Expr::compile("[record.firstname, record.lastname] | compact | join(sep)").unwrap();
+        assert_eq!(
+            e.variables(),
+            ["record".to_string(), "sep".to_string()].into()
+        );
+        assert_eq!(
+            e.attributes_of("record"),
+            ["firstname".to_string(), "lastname".to_string()].into()
+        );
+    }
+
+    #[test]
+    fn the_email_test() {
+        let e = Expr::compile("not value or value is email").unwrap();
+        let ok = |v: serde_json::Value| e.eval_bool(&Vars::new().with("value", &v)).unwrap();
+        assert!(ok(json!("")));
+        assert!(ok(json!("a@b.co")));
+        assert!(!ok(json!("not-an-email")));
+    }
+}
