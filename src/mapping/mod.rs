@@ -7,3 +7,9 @@ pub use side::{Direction, Side};
 mod diagnostic;
 
 pub use diagnostic::{Diagnostic, Location, Severity, pointer, pointer_segment};
+pub mod compile;
+pub mod env;
+pub mod model;
+
+pub use compile::{Compiled, EnvMode, compile};
+pub use model::Mapping;
