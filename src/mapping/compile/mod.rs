@@ -2,9 +2,20 @@
 //! interpolating the environment, parsing JSONPaths and compiling expressions, and reporting
 //! every problem at once as `Diagnostic`s with JSON pointers.
 
+mod collection;
+mod ctx;
+mod interpolate;
+mod pair;
+mod setup;
+mod system;
+mod webhook;
+
+use std::collections::BTreeMap;
+
 use super::env::Env;
 use super::raw::RawMapping;
-use super::{Diagnostic, Mapping};
+use super::{Diagnostic, Mapping, Severity};
+use ctx::{Ctx, ptr};
 
 /// How unset environment variables count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +37,64 @@ pub struct Compiled {
 
 /// Validates and compiles a raw mapping.
 pub fn compile(raw: &RawMapping, env: &Env, mode: EnvMode) -> Compiled {
-    let _ = (raw, env, mode);
+    let mut ctx = Ctx {
+        diags: Vec::new(),
+        mode,
+    };
+    let mapping = build(raw, env, &mut ctx);
+    let has_errors = ctx.diags.iter().any(|d| d.severity == Severity::Error);
     Compiled {
-        mapping: None,
-        diagnostics: Vec::new(),
+        mapping: if has_errors { None } else { mapping },
+        diagnostics: ctx.diags,
     }
 }
+
+fn build(raw: &RawMapping, env: &Env, ctx: &mut Ctx) -> Option<Mapping> {
+    let resolved = interpolate::interpolate_mapping(raw, env, ctx)?;
+    let mut systems = BTreeMap::new();
+    for (name, s) in &resolved.systems {
+        if let Some(sys) = system::system(ctx, name, s) {
+            systems.insert(name.clone(), sys);
+        }
+    }
+    let mut collections = BTreeMap::new();
+    let mut routes: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, c) in &resolved.collections {
+        if let Some(w) = &c.webhook
+            && let Some(other) = routes.insert(w.path.as_str(), name.as_str())
+        {
+            ctx.error(
+                "duplicate-route",
+                ptr("", &["collections", name, "webhook", "path"]),
+                format!(
+                    "webhook path `{}` is also used by collection `{other}`",
+                    w.path
+                ),
+                "give each webhook its own path",
+            );
+        }
+        if let Some(col) = collection::collection(ctx, name, c, &systems) {
+            collections.insert(name.clone(), col);
+        }
+    }
+    let pair = pair::pair(ctx, &resolved.pair, &collections);
+    let bases = systems
+        .iter()
+        .map(|(k, s)| (k.clone(), s.base_url.clone()))
+        .collect();
+    let setup = setup::setup(ctx, &resolved.setup, &bases);
+    if systems.len() != resolved.systems.len() || collections.len() != resolved.collections.len() {
+        return None;
+    }
+    Some(Mapping {
+        title: resolved.title.clone(),
+        systems,
+        collections,
+        pair: pair?,
+        setup: setup?,
+        raw: raw.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! `Ctx`: collects diagnostics while compiling, with one helper per kind of compiled thing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+
+use super::super::model::{Method, Request};
+use super::super::raw::RawMethod;
+use super::super::{Diagnostic, EnvMode};
+use crate::expr::{Expr, FieldPath, JsonPath, JsonTemplate, Template};
+
+/// Diagnostics so far, and how strict the environment checks are.
+pub(crate) struct Ctx {
+    pub diags: Vec<Diagnostic>,
+    pub mode: EnvMode,
+}
+
+/// Joins a pointer and more segments.
+pub(crate) fn ptr(base: &str, segs: &[&str]) -> String {
+    let mut p = base.to_string();
+    for s in segs {
+        p.push('/');
+        p.push_str(&super::super::pointer_segment(s));
+    }
+    p
+}
+
+impl Ctx {
+    pub fn error(&mut self, code: &'static str, pointer: String, message: String, hint: &str) {
+        let d = Diagnostic::error(code, pointer, message);
+        self.diags.push(if hint.is_empty() {
+            d
+        } else {
+            d.with_hint(hint)
+        });
+    }
+
+    pub fn warning(&mut self, code: &'static str, pointer: String, message: String, hint: &str) {
+        let d = Diagnostic::warning(code, pointer, message);
+        self.diags.push(if hint.is_empty() {
+            d
+        } else {
+            d.with_hint(hint)
+        });
+    }
+
+    fn check_vars(
+        &mut self,
+        pointer: &str,
+        src: &str,
+        used: BTreeSet<String>,
+        allowed: &[&str],
+    ) -> bool {
+        let unknown: Vec<String> = used
+            .into_iter()
+            .filter(|v| !allowed.contains(&v.as_str()))
+            .collect();
+        if unknown.is_empty() {
+            return true;
+        }
+        let available = if allowed.is_empty() {
+            "none".to_string()
+        } else {
+            allowed.join(", ")
+        };
+        self.error(
+            "unknown-variable",
+            pointer.to_string(),
+            format!(
+                "`{src}` uses {} `{}`, which is not available here",
+                plural(unknown.len()),
+                unknown.join("`, `")
+            ),
+            &format!("variables available here: {available}"),
+        );
+        false
+    }
+
+    pub fn expr(&mut self, pointer: &str, src: &str, allowed: &[&str]) -> Option<Expr> {
+        match Expr::compile(src) {
+            Ok(e) => self
+                .check_vars(pointer, src, e.variables(), allowed)
+                .then_some(e),
+            Err(err) => {
+                self.error(
+                    "bad-expression",
+                    pointer.to_string(),
+                    err.to_string(),
+                    "expressions use minijinja syntax, e.g. `record.emails | first | default('')`",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn template(&mut self, pointer: &str, src: &str, allowed: &[&str]) -> Option<Template> {
+        match Template::compile(src) {
+            Ok(t) => self
+                .check_vars(pointer, src, t.variables(), allowed)
+                .then_some(t),
+            Err(err) => {
+                self.error(
+                    "bad-template",
+                    pointer.to_string(),
+                    err.to_string(),
+                    "templates are text with `{{ expression }}` parts, e.g. `/contacts/{{ id }}`",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn json_template(
+        &mut self,
+        pointer: &str,
+        v: &serde_json::Value,
+        allowed: &[&str],
+    ) -> Option<JsonTemplate> {
+        match JsonTemplate::compile(v) {
+            Ok(t) => self
+                .check_vars(pointer, &v.to_string(), t.variables(), allowed)
+                .then_some(t),
+            Err(err) => {
+                self.error("bad-template", pointer.to_string(), err.to_string(), "");
+                None
+            }
+        }
+    }
+
+    pub fn json_path(&mut self, pointer: &str, src: &str) -> Option<JsonPath> {
+        match JsonPath::compile(src) {
+            Ok(p) => Some(p),
+            Err(err) => {
+                self.error(
+                    "bad-jsonpath",
+                    pointer.to_string(),
+                    err.to_string(),
+                    "JSONPaths start with `$`, e.g. `$.results` or `$.paging.next.after` (RFC 9535)",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn opt_json_path(
+        &mut self,
+        pointer: &str,
+        src: Option<&String>,
+    ) -> Option<Option<JsonPath>> {
+        match src {
+            None => Some(None),
+            Some(s) => self.json_path(pointer, s).map(Some),
+        }
+    }
+
+    pub fn field_path(&mut self, pointer: &str, src: &str) -> Option<FieldPath> {
+        match FieldPath::parse(src) {
+            Ok(p) => Some(p),
+            Err(err) => {
+                self.error(
+                    "bad-field-path",
+                    pointer.to_string(),
+                    err.to_string(),
+                    "field paths are names joined by dots; quote names with spaces: custom_fields.\"External ID\"",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn regex(&mut self, pointer: &str, src: &str) -> Option<Regex> {
+        match Regex::new(src) {
+            Ok(r) => Some(r),
+            Err(err) => {
+                self.error(
+                    "bad-regex",
+                    pointer.to_string(),
+                    format!("`{src}` is not a valid regular expression: {err}"),
+                    "",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn pairs(
+        &mut self,
+        pointer: &str,
+        m: &BTreeMap<String, String>,
+        allowed: &[&str],
+    ) -> Option<Vec<(String, Template)>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (k, v) in m {
+            match self.template(&ptr(pointer, &[k]), v, allowed) {
+                Some(t) => out.push((k.clone(), t)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Compiles a request's parts; `body_vars` are the extra variables the body may use.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request(
+        &mut self,
+        pointer: &str,
+        method: Option<RawMethod>,
+        default_method: Method,
+        path: &str,
+        query: &BTreeMap<String, String>,
+        headers: &BTreeMap<String, String>,
+        body: Option<&serde_json::Value>,
+        vars: &[&str],
+        body_vars: &[&str],
+    ) -> Option<Request> {
+        let path = self.template(&ptr(pointer, &["path"]), path, vars);
+        let query = self.pairs(&ptr(pointer, &["query"]), query, vars);
+        let headers = self.pairs(&ptr(pointer, &["headers"]), headers, vars);
+        let all: Vec<&str> = vars.iter().chain(body_vars).copied().collect();
+        let body = match body {
+            None => Some(None),
+            Some(b) => self
+                .json_template(&ptr(pointer, &["body"]), b, &all)
+                .map(Some),
+        };
+        Some(Request {
+            method: method.map(method_of).unwrap_or(default_method),
+            path: path?,
+            query: query?,
+            headers: headers?,
+            body: body?,
+        })
+    }
+}
+
+pub(crate) fn method_of(m: RawMethod) -> Method {
+    match m {
+        RawMethod::Get => Method::Get,
+        RawMethod::Post => Method::Post,
+        RawMethod::Put => Method::Put,
+        RawMethod::Patch => Method::Patch,
+        RawMethod::Delete => Method::Delete,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "the variable"
+    } else {
+        "the variables"
+    }
+}
