@@ -1,1 +1,42 @@
-pub fn placeholder() {}
+//! Local stand-ins for the 10to8 Enterprise API v2 and HubSpot (CRM v3 contacts, properties,
+//! webhooks v3, OAuth): mapsync's test bed and try-it-out environment.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::for_tests()).await?;
+//! println!("{} {}", sb.tte_base_url(), sb.hubspot_base_url());
+//! # Ok(()) }
+//! ```
+//!
+//! Behaviour that rests on an assumption carries its id from `apis.md` §4 (`T-nn`, `H-nn`) in a
+//! comment; `control::ASSUMPTIONS` lists them and `GET /_sandbox/assumptions` serves them.
+
+mod app;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod email;
+pub mod faults;
+mod gate;
+mod handle;
+pub mod hubspot;
+pub mod log;
+mod outbound;
+mod query;
+pub mod ratelimit;
+pub mod seed;
+mod server;
+pub mod signature;
+pub mod tte;
+
+pub use app::init_crypto;
+pub use config::{
+    Credentials, Faults, HubspotRateLimit, NotificationConfig, SandboxConfig, ScriptedFault, System, TteRateLimit,
+    WebhookConfig,
+};
+pub use handle::{Sandbox, SandboxHandle};
+pub use hubspot::error::HsError;
+pub use hubspot::store::Contact;
+pub use log::{DeliveryAttempt, LoggedRequest, OpCount};
+pub use seed::SeedReport;
+pub use tte::store::{Customer, TteError};

@@ -1,0 +1,190 @@
+//! The gate every API request passes first: request log and counters, injected faults,
+//! rate limits and HubSpot's rate-limit headers. Control routes under `/_sandbox` bypass it.
+
+use crate::app::Shared;
+use crate::config::System;
+use crate::faults::Action;
+use crate::hubspot::{self, TokenKind};
+use crate::log::{Entry, ceil_secs};
+use crate::ratelimit::Verdict;
+use crate::server::ConnKill;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// The state of one system's gate.
+#[derive(Clone)]
+pub struct Gate {
+    pub shared: Arc<Shared>,
+    pub system: System,
+}
+
+/// The middleware.
+pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/_sandbox") {
+        return next.run(req).await;
+    }
+    let received = Instant::now();
+    let received_epoch_ms = crate::clock::now_ms();
+    let method = req.method().as_str().to_string();
+    let path_q = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone());
+    let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let operation = operation(g.system, &method, matched.as_deref(), &path);
+    let s = &g.shared;
+    let (latency, action) = s.faults(g.system).decide(&method, &path);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let mut fault = None;
+    let resp = match action {
+        Action::Drop => {
+            s.journal(g.system).record(Entry {
+                method,
+                path: path_q,
+                operation,
+                status: None,
+                retry_after: None,
+                fault: Some("drop".into()),
+                received,
+                received_epoch_ms,
+            });
+            if let Some(k) = req.extensions().get::<ConnKill>() {
+                k.0.notify_one();
+            }
+            return std::future::pending().await;
+        }
+        Action::Status { status, retry_after, fault: f } => {
+            fault = Some(f.to_string());
+            match (g.system, status, retry_after) {
+                (System::Tte, 429, ra) => crate::tte::throttled(ra.unwrap_or(1)),
+                (System::Hubspot, 429, ra) => hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1)),
+                (System::Tte, st, _) => crate::tte::server_error(st),
+                (System::Hubspot, st, _) => hubspot::error::server_error(st),
+            }
+        }
+        Action::Serve => match g.system {
+            System::Tte => match s.tte_limiter.check() {
+                Some(wait) if path.starts_with("/api/") => {
+                    fault = Some("ratelimit".into());
+                    crate::tte::throttled(ceil_secs(wait).max(1))
+                }
+                _ => next.run(req).await,
+            },
+            System::Hubspot => hubspot_limited(s, req, next, &path, &mut fault).await,
+        },
+    };
+    let retry_after = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    s.journal(g.system).record(Entry {
+        method,
+        path: path_q,
+        operation,
+        status: Some(resp.status().as_u16()),
+        retry_after,
+        fault,
+        received,
+        received_epoch_ms,
+    });
+    resp
+}
+
+/// HubSpot's per-token limits on CRM calls, with `X-HubSpot-RateLimit-*` headers [H-09].
+async fn hubspot_limited(s: &Arc<Shared>, req: Request, next: Next, path: &str, fault: &mut Option<String>) -> Response {
+    if !path.starts_with("/crm/") {
+        return next.run(req).await;
+    }
+    let (kind, token) = hubspot::classify(s, req.headers());
+    let oauth = match kind {
+        TokenKind::PrivateApp => false,
+        TokenKind::OAuth => true,
+        _ => return next.run(req).await,
+    };
+    let search = path.ends_with("/search");
+    match s.hub_limiter.check(&token, oauth, search) {
+        None => next.run(req).await,
+        Some(Verdict::Limited { retry_after, .. }) => {
+            *fault = Some("ratelimit".into());
+            let policy = if search { "SECONDLY" } else { "TEN_SECONDLY_ROLLING" };
+            let mut r = hubspot::error::rate_limited(policy, ceil_secs(retry_after).max(1));
+            if !search {
+                add_headers(&mut r, 0, 0);
+            }
+            r
+        }
+        Some(Verdict::Allowed { max, remaining }) => {
+            let mut r = next.run(req).await;
+            if !search {
+                // search reports none of these headers
+                add_headers(&mut r, max, remaining);
+            }
+            r
+        }
+    }
+}
+
+fn add_headers(r: &mut Response, max: u32, remaining: u32) {
+    let h = r.headers_mut();
+    h.insert("x-hubspot-ratelimit-interval-milliseconds", HeaderValue::from_static("10000"));
+    if max > 0 {
+        h.insert("x-hubspot-ratelimit-max", HeaderValue::from(max));
+    }
+    h.insert("x-hubspot-ratelimit-remaining", HeaderValue::from(remaining));
+}
+
+/// Operation names for counters, e.g. `contacts.create`, `customers.patch`.
+pub fn operation(system: System, method: &str, matched: Option<&str>, path: &str) -> String {
+    let Some(m) = matched else { return "other".into() };
+    let m = m.trim_end_matches('/');
+    let name = match system {
+        System::Tte => {
+            let (res, one) = if m.ends_with("/customer/{id}") {
+                ("customers", true)
+            } else if m.ends_with("/customer") {
+                ("customers", false)
+            } else if m.ends_with("/subscription/{id}") {
+                ("subscriptions", true)
+            } else if m.ends_with("/subscription") {
+                ("subscriptions", false)
+            } else {
+                return format!("{method} {m}");
+            };
+            let verb = match (method, one) {
+                ("GET", false) => "list",
+                ("POST", false) => "create",
+                ("GET", true) => "get",
+                ("PATCH", true) => "patch",
+                ("PUT", true) => "put",
+                ("DELETE", true) => "delete",
+                _ => method,
+            };
+            format!("{res}.{verb}")
+        }
+        System::Hubspot => match (method, m) {
+            ("GET", "/crm/v3/objects/contacts") => "contacts.list".into(),
+            ("POST", "/crm/v3/objects/contacts") => "contacts.create".into(),
+            ("POST", "/crm/v3/objects/contacts/search") => "contacts.search".into(),
+            ("POST", "/crm/v3/objects/contacts/batch/{op}") => match path.rsplit('/').next() {
+                Some(op @ ("read" | "create" | "update" | "upsert" | "archive")) => format!("contacts.batch.{op}"),
+                _ => "contacts.batch.other".into(),
+            },
+            ("GET", "/crm/v3/objects/contacts/{id}") => "contacts.get".into(),
+            ("PATCH", "/crm/v3/objects/contacts/{id}") => "contacts.update".into(),
+            ("DELETE", "/crm/v3/objects/contacts/{id}") => "contacts.archive".into(),
+            ("POST", "/oauth/v1/token") => "oauth.token".into(),
+            (_, p) if p.starts_with("/oauth/") && p.ends_with("/authorize") => "oauth.authorize".into(),
+            (_, p) if p.starts_with("/crm/v3/properties/contacts/groups") => format!("groups.{}", method.to_lowercase()),
+            (_, p) if p.starts_with("/crm/v3/properties/contacts") => format!("properties.{}", method.to_lowercase()),
+            (_, p) if p.contains("/settings") => format!("webhooks.settings.{}", method.to_lowercase()),
+            (_, p) if p.contains("/subscriptions") => format!("webhooks.subscriptions.{}", method.to_lowercase()),
+            _ => format!("{method} {m}"),
+        },
+    };
+    name
+}

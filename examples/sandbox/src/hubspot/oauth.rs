@@ -1,0 +1,142 @@
+//! OAuth 2 authorization-code flow: `/oauth/authorize` consents at once and redirects with
+//! `code` and `state`; `/oauth/v1/token` exchanges codes and refresh tokens; token metadata and
+//! refresh-token revocation. Access tokens expire after `oauth_access_token_ttl` [H-18, H-19].
+
+use super::error::{HsError, json_response};
+use crate::app::Shared;
+use crate::query;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::json;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// Prefix of every access token the sandbox issues.
+pub const ACCESS_PREFIX: &str = "sandbox-oat-";
+
+/// `GET /oauth/authorize?client_id&redirect_uri&scope&state` (and `/oauth/{hubId}/authorize`).
+pub async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let pairs = query::pairs(q.as_deref());
+    if query::first(&pairs, "client_id") != Some(s.cfg.credentials.hubspot_client_id.as_str()) {
+        return HsError::validation("Unknown client_id").into_response();
+    }
+    let Some(redirect) = query::first(&pairs, "redirect_uri").and_then(|r| url::Url::parse(r).ok()) else {
+        return HsError::validation("redirect_uri is missing or invalid").into_response();
+    };
+    let code = format!("sandbox-code-{}", uuid::Uuid::new_v4());
+    s.hub().oauth.codes.insert(code.clone(), redirect.to_string());
+    let mut target = redirect;
+    {
+        let mut qp = target.query_pairs_mut();
+        qp.append_pair("code", &code);
+        if let Some(st) = query::first(&pairs, "state") {
+            qp.append_pair("state", st);
+        }
+    }
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(target.as_str()) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Wrap a path-param variant (`/oauth/{hubId}/authorize`).
+pub async fn authorize_hub(s: State<Arc<Shared>>, _hub: Path<String>, q: RawQuery) -> Response {
+    authorize(s, q).await
+}
+
+fn bad(message: &str) -> Response {
+    // [H-19] 400 in the general error shape
+    json_response(
+        400,
+        &json!({"status": "BAD_REQUEST", "message": message, "correlationId": uuid::Uuid::new_v4().to_string(), "category": "VALIDATION_ERROR"}),
+    )
+}
+
+/// `POST /oauth/v1/token` (form): `authorization_code` and `refresh_token` grants.
+pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let f = |k: &str| query::first(&pairs, k).unwrap_or("");
+    let creds = &s.cfg.credentials;
+    if f("client_id") != creds.hubspot_client_id || f("client_secret") != creds.hubspot_client_secret {
+        return bad("missing or unknown client id or secret");
+    }
+    let mut h = s.hub();
+    match f("grant_type") {
+        "authorization_code" => {
+            let code = f("code");
+            match h.oauth.codes.get(code) {
+                Some(redirect) if redirect.split('?').next() == Some(f("redirect_uri").split('?').next().unwrap_or("")) => {}
+                Some(_) => return bad("redirect_uri does not match the one used to authorize"),
+                None => {
+                    return json_response(
+                        400,
+                        &json!({"status": "BAD_AUTH_CODE", "message": "missing or invalid auth code", "correlationId": uuid::Uuid::new_v4().to_string()}),
+                    );
+                }
+            }
+            h.oauth.codes.remove(code);
+        }
+        "refresh_token" => {
+            if !h.oauth.refresh.contains_key(f("refresh_token")) {
+                return json_response(
+                    400,
+                    &json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": uuid::Uuid::new_v4().to_string()}),
+                );
+            }
+        }
+        other => return bad(&format!("unsupported grant_type '{other}'")),
+    }
+    let refresh = if f("grant_type") == "refresh_token" {
+        f("refresh_token").to_string()
+    } else {
+        let r = format!("sandbox-ort-{}", uuid::Uuid::new_v4());
+        h.oauth.refresh.insert(r.clone(), ()); // [H-18] no expiry until revoked
+        r
+    };
+    let ttl = s.cfg.oauth_access_token_ttl;
+    let access = format!("{ACCESS_PREFIX}{}", uuid::Uuid::new_v4());
+    h.oauth.access.insert(access.clone(), Instant::now() + ttl);
+    json_response(
+        200,
+        &json!({
+            "token_type": "bearer",
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": ttl.as_secs(),
+            "token_use": "access_token",
+            "hub_id": creds.hubspot_portal_id,
+            "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write", "oauth"],
+        }),
+    )
+}
+
+/// `GET /oauth/v1/access-tokens/{token}`.
+pub async fn access_token_info(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Response {
+    let h = s.hub();
+    match h.oauth.access.get(&t) {
+        Some(exp) if *exp > Instant::now() => json_response(
+            200,
+            &json!({
+                "token": t,
+                "hub_id": s.cfg.credentials.hubspot_portal_id,
+                "app_id": s.cfg.credentials.hubspot_app_id,
+                "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write", "oauth"],
+                "token_type": "access",
+                "expires_in": exp.saturating_duration_since(Instant::now()).as_secs(),
+            }),
+        ),
+        _ => HsError::not_found().into_response(),
+    }
+}
+
+/// `DELETE /oauth/v1/refresh-tokens/{token}`.
+pub async fn revoke_refresh(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Response {
+    if s.hub().oauth.refresh.remove(&t).is_some() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        HsError::not_found().into_response()
+    }
+}

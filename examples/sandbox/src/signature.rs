@@ -1,0 +1,74 @@
+//! HubSpot request signatures v1, v2 and v3 (apis.md §2.11), as the sandbox signs deliveries.
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+/// v1: `lowercase_hex(SHA-256(secret ‖ body))`.
+pub fn v1(secret: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(secret.as_bytes());
+    h.update(body);
+    hex::encode(h.finalize())
+}
+
+/// v2: `lowercase_hex(SHA-256(secret ‖ METHOD ‖ URI ‖ body))`.
+pub fn v2(secret: &str, method: &str, uri: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(secret.as_bytes());
+    h.update(method.as_bytes());
+    h.update(uri.as_bytes());
+    h.update(body);
+    hex::encode(h.finalize())
+}
+
+/// v3: `base64(HMAC-SHA256(secret, METHOD ‖ URI ‖ body ‖ timestamp))`.
+pub fn v3(secret: &str, method: &str, uri: &str, body: &[u8], timestamp_ms: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        // HMAC accepts keys of any length; this branch cannot be taken.
+        Err(_) => return String::new(),
+    };
+    mac.update(method.as_bytes());
+    mac.update(uri.as_bytes());
+    mac.update(body);
+    mac.update(timestamp_ms.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
+    const BODY: &str = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
+
+    #[test]
+    fn v1_vector() {
+        assert_eq!(
+            v1(SECRET, BODY.as_bytes()),
+            "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de"
+        );
+    }
+
+    #[test]
+    fn v2_vectors() {
+        let uri = "https://www.example.com/webhook_uri";
+        assert_eq!(
+            v2(SECRET, "GET", uri, b""),
+            "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e"
+        );
+        assert_eq!(
+            v2(SECRET, "POST", uri, br#"{"example_field":"example_value"}"#),
+            "9569219f8ba981ffa6f6f16aa0f48637d35d728c7e4d93d0d52efaa512af7900"
+        );
+    }
+
+    #[test]
+    fn v3_vector() {
+        assert_eq!(
+            v3(SECRET, "POST", "https://www.example.com/webhook_uri", BODY.as_bytes(), "1564113600000"),
+            "DxmVAjFNa2xfF3YgQjdZP6TNcok9k1oaH7UXombPtvw="
+        );
+    }
+}
