@@ -1,1 +1,21 @@
-//! Pure planning: decides creates, updates, skips and deletes from records and state, with no I/O.
+//! Pure planning: decides, record by record, what to create, update, skip or delete, from the
+//! records the runner read and the state it remembered.
+//!
+//! Architecture invariant: no I/O of any kind (no tokio, reqwest or SQL) and no clock: `now`
+//! comes in through `PlanContext`. The same inputs always give the same plan.
+
+mod engine;
+mod mapper;
+mod normalize;
+mod plan;
+mod shadow;
+mod status;
+
+pub use engine::{Engine, LinkValue, PlanContext, Target, WriteOutcome};
+pub use normalize::{canonical, is_empty, same};
+pub use plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
+pub use shadow::Shadow;
+pub use status::{StatusMeaning, StatusTexts};
+
+#[cfg(test)]
+mod tests;

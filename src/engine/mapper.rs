@@ -1,0 +1,158 @@
+//! Field mapping for one direction: evaluates the field groups over a source record, applies
+//! the validation rules and placeholders, and protects values a placeholder stands in for.
+
+use serde_json::{Map, Value};
+
+use super::normalize::{canonical, is_empty, same};
+use crate::expr::{Expr, ExprError, FieldPath, Vars};
+use crate::mapping::Direction;
+use crate::mapping::model::{FieldGroup, Pair, Rule};
+
+/// The mapped values of one group.
+#[derive(Debug, Clone)]
+pub struct GroupValues {
+    /// Target field → value.
+    pub values: Vec<(FieldPath, Value)>,
+}
+
+/// Adds `null` for each attribute an expression reads that the record lacks, so strict
+/// undefined checks catch typos in the mapping, not fields an API left out.
+pub fn fill(fields: &Value, attrs: &[String]) -> Value {
+    let mut out = match fields {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    for a in attrs {
+        out.entry(a.clone()).or_insert(Value::Null);
+    }
+    Value::Object(out)
+}
+
+/// Evaluates `groups` for `direction` over a (filled) source fields object.
+pub fn map_groups(
+    groups: &[FieldGroup],
+    direction: Direction,
+    source: &Value,
+) -> Result<Vec<GroupValues>, ExprError> {
+    let vars = Vars::new().with("record", source);
+    groups
+        .iter()
+        .map(|g| {
+            let values = g
+                .mappings(direction)
+                .iter()
+                .map(|(f, e)| Ok((f.clone(), e.eval(&vars)?)))
+                .collect::<Result<Vec<_>, ExprError>>()?;
+            Ok(GroupValues { values })
+        })
+        .collect()
+}
+
+/// Replaces invalid target values by placeholders; returns the messages.
+pub fn apply_rules(
+    pair: &Pair,
+    direction: Direction,
+    groups: &mut [GroupValues],
+) -> Result<Vec<String>, ExprError> {
+    let mut messages = Vec::new();
+    for rule in pair.rules.iter().filter(|r| r.side == direction.target()) {
+        for g in groups.iter_mut() {
+            for (f, v) in g.values.iter_mut() {
+                if *f == rule.field && !valid(rule, v)? {
+                    messages.push(message(rule, v)?);
+                    *v = rule.placeholder.clone();
+                }
+            }
+        }
+    }
+    Ok(messages)
+}
+
+/// For rules on the source side with `protect`: when the source field holds the placeholder
+/// and the target's protected value is itself invalid, map that value instead, so a placeholder
+/// never erases it. Returns the adjusted source and the messages.
+pub fn protect(
+    pair: &Pair,
+    direction: Direction,
+    source: &Value,
+    target: Option<&Value>,
+) -> Result<(Value, Vec<String>), ExprError> {
+    let mut out = source.clone();
+    let mut messages = Vec::new();
+    let Some(target) = target else {
+        return Ok((out, messages));
+    };
+    for rule in pair.rules.iter().filter(|r| r.side == direction.source()) {
+        let Some(p) = &rule.protect else { continue };
+        if !same(rule.field.get(source), Some(&rule.placeholder))
+            && !is_empty(rule.field.get(source))
+        {
+            continue;
+        }
+        let kept = eval_over(p, target)?;
+        if !is_empty(Some(&kept)) && !valid(rule, &kept)? {
+            messages.push(message(rule, &kept)?);
+            rule.field.set(&mut out, kept);
+        }
+    }
+    Ok((out, messages))
+}
+
+fn eval_over(e: &Expr, record: &Value) -> Result<Value, ExprError> {
+    e.eval(&Vars::new().with("record", record))
+}
+
+fn valid(rule: &Rule, v: &Value) -> Result<bool, ExprError> {
+    rule.valid.eval_bool(&Vars::new().with("value", v))
+}
+
+fn message(rule: &Rule, v: &Value) -> Result<String, ExprError> {
+    rule.message.render(&Vars::new().with("value", v))
+}
+
+/// True when the group's current target values already represent the source: either equal
+/// field by field, or, for a lossy group, the reverse mapping of the target gives the source
+/// back (E4: compare in the source's form).
+pub fn group_in_step(
+    group: &FieldGroup,
+    direction: Direction,
+    desired: &GroupValues,
+    target: &Value,
+    source: &Value,
+) -> Result<bool, ExprError> {
+    if desired
+        .values
+        .iter()
+        .all(|(f, v)| same(f.get(target), Some(v)))
+    {
+        return Ok(true);
+    }
+    if group.lossless {
+        return Ok(false);
+    }
+    let reverse = match direction {
+        Direction::Outbound => Direction::Inbound,
+        Direction::Inbound => Direction::Outbound,
+    };
+    let vars = Vars::new().with("record", target);
+    for (f, e) in group.mappings(reverse) {
+        let back = e.eval(&vars)?;
+        if !same(Some(&canonical(Some(&back))), f.get(source)) {
+            return Ok(false);
+        }
+    }
+    Ok(!group.mappings(reverse).is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn fill_adds_missing_attributes_only() {
+        let v = fill(&json!({"a": 1}), &["a".into(), "b".into()]);
+        assert_eq!(v, json!({"a": 1, "b": null}));
+    }
+}

@@ -1,0 +1,396 @@
+//! Engine tests on the reference mapping: the 2021 demo's fixtures (parity and fixed), links,
+//! echoes, conflicts and deletes, plus properties.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::mapping::env::Env;
+use crate::mapping::model::Mapping;
+use crate::mapping::raw::RawMapping;
+use crate::mapping::{Direction, EnvMode, Side, compile};
+
+const NOW: &str = "2026-11-29T05:00:00Z";
+const URI: &str = "https://app.10to8.com/api/enterprise/v2/customer/1/";
+
+fn reference() -> Mapping {
+    let raw: RawMapping =
+        serde_saphyr::from_str(include_str!("../../mappings/hubspot.yaml")).unwrap();
+    let c = compile(&raw, &Env::from_map::<&str, &str>([]), EnvMode::Lenient);
+    c.mapping.expect("reference mapping compiles")
+}
+
+fn customer(name: &str, emails: &[&str], numbers: &[&str]) -> Value {
+    json!({"resource_uri": URI, "name": name, "emails": emails, "numbers": numbers, "custom_fields": {}})
+}
+
+fn contact(id: &str, props: Value) -> Value {
+    json!({"id": id, "properties": props, "archived": false})
+}
+
+fn ctx() -> PlanContext<'static> {
+    PlanContext {
+        now: NOW,
+        source_shadow: None,
+        target_shadow: None,
+    }
+}
+
+fn found<'a>(id: &str, record: &'a Value) -> Target<'a> {
+    Target::Found {
+        id: id.to_string(),
+        record,
+        by: LinkedBy::Store,
+    }
+}
+
+fn props(p: &RecordPlan) -> Value {
+    p.write.clone().unwrap_or(Value::Null)
+}
+
+#[test]
+fn outbound_create_splits_names_and_lists() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let c = customer(
+        "Mary Ann Smith",
+        &["a@x.com", "b@y.com", "c@z.com"],
+        &["1", "2"],
+    );
+    let p = e.plan(&c, Target::None, &ctx());
+    assert_eq!(p.kind, PlanKind::Create);
+    assert_eq!(
+        props(&p),
+        json!({
+            "firstname": "Mary", "lastname": "Ann Smith",
+            "email": "a@x.com", "tte_customer_secondary_emails": "b@y.com,\nc@z.com",
+            "phone": "1", "tte_customer_secondary_phone": "2",
+            "tte_customer_uri": URI, "tte_customer_sync_status": format!("Last synced: {NOW}")
+        })
+    );
+    let back = e
+        .writeback(&p, WriteOutcome::Done { target_id: "101" }, NOW)
+        .unwrap();
+    assert_eq!(
+        back,
+        json!({"custom_fields": {"External ID": "101", "Sync Status": format!("Last synced: {NOW}")}})
+    );
+}
+
+#[test]
+fn demo_name_parity_cases() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    for (name, first, last) in [
+        ("Cher", "Cher", ""),
+        ("Mary  Smith", "Mary", " Smith"),
+        (" Mary", "", "Mary"),
+    ] {
+        let p = e.plan(&customer(name, &[], &[]), Target::None, &ctx());
+        let w = props(&p);
+        assert_eq!(
+            (w["firstname"].as_str(), w["lastname"].as_str()),
+            (Some(first), Some(last)),
+            "{name:?}"
+        );
+    }
+    let i = Engine::new(&m, Direction::Inbound);
+    for (f, l, want) in [
+        (json!("Mary"), json!(""), "Mary"),
+        (json!(""), json!("Smith"), "Smith"),
+        (json!(null), json!(null), ""),
+    ] {
+        let p = i.plan(
+            &contact("7", json!({"firstname": f, "lastname": l})),
+            Target::None,
+            &ctx(),
+        );
+        assert_eq!(props(&p)["name"], json!(want));
+    }
+}
+
+#[test]
+fn lossy_names_compare_in_the_source_form() {
+    // H "Mary Ann" / "Smith" → S "Mary Ann Smith": the outbound pass writes nothing to H.
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let c = customer("Mary Ann Smith", &["a@x.com"], &[]);
+    let h = contact(
+        "101",
+        json!({"firstname": "Mary Ann", "lastname": "Smith", "email": "a@x.com", "tte_customer_uri": URI,
+               "tte_customer_sync_status": "Last synced: 2026-01-01T00:00:00Z"}),
+    );
+    let p = e.plan(&c, found("101", &h), &ctx());
+    assert_eq!(p.kind, PlanKind::Unchanged, "{p:#?}");
+    assert_eq!(p.write, None);
+    // H "" / "Smith" → S "Smith": nothing written either.
+    let c = customer("Smith", &[], &[]);
+    let h = contact(
+        "101",
+        json!({"firstname": "", "lastname": "Smith", "tte_customer_uri": URI, "tte_customer_sync_status": "Last synced: x"}),
+    );
+    assert_eq!(
+        e.plan(&c, found("101", &h), &ctx()).kind,
+        PlanKind::Unchanged
+    );
+}
+
+#[test]
+fn tolerant_secondary_lists_inbound() {
+    let m = reference();
+    let i = Engine::new(&m, Direction::Inbound);
+    let h = contact(
+        "7",
+        json!({"email": "a@x.com", "tte_customer_secondary_emails": "b@y.com, c@z.com", "tte_customer_secondary_phone": "b@y.com,\n,\nc@z.com"}),
+    );
+    let w = props(&i.plan(&h, Target::None, &ctx()));
+    assert_eq!(w["emails"], json!(["a@x.com", "b@y.com", "c@z.com"]));
+    assert_eq!(w["numbers"], json!(["b@y.com", "c@z.com"]));
+    assert_eq!(w["custom_fields"]["External ID"], json!("7"));
+}
+
+#[test]
+fn invalid_email_gets_the_placeholder_and_an_error_status_on_both_sides() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let p = e.plan(
+        &customer("Bob", &["not-an-email", "b@y.com"], &[]),
+        Target::None,
+        &ctx(),
+    );
+    let w = props(&p);
+    assert_eq!(w["email"], json!(""));
+    assert_eq!(
+        w["tte_customer_sync_status"],
+        json!("Error: Invalid email not-an-email")
+    );
+    let back = e
+        .writeback(&p, WriteOutcome::Done { target_id: "9" }, NOW)
+        .unwrap();
+    assert_eq!(
+        back["custom_fields"]["Sync Status"],
+        json!("Error: Invalid email not-an-email")
+    );
+}
+
+#[test]
+fn a_blank_email_coming_back_never_erases_the_protected_value() {
+    let m = reference();
+    let i = Engine::new(&m, Direction::Inbound);
+    let mut home = customer("Bob", &["not-an-email", "b@y.com"], &[]);
+    home["custom_fields"] =
+        json!({"External ID": "9", "Sync Status": "Error: Invalid email not-an-email"});
+    let h = contact(
+        "9",
+        json!({"firstname": "Bob", "lastname": "", "email": "", "tte_customer_secondary_emails": "b@y.com", "tte_customer_uri": URI}),
+    );
+    let p = i.plan(&h, found(URI, &home), &ctx());
+    assert_eq!(p.kind, PlanKind::Unchanged, "{p:#?}");
+    assert_eq!(p.write, None, "status already says the error");
+    assert_eq!(
+        p.status,
+        Some(StatusMeaning::Error("Invalid email not-an-email".into()))
+    );
+    // A valid 10to8 primary is removed when HubSpot's email is cleared (parity).
+    let mut home = customer("Bob", &["a@x.com", "b@y.com"], &[]);
+    home["custom_fields"] = json!({"External ID": "9"});
+    let p = i.plan(&h, found(URI, &home), &ctx());
+    assert_eq!(p.kind, PlanKind::Update);
+    assert_eq!(props(&p)["emails"], json!(["b@y.com"]));
+}
+
+#[test]
+fn a_new_sync_time_alone_writes_nothing_but_a_status_change_does() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let c = customer("Ann Lee", &["a@x.com"], &[]);
+    let synced = contact(
+        "1",
+        json!({"firstname": "Ann", "lastname": "Lee", "email": "a@x.com", "tte_customer_uri": URI, "tte_customer_sync_status": "Last synced: 2020-01-01T00:00:00Z"}),
+    );
+    assert_eq!(e.plan(&c, found("1", &synced), &ctx()).write, None);
+    let errored = contact(
+        "1",
+        json!({"firstname": "Ann", "lastname": "Lee", "email": "a@x.com", "tte_customer_uri": URI, "tte_customer_sync_status": "Error: Invalid email x"}),
+    );
+    let p = e.plan(&c, found("1", &errored), &ctx());
+    assert_eq!(
+        p.kind,
+        PlanKind::Unchanged,
+        "a status write is not a change"
+    );
+    assert_eq!(
+        props(&p),
+        json!({"tte_customer_sync_status": format!("Last synced: {NOW}")})
+    );
+}
+
+#[test]
+fn echoes_and_conflicts_follow_the_shadows() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let c = customer("Ann Lee", &["a@x.com"], &[]);
+    let h = contact(
+        "1",
+        json!({"firstname": "Annie", "lastname": "Lee", "email": "a@x.com", "tte_customer_uri": URI, "tte_customer_sync_status": "Last synced: x"}),
+    );
+    let src_shadow = e.shadow_of(Side::Home, &c);
+    // The customer did not change since the last sync: HubSpot's edit flows the other way.
+    let p = e.plan(
+        &c,
+        found("1", &h),
+        &PlanContext {
+            now: NOW,
+            source_shadow: Some(&src_shadow),
+            target_shadow: None,
+        },
+    );
+    assert_eq!(p.kind, PlanKind::Echo);
+    assert_eq!(p.write, None);
+    // Both changed: `newest` lets the side being synced win.
+    let old = e.shadow_of(Side::Home, &customer("Ann Old", &["a@x.com"], &[]));
+    let old_target = Shadow::default();
+    let p = e.plan(
+        &c,
+        found("1", &h),
+        &PlanContext {
+            now: NOW,
+            source_shadow: Some(&old),
+            target_shadow: Some(&old_target),
+        },
+    );
+    assert_eq!(p.kind, PlanKind::Update);
+    assert_eq!(props(&p)["firstname"], json!("Ann"));
+}
+
+#[test]
+fn links_resolve_from_store_then_field_then_match() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let h = contact("555", json!({"email": "A@x.com"}));
+    let mut c = customer("A", &["a@x.com"], &[]);
+    let get = |id: &str| (id == "555").then_some(&h);
+    let none = |_: &str| Vec::new();
+    assert!(matches!(
+        e.resolve(&c, Some("555"), get, none),
+        Target::Found {
+            by: LinkedBy::Store,
+            ..
+        }
+    ));
+    assert!(matches!(
+        e.resolve(&c, Some("404"), get, none),
+        Target::Gone { .. }
+    ));
+    let by_email = |k: &str| {
+        if k == "a@x.com" {
+            vec![("555".to_string(), &h)]
+        } else {
+            vec![]
+        }
+    };
+    assert!(matches!(
+        e.resolve(&c, None, get, by_email),
+        Target::Found {
+            by: LinkedBy::Match,
+            ..
+        }
+    ));
+    c["custom_fields"] = json!({"External ID": "101, 102"});
+    let t = e.resolve(&c, None, get, by_email);
+    assert!(matches!(t, Target::Ambiguous { .. }), "{t:?}");
+    let p = e.plan(&c, t, &ctx());
+    assert_eq!(p.kind, PlanKind::Conflict);
+    assert!(p.reason.unwrap().contains("101, 102"));
+    let two = |_: &str| vec![("1".to_string(), &h), ("2".to_string(), &h)];
+    c["custom_fields"] = json!({});
+    assert!(matches!(
+        e.resolve(&c, None, get, two),
+        Target::Ambiguous { .. }
+    ));
+}
+
+#[test]
+fn deletes_follow_the_policy_and_never_force_by_default() {
+    let m = reference();
+    let o = Engine::new(&m, Direction::Outbound);
+    let linked = json!({"id": "9", "properties": {"email": "a@x.com"}, "archived": false});
+    let mut gone = customer("A", &[], &[]);
+    gone["deleted"] = json!(true);
+    let p = o.plan(&gone, found("9", &linked), &ctx());
+    assert_eq!(
+        (p.kind, p.force, p.target_id.as_deref()),
+        (PlanKind::Delete, false, Some("9"))
+    );
+    assert_eq!(
+        o.writeback(&p, WriteOutcome::Done { target_id: "9" }, NOW),
+        None
+    );
+    let p = o.plan(&gone, Target::None, &ctx());
+    assert_eq!(p.kind, PlanKind::Skip);
+}
+
+#[test]
+fn a_failed_write_reports_the_api_error_in_the_source_status() {
+    let m = reference();
+    let e = Engine::new(&m, Direction::Outbound);
+    let p = e.plan(&customer("A", &["a@x.com"], &[]), Target::None, &ctx());
+    let back = e
+        .writeback(
+            &p,
+            WriteOutcome::Failed {
+                message: "429 rate limited",
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        back,
+        json!({"custom_fields": {"Sync Status": "Error: 429 rate limited"}})
+    );
+}
+
+fn name_strategy() -> impl Strategy<Value = String> {
+    prop::collection::vec("[A-Za-z]{1,8}", 0..4).prop_map(|w| w.join(" "))
+}
+
+fn email_strategy() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-z]{1,6}@[a-z]{1,6}\\.(com|org)", "[a-z]{1,6}"]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Planning is deterministic; applying a plan and planning again gives nothing to write.
+    #[test]
+    fn apply_then_plan_is_empty(name in name_strategy(), emails in prop::collection::vec(email_strategy(), 0..4), numbers in prop::collection::vec("[0-9]{3,8}", 0..3)) {
+        let m = reference();
+        let e = Engine::new(&m, Direction::Outbound);
+        let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        let c = customer(&name, &emails, &numbers);
+        let p1 = e.plan(&c, Target::None, &ctx());
+        let p2 = e.plan(&c, Target::None, &ctx());
+        prop_assert_eq!(serde_json::to_value(&p1).unwrap(), serde_json::to_value(&p2).unwrap());
+        let created = json!({"id": "1", "properties": p1.write.clone().unwrap()});
+        let again = e.plan(&c, found("1", &created), &ctx());
+        prop_assert_eq!(&again.write, &None, "{:?}", again);
+    }
+
+    /// For the emails and numbers groups, home → external → home gives the lists back
+    /// (addresses and numbers contain no separators).
+    #[test]
+    fn lists_round_trip(emails in prop::collection::vec("[a-z]{1,6}@[a-z]{1,6}\\.com", 0..4), numbers in prop::collection::vec("[0-9]{3,8}", 0..3)) {
+        let m = reference();
+        let o = Engine::new(&m, Direction::Outbound);
+        let i = Engine::new(&m, Direction::Inbound);
+        let emails_ref: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let numbers_ref: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        let c = customer("A B", &emails_ref, &numbers_ref);
+        let out = o.plan(&c, Target::None, &ctx()).write.unwrap();
+        let back = i.plan(&json!({"id": "1", "properties": out}), Target::None, &ctx()).write.unwrap();
+        prop_assert_eq!(&back["emails"], &json!(emails));
+        prop_assert_eq!(&back["numbers"], &json!(numbers));
+        prop_assert_eq!(&back["name"], &json!("A B"));
+    }
+}
