@@ -49,8 +49,10 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check mapping files: YAML syntax, the JSON Schema, then references, expressions,
-    /// JSONPaths and environment variables. Reports every problem at once.
+    /// Check mapping files and report every problem at once.
+    ///
+    /// Stage 1 checks YAML syntax and the JSON Schema; stage 2 (only when stage 1 is clean)
+    /// checks references, expressions, JSONPaths and environment variables.
     #[command(after_help = "\
 Examples:
   mapsync validate mappings/hubspot.yaml
@@ -59,8 +61,9 @@ Examples:
 
 Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
     Validate(ValidateArgs),
-    /// Print the JSON Schema of mapping files (for editors; the committed copy is
-    /// schemas/mapping.schema.json).
+    /// Print the JSON Schema of mapping files, for editors.
+    ///
+    /// The committed copy is schemas/mapping.schema.json.
     #[command(after_help = "\
 Example:
   mapsync schema > schemas/mapping.schema.json")]

@@ -40,12 +40,9 @@ pub fn human(d: &Diagnostic, file: &str, style: Style) -> String {
         style.paint(colour, &format!("{word}[{}]", d.code)),
         d.message
     );
-    let pointer = if d.pointer.is_empty() {
-        "/"
-    } else {
-        &d.pointer
-    };
-    let _ = writeln!(out, "  {} {pointer}", style.paint("2", "at:"));
+    if !d.pointer.is_empty() {
+        let _ = writeln!(out, "  {} {}", style.paint("2", "at:"), d.pointer);
+    }
     if let Some(h) = &d.hint {
         let _ = writeln!(out, "  {} {h}", style.paint("36", "hint:"));
     }

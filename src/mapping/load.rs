@@ -177,7 +177,6 @@ fn parse<T: DeserializeOwned>(src: &str) -> Result<T, Box<Diagnostic>> {
             max_depth: 64,
             max_nodes: 100_000,
             max_total_scalar_bytes: MAX_FILE_BYTES as usize,
-            max_documents: 1,
         },
     };
     serde_saphyr::from_str_with_options(src, options).map_err(|e| yaml_error(&e))
@@ -190,8 +189,18 @@ fn yaml_error(e: &serde_saphyr::Error) -> Box<Diagnostic> {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let mut d = Diagnostic::error(CODE_YAML_SYNTAX, "", message)
-        .with_hint("fix the YAML at this position; strings with `: ` or `#` need quotes");
+    let hint = if message.contains("duplicate") {
+        "each key may appear once in a mapping; remove or rename the repeated one"
+    } else if message.contains("limits breached") || message.contains("budget") {
+        "mapping files are small: this one is too large, too deep, or expands too many aliases"
+    } else if message.contains("tag") {
+        "remove the tag: mapping files use plain YAML"
+    } else if message.contains("multiple") {
+        "a mapping file holds one YAML document; remove the extra `---`"
+    } else {
+        "fix the YAML at this position; text containing `: `, ` #`, `{` or `[` needs quotes"
+    };
+    let mut d = Diagnostic::error(CODE_YAML_SYNTAX, "", message).with_hint(hint);
     if let Some(l) = e.location().filter(|l| l.line() > 0) {
         d.location = Some(Location {
             file: String::new(),

@@ -50,7 +50,38 @@ pub fn check(value: &Value) -> Vec<Diagnostic> {
     for error in checker.validator.iter_errors(value) {
         explain(&checker.schema, &error, 0, &mut out);
     }
-    out
+    merge_misspelt_required(out)
+}
+
+/// A misspelt required key shows as both "unknown key `sytem` (did you mean `system`?)" and
+/// "missing required key `system`" on the same mapping: keep only the first.
+fn merge_misspelt_required(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let misspelt: Vec<String> = diagnostics
+        .iter()
+        .filter_map(|d| {
+            let suggested = d
+                .message
+                .split("(did you mean `")
+                .nth(1)?
+                .split('`')
+                .next()?;
+            let parent = &d.pointer[..d.pointer.rfind('/')?];
+            Some(format!("{parent}\u{0}{suggested}"))
+        })
+        .collect();
+    diagnostics
+        .into_iter()
+        .filter(|d| {
+            let Some(name) = d
+                .message
+                .strip_prefix("missing required key `")
+                .and_then(|m| m.strip_suffix('`'))
+            else {
+                return true;
+            };
+            !misspelt.contains(&format!("{}\u{0}{name}", d.pointer))
+        })
+        .collect()
 }
 
 /// Appends the diagnostics for one validator error.
@@ -93,14 +124,29 @@ fn explain(schema: &Value, e: &ValidationError<'_>, depth: usize, out: &mut Vec<
             let expected = match kind {
                 TypeKind::Single(t) => type_phrase(*t).to_string(),
                 TypeKind::Multiple(set) => {
-                    let names: Vec<&str> = set.iter().map(type_phrase).collect();
+                    // `Option<T>` allows null, but null is never what the user meant.
+                    let names: Vec<&str> = set
+                        .iter()
+                        .filter(|t| *t != JsonType::Null || set.len() == 1)
+                        .map(type_phrase)
+                        .collect();
                     names.join(" or ")
                 }
             };
-            out.push(error(
+            let mut d = error(
                 at,
                 format!("expected {expected}, not {}", value_phrase(instance)),
-            ));
+            );
+            if let Some(s) = instance.as_str()
+                && expected.contains("boolean")
+                && ["yes", "no", "on", "off", "y", "n"].contains(&s.to_lowercase().as_str())
+            {
+                d = d
+                    .with_hint("write `true` or `false`; YAML 1.1 spellings are not booleans here");
+            } else if let Some(text) = keyword_parent.and_then(|n| description(schema, n)) {
+                d = d.with_hint(text);
+            }
+            out.push(d);
         }
         ValidationErrorKind::Enum { options } => {
             let options = options.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -167,7 +213,7 @@ fn explain(schema: &Value, e: &ValidationError<'_>, depth: usize, out: &mut Vec<
 }
 
 /// Explains a failed `oneOf`/`anyOf`: when exactly one alternative has the right shape (for a
-/// tagged variant: its one key is present), its own errors are the useful ones; otherwise list
+/// tagged variant: its one key is present), its own errors are the useful ones; otherwise say
 /// what the alternatives want.
 fn explain_alternatives(
     schema: &Value,
@@ -178,9 +224,14 @@ fn explain_alternatives(
 ) {
     let at = e.instance_path().as_str();
     let instance: &Value = e.instance();
+    // `Option<T>` becomes `anyOf: [T, null]`: a non-null value was meant to be a `T`.
+    let candidates: Vec<&Vec<ValidationError<'static>>> = context
+        .iter()
+        .filter(|errs| !(errs.len() == 1 && errs.iter().all(|x| wants_null(x, at))))
+        .collect();
     // An alternative is "off-shape" when it fails at this very value on type, const, enum or a
     // missing key: the value was not meant to be that alternative.
-    let off_shape = |errors: &Vec<ValidationError<'static>>| {
+    let off_shape = |errors: &&Vec<ValidationError<'static>>| {
         errors.iter().any(|x| {
             x.instance_path().as_str() == at
                 && matches!(
@@ -189,105 +240,147 @@ fn explain_alternatives(
                         | ValidationErrorKind::Constant { .. }
                         | ValidationErrorKind::Enum { .. }
                         | ValidationErrorKind::Required { .. }
-                        | ValidationErrorKind::OneOfNotValid { .. }
-                        | ValidationErrorKind::AnyOf { .. }
                 )
         })
     };
-    let on_shape: Vec<&Vec<ValidationError<'static>>> =
-        context.iter().filter(|errs| !off_shape(errs)).collect();
-    if let [only] = on_shape.as_slice()
+    let chosen = match candidates.as_slice() {
+        [only] => Some(*only),
+        _ => match candidates
+            .iter()
+            .filter(|c| !off_shape(c))
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [only] => Some(**only),
+            _ => None,
+        },
+    };
+    if let Some(errors) = chosen
         && depth < MAX_DEPTH
     {
-        for x in only.iter() {
+        for x in errors {
             explain(schema, x, depth + 1, out);
         }
         return;
     }
-    // Describe the alternatives from what each one wanted at this value.
-    let mut wanted: Vec<String> = Vec::new();
-    let mut keys_present: Vec<String> = Vec::new();
-    for errors in context {
-        for x in errors.iter().filter(|x| x.instance_path().as_str() == at) {
-            let w = match x.kind() {
-                ValidationErrorKind::Constant { expected_value } => show(expected_value),
+    let mut wanted = Wanted::default();
+    wanted.collect(at, context, 0);
+    out.push(Diagnostic::error(CODE_SCHEMA, at, wanted.message(instance)));
+}
+
+fn wants_null(x: &ValidationError<'_>, at: &str) -> bool {
+    x.instance_path().as_str() == at
+        && matches!(
+            x.kind(),
+            ValidationErrorKind::Type {
+                kind: TypeKind::Single(JsonType::Null)
+            }
+        )
+}
+
+/// What the alternatives of a failed `oneOf`/`anyOf` accept at one value.
+#[derive(Default)]
+struct Wanted {
+    /// Constant values (unit variants).
+    consts: Vec<Value>,
+    /// Keys of tagged variants.
+    keys: Vec<String>,
+    /// JSON types.
+    types: Vec<&'static str>,
+}
+
+impl Wanted {
+    fn collect(&mut self, at: &str, context: &[Vec<ValidationError<'static>>], depth: usize) {
+        for x in context
+            .iter()
+            .flatten()
+            .filter(|x| x.instance_path().as_str() == at)
+        {
+            match x.kind() {
+                ValidationErrorKind::Constant { expected_value } => {
+                    push_new(&mut self.consts, (**expected_value).clone())
+                }
                 ValidationErrorKind::Enum { options } => {
-                    list_values(options.as_array().map(Vec::as_slice).unwrap_or_default())
+                    for o in options.as_array().into_iter().flatten() {
+                        push_new(&mut self.consts, o.clone());
+                    }
                 }
                 ValidationErrorKind::Required { property } => {
-                    format!("`{}: …`", property.as_str().unwrap_or("?"))
+                    push_new(&mut self.keys, property.as_str().unwrap_or("?").to_string())
                 }
                 ValidationErrorKind::Type { kind } => match kind {
-                    TypeKind::Single(t) => type_phrase(*t).to_string(),
+                    TypeKind::Single(JsonType::Null) => {}
+                    TypeKind::Single(t) => push_new(&mut self.types, type_phrase(*t)),
                     TypeKind::Multiple(set) => {
-                        set.iter().map(type_phrase).collect::<Vec<_>>().join(" or ")
+                        for t in set.iter().filter(|t| *t != JsonType::Null) {
+                            push_new(&mut self.types, type_phrase(t));
+                        }
                     }
                 },
-                ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    keys_present.extend(unexpected.iter().cloned());
-                    continue;
+                ValidationErrorKind::OneOfNotValid { context }
+                | ValidationErrorKind::AnyOf { context }
+                    if depth < MAX_DEPTH =>
+                {
+                    self.collect(at, context, depth + 1)
                 }
-                _ => continue,
-            };
-            if !wanted.contains(&w) {
-                wanted.push(w);
+                _ => {}
             }
         }
     }
-    let message = if wanted.is_empty() {
-        format!(
-            "{} matches none of the allowed forms",
-            value_phrase(instance)
-        )
-    } else if instance.is_object() && wanted.iter().all(|w| w.starts_with('`')) {
-        // Tagged variants: exactly one of the keys.
-        let names: Vec<String> = wanted
-            .iter()
-            .map(|w| {
-                w.trim_start_matches('`')
-                    .trim_end_matches(": …`")
-                    .to_string()
-            })
-            .collect();
-        let present: Vec<&str> = instance
-            .as_object()
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let mut m = format!(
-            "expected exactly one of {}",
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        match present.as_slice() {
-            [] => m.push_str(", found none"),
-            [one] => {
-                let known: Vec<&str> = names.iter().map(String::as_str).collect();
-                m.push_str(&format!(", not `{one}`"));
-                if let Some(best) = closest(one, &known) {
-                    m.push_str(&format!(" (did you mean `{best}`?)"));
+
+    fn message(&self, instance: &Value) -> String {
+        if let (Some(map), false) = (instance.as_object(), self.keys.is_empty()) {
+            let names: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+            let mut m = format!("expected exactly one of {}", list(&names));
+            let present: Vec<&str> = map.keys().map(String::as_str).collect();
+            match present.as_slice() {
+                [] => m.push_str(", found none"),
+                [one] => {
+                    m.push_str(&format!(", not `{one}`"));
+                    if let Some(best) = closest(one, &names) {
+                        m.push_str(&format!(" (did you mean `{best}`?)"));
+                    }
                 }
+                many => m.push_str(&format!(", found {}", list(many))),
             }
-            many => m.push_str(&format!(
-                ", found {}",
-                many.iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            return m;
         }
-        m
-    } else {
-        format!(
-            "expected {}, not {}",
-            wanted.join(" or "),
-            value_phrase(instance)
-        )
-    };
-    let _ = keys_present;
-    out.push(Diagnostic::error(CODE_SCHEMA, at, message));
+        if self.types.is_empty() && !self.consts.is_empty() {
+            let mut m = format!(
+                "expected one of {}, not {}",
+                list_values(&self.consts),
+                value_phrase(instance)
+            );
+            let names: Vec<&str> = self.consts.iter().filter_map(Value::as_str).collect();
+            if let Some(best) = instance.as_str().and_then(|s| closest(s, &names)) {
+                m.push_str(&format!(" (did you mean `{best}`?)"));
+            }
+            return m;
+        }
+        let mut forms: Vec<String> = self.types.iter().map(|t| t.to_string()).collect();
+        forms.extend(self.consts.iter().map(show));
+        if !self.keys.is_empty() {
+            forms.push("a mapping".to_string());
+        }
+        if forms.is_empty() {
+            format!(
+                "{} matches none of the allowed forms",
+                value_phrase(instance)
+            )
+        } else {
+            format!(
+                "expected {}, not {}",
+                forms.join(" or "),
+                value_phrase(instance)
+            )
+        }
+    }
+}
+
+fn push_new<T: PartialEq>(v: &mut Vec<T>, item: T) {
+    if !v.contains(&item) {
+        v.push(item);
+    }
 }
 
 /// The schema node at a JSON pointer into the schema document, following `$ref`s met on the
@@ -339,6 +432,16 @@ fn description(schema: &Value, node: &Value) -> Option<String> {
         .and_then(Value::as_str)
         .or_else(|| resolve_ref(schema, node)?.get("description")?.as_str())?;
     let text = text.split("\n\n").next().unwrap_or(text).replace('\n', " ");
+    // The first sentence is enough for a hint.
+    let end = text.match_indices(". ").map(|(i, _)| i).find(|&i| {
+        let before = &text[..i];
+        let next_upper = text[i + 2..].starts_with(|c: char| c.is_uppercase());
+        next_upper && !before.ends_with("e.g") && !before.ends_with("i.e")
+    });
+    let text = match end {
+        Some(i) => text[..=i].to_string(),
+        None => text,
+    };
     Some(text)
 }
 
