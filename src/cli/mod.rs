@@ -31,9 +31,9 @@ pub struct Cli {
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
-  mapsync validate mappings/hubspot.yaml
+  mapsync validate mapping.yaml
   mapsync schema > schemas/mapping.schema.json
-  mapsync sync --mapping mappings/hubspot.yaml --direction outbound --dry-run
+  mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
 Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.";
 
@@ -55,9 +55,9 @@ pub enum Command {
     /// checks references, expressions, JSONPaths and environment variables.
     #[command(after_help = "\
 Examples:
-  mapsync validate mappings/hubspot.yaml
+  mapsync validate mapping.yaml
   mapsync validate --format json mappings/*.yaml
-  mapsync validate --deny-warnings mappings/hubspot.yaml
+  mapsync validate --deny-warnings mapping.yaml
 
 Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
     Validate(ValidateArgs),
@@ -71,19 +71,19 @@ Example:
     /// Converge custom fields and webhook subscriptions on both systems (not yet implemented).
     #[command(after_help = "\
 Examples:
-  mapsync setup --mapping mappings/hubspot.yaml --dry-run
-  mapsync setup --mapping mappings/hubspot.yaml --public-url https://sync.example.com --yes")]
+  mapsync setup --mapping mapping.yaml --dry-run
+  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes")]
     Setup(SetupArgs),
     /// Receive webhooks and process them durably (not yet implemented).
     #[command(after_help = "\
 Example:
-  mapsync serve --mapping mappings/hubspot.yaml --listen 0.0.0.0:8080 --public-url https://sync.example.com")]
+  mapsync serve --mapping mapping.yaml --listen 0.0.0.0:8080 --public-url https://sync.example.com")]
     Serve(ServeArgs),
     /// Run a full sync in one direction (not yet implemented).
     #[command(after_help = "\
 Examples:
-  mapsync sync --mapping mappings/hubspot.yaml --direction outbound --dry-run
-  mapsync sync --mapping mappings/hubspot.yaml --direction inbound --max-deletes 10")]
+  mapsync sync --mapping mapping.yaml --direction outbound --dry-run
+  mapsync sync --mapping mapping.yaml --direction inbound --max-deletes 10")]
     Sync(SyncArgs),
 }
 

@@ -47,9 +47,9 @@ fn top_level_help_lists_every_command() {
                   Print version
 
         Examples:
-          mapsync validate mappings/hubspot.yaml
+          mapsync validate mapping.yaml
           mapsync schema > schemas/mapping.schema.json
-          mapsync sync --mapping mappings/hubspot.yaml --direction outbound --dry-run
+          mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
         Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.
     "#]].assert_eq(&in_temp(&["--help"]));
@@ -125,4 +125,27 @@ fn json_logs_are_accepted() {
         mapsync setup: not yet implemented
     "#]]
     .assert_eq(&in_temp(&["--log-format", "json", "-v", "setup"]));
+}
+
+/// `src/` names no particular system: the engine is generic (issue 2's acceptance).
+#[test]
+fn src_names_no_system() {
+    fn walk(dir: &std::path::Path, hits: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, hits);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let lower = text.to_lowercase();
+                for name in ["hubspot", "10to8", "hubapi"] {
+                    if lower.contains(name) {
+                        hits.push(format!("{}: {name}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    walk(&crate::util::root().join("src"), &mut hits);
+    assert!(hits.is_empty(), "src/ names a system: {hits:#?}");
 }
