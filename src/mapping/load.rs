@@ -150,6 +150,7 @@ fn stages(src: &str, env: &Env, mode: EnvMode) -> Loaded {
         Ok(r) => r,
         Err(mut d) => {
             d.code = CODE_SCHEMA;
+            d.hint = Some("check this value against the schema's description of it".to_string());
             return failed(vec![*d]);
         }
     };
@@ -193,7 +194,7 @@ fn yaml_error(e: &serde_saphyr::Error) -> Box<Diagnostic> {
         "each key may appear once in a mapping; remove or rename the repeated one"
     } else if message.contains("limits breached") || message.contains("budget") {
         "mapping files are small: this one is too large, too deep, or expands too many aliases"
-    } else if message.contains("tag") {
+    } else if message.contains("unsupported tag") {
         "remove the tag: mapping files use plain YAML"
     } else if message.contains("multiple") {
         "a mapping file holds one YAML document; remove the extra `---`"
