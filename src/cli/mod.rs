@@ -1,1 +1,291 @@
-//! Command-line types, exit codes and rendering of human and JSON output.
+//! The command line: clap types, logging set-up, the exit-code table and the rendering of human
+//! and JSON output. The only module that knows about flags, the terminal and exit codes; it
+//! holds no logic the tests need beyond what they can reach through the binary.
+
+pub mod exit;
+pub mod render;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::mapping::env::Env;
+use crate::mapping::{EnvMode, load_file, schema};
+pub use exit::Exit;
+
+/// Keeps records in two HTTP APIs in step, driven by one YAML mapping file.
+#[derive(Debug, Parser)]
+#[command(name = "mapsync", version, about, after_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    /// The log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// More log output: -v for debug, -vv for trace. `RUST_LOG` overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  mapsync validate mapping.yaml
+  mapsync schema > schemas/mapping.schema.json
+  mapsync sync --mapping mapping.yaml --direction outbound --dry-run
+
+Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.";
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check mapping files and report every problem at once.
+    ///
+    /// Stage 1 checks YAML syntax and the JSON Schema; stage 2 (only when stage 1 is clean)
+    /// checks references, expressions, JSONPaths and environment variables.
+    #[command(after_help = "\
+Examples:
+  mapsync validate mapping.yaml
+  mapsync validate --format json mappings/*.yaml
+  mapsync validate --deny-warnings mapping.yaml
+
+Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of mapping files, for editors.
+    ///
+    /// The committed copy is schemas/mapping.schema.json.
+    #[command(after_help = "\
+Example:
+  mapsync schema > schemas/mapping.schema.json")]
+    Schema,
+    /// Converge custom fields and webhook subscriptions on both systems (not yet implemented).
+    #[command(after_help = "\
+Examples:
+  mapsync setup --mapping mapping.yaml --dry-run
+  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes")]
+    Setup(SetupArgs),
+    /// Receive webhooks and process them durably (not yet implemented).
+    #[command(after_help = "\
+Example:
+  mapsync serve --mapping mapping.yaml --listen 0.0.0.0:8080 --public-url https://sync.example.com")]
+    Serve(ServeArgs),
+    /// Run a full sync in one direction (not yet implemented).
+    #[command(after_help = "\
+Examples:
+  mapsync sync --mapping mapping.yaml --direction outbound --dry-run
+  mapsync sync --mapping mapping.yaml --direction inbound --max-deletes 10")]
+    Sync(SyncArgs),
+}
+
+/// `mapsync validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Mapping files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Output format of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `file:line:col: error[code]: message` lines and a summary.
+    Human,
+    /// A JSON array of diagnostics.
+    Json,
+}
+
+/// The mapping file a command works from.
+#[derive(Debug, Args)]
+pub struct MappingArg {
+    /// The mapping file.
+    #[arg(
+        short,
+        long,
+        env = "MAPSYNC_MAPPING",
+        default_value = "mapsync.yaml",
+        value_name = "FILE"
+    )]
+    pub mapping: PathBuf,
+}
+
+/// `mapsync setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The public base URL webhooks are delivered to.
+    #[arg(long, env = "MAPSYNC_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Also delete what mapsync created before but the mapping no longer wants.
+    #[arg(long)]
+    pub prune: bool,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Remove what setup created, after a plan.
+    #[arg(long)]
+    pub teardown: bool,
+}
+
+/// `mapsync serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The address to listen on.
+    #[arg(
+        long,
+        env = "MAPSYNC_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+    /// The public base URL webhooks are delivered to.
+    #[arg(long, env = "MAPSYNC_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Worker tasks processing the inbox.
+    #[arg(long, env = "MAPSYNC_WORKERS", default_value_t = 4, value_name = "N")]
+    pub workers: usize,
+}
+
+/// `mapsync sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// Inbound copies external → home; outbound copies home → external.
+    #[arg(long, value_enum)]
+    pub direction: DirectionArg,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plan and outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Sync at most N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Stop before planning more than N creates.
+    #[arg(long, value_name = "N")]
+    pub max_creates: Option<u64>,
+    /// Stop before planning more than N deletes.
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<u64>,
+    /// The state store (SQLite file).
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+/// A sync direction on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    /// External → home.
+    Inbound,
+    /// Home → external.
+    Outbound,
+}
+
+/// Sets up `tracing` on stderr, in the chosen format and verbosity.
+pub fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs one command and says how it ended.
+pub fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Validate(args) => validate(&args),
+        Command::Schema => {
+            print(&schema::schema_json());
+            Exit::Ok
+        }
+        Command::Setup(_) => not_yet("setup"),
+        Command::Serve(_) => not_yet("serve"),
+        Command::Sync(_) => not_yet("sync"),
+    }
+}
+
+fn not_yet(name: &str) -> Exit {
+    eprintln!("mapsync {name}: not yet implemented");
+    Exit::Unavailable
+}
+
+fn validate(args: &ValidateArgs) -> Exit {
+    let env = Env::process();
+    let stdout = std::io::stdout();
+    let style = render::Style {
+        color: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let (mut errors, mut warnings) = (0, 0);
+    let mut all = Vec::new();
+    let mut text = String::new();
+    for path in &args.files {
+        tracing::debug!(file = %path.display(), "Validating mapping.");
+        let loaded = load_file(path, &env, EnvMode::Lenient);
+        errors += loaded.errors();
+        warnings += loaded.warnings();
+        let name = path.display().to_string();
+        if loaded.diagnostics.is_empty() {
+            text.push_str(&format!("{name}: ok\n"));
+        }
+        for d in &loaded.diagnostics {
+            text.push_str(&render::human(d, &name, style));
+        }
+        all.extend(loaded.diagnostics);
+    }
+    match args.format {
+        Format::Human => {
+            text.push_str(&render::summary(errors, warnings, args.files.len()));
+            print(&text);
+        }
+        Format::Json => print(&render::json(&all)),
+    }
+    if errors > 0 || (args.deny_warnings && warnings > 0) {
+        Exit::Invalid
+    } else {
+        Exit::Ok
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`mapsync schema | head`).
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}

@@ -13,3 +13,9 @@ pub mod model;
 
 pub use compile::{Compiled, EnvMode, compile};
 pub use model::Mapping;
+pub mod load;
+mod pointer_index;
+pub mod schema;
+mod schema_check;
+
+pub use load::{Loaded, load_file, load_str};

@@ -28,7 +28,7 @@ pub use webhook::*;
 #[serde(deny_unknown_fields)]
 #[schemars(title = "mapsync mapping")]
 pub struct RawMapping {
-    /// The mapping format version. Always 1.
+    /// The mapping format version; always 1.
     #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// A human name for the mapping.

@@ -11,7 +11,7 @@ use super::DurationSpec;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSystem {
-    /// A human name for messages and the plan (`10to8`, `HubSpot`).
+    /// A human name for messages and the plan (`CRM`, `Shop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The base URL every relative path is joined to. Use `${VAR:-default}` so the same mapping
@@ -44,7 +44,7 @@ pub struct RawSystem {
 pub enum RawAuth {
     /// A header whose value is a template, e.g. `Authorization: token ${API_KEY}`.
     Header(RawHeaderAuth),
-    /// A query parameter carrying a key, e.g. `hapikey=${DEVELOPER_KEY}`.
+    /// A query parameter carrying a key, e.g. `api_key=${DEVELOPER_KEY}`.
     Query(RawQueryAuth),
     /// `Authorization: Bearer <token>`.
     Bearer(RawBearerAuth),
@@ -61,7 +61,7 @@ pub enum RawAuth {
 pub struct RawHeaderAuth {
     /// The header name.
     pub name: String,
-    /// The header value, e.g. `token ${TTE_API_KEY}`.
+    /// The header value, e.g. `token ${CRM_API_KEY}`.
     pub value: String,
 }
 
@@ -69,9 +69,9 @@ pub struct RawHeaderAuth {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawQueryAuth {
-    /// The parameter name, e.g. `hapikey`.
+    /// The parameter name, e.g. `api_key`.
     pub name: String,
-    /// The parameter value, e.g. `${HUBSPOT_DEVELOPER_API_KEY}`.
+    /// The parameter value, e.g. `${DEVELOPER_API_KEY}`.
     pub value: String,
 }
 
@@ -79,7 +79,7 @@ pub struct RawQueryAuth {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBearerAuth {
-    /// The token, e.g. `${HUBSPOT_ACCESS_TOKEN}`.
+    /// The token, e.g. `${CRM_ACCESS_TOKEN}`.
     pub token: String,
 }
 

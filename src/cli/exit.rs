@@ -1,0 +1,37 @@
+//! The exit-code table: the only place exit codes are defined. README.md repeats it, and the
+//! integration tests pin it.
+
+use std::process::ExitCode;
+
+/// How a `mapsync` run ended, as the process exit code scripts see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success; for `validate`, every mapping is valid (warnings allowed unless
+    /// `--deny-warnings`).
+    Ok,
+    /// 1: a mapping is invalid (or has warnings under `--deny-warnings`), or cannot be read.
+    Invalid,
+    /// 2: the command line is wrong (clap's own code for usage errors).
+    Usage,
+    /// 69 (`EX_UNAVAILABLE`): the environment or an API is unavailable; also a subcommand
+    /// that is not implemented yet.
+    Unavailable,
+}
+
+impl Exit {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Invalid => 1,
+            Exit::Usage => 2,
+            Exit::Unavailable => 69,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}

@@ -1,0 +1,151 @@
+//! The command line: help with examples, usage errors, exit codes, and the subcommands that are
+//! not implemented yet.
+
+use expect_test::expect;
+
+use crate::util::run;
+
+fn in_temp(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    run(dir.path(), args, &[])
+}
+
+#[test]
+fn top_level_help_lists_every_command() {
+    expect![[r#"
+        exit: 0
+        --- stdout
+        Declarative two-way sync between two HTTP APIs, driven by one YAML mapping file.
+
+        Usage: mapsync [OPTIONS] <COMMAND>
+
+        Commands:
+          validate  Check mapping files and report every problem at once
+          schema    Print the JSON Schema of mapping files, for editors
+          setup     Converge custom fields and webhook subscriptions on both systems (not yet implemented)
+          serve     Receive webhooks and process them durably (not yet implemented)
+          sync      Run a full sync in one direction (not yet implemented)
+          help      Print this message or the help of the given subcommand(s)
+
+        Options:
+              --log-format <LOG_FORMAT>
+                  The log format on stderr
+
+                  Possible values:
+                  - human: Readable lines
+                  - json:  One JSON object per line
+
+                  [default: human]
+
+          -v, --verbose...
+                  More log output: -v for debug, -vv for trace. `RUST_LOG` overrides it
+
+          -h, --help
+                  Print help (see a summary with '-h')
+
+          -V, --version
+                  Print version
+
+        Examples:
+          mapsync validate mapping.yaml
+          mapsync schema > schemas/mapping.schema.json
+          mapsync sync --mapping mapping.yaml --direction outbound --dry-run
+
+        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.
+    "#]].assert_eq(&in_temp(&["--help"]));
+}
+
+#[test]
+fn every_subcommand_help_has_an_example() {
+    for sub in ["validate", "schema", "setup", "serve", "sync"] {
+        let out = in_temp(&[sub, "--help"]);
+        assert!(out.starts_with("exit: 0\n"), "{sub}: {out}");
+        assert!(
+            out.contains("Example"),
+            "{sub} --help has no example:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn usage_error_exits_2() {
+    expect![[r#"
+        exit: 2
+        --- stderr
+        error: the following required arguments were not provided:
+          <FILE>...
+
+        Usage: mapsync validate <FILE>...
+
+        For more information, try '--help'.
+    "#]]
+    .assert_eq(&in_temp(&["validate"]));
+}
+
+#[test]
+fn unknown_direction_is_a_usage_error() {
+    expect![[r#"
+        exit: 2
+        --- stderr
+        error: invalid value 'sideways' for '--direction <DIRECTION>'
+          [possible values: inbound, outbound]
+
+        For more information, try '--help'.
+    "#]]
+    .assert_eq(&in_temp(&["sync", "--direction", "sideways"]));
+}
+
+#[test]
+fn unimplemented_commands_exit_69() {
+    expect![[r#"
+        exit: 69
+        --- stderr
+        mapsync sync: not yet implemented
+    "#]]
+    .assert_eq(&in_temp(&["sync", "--direction", "inbound", "--dry-run"]));
+    expect![[r#"
+        exit: 69
+        --- stderr
+        mapsync setup: not yet implemented
+    "#]]
+    .assert_eq(&in_temp(&["setup", "--dry-run"]));
+    expect![[r#"
+        exit: 69
+        --- stderr
+        mapsync serve: not yet implemented
+    "#]]
+    .assert_eq(&in_temp(&["serve", "--workers", "2"]));
+}
+
+#[test]
+fn json_logs_are_accepted() {
+    expect![[r#"
+        exit: 69
+        --- stderr
+        mapsync setup: not yet implemented
+    "#]]
+    .assert_eq(&in_temp(&["--log-format", "json", "-v", "setup"]));
+}
+
+/// `src/` names no particular system: the engine is generic (issue 2's acceptance).
+#[test]
+fn src_names_no_system() {
+    fn walk(dir: &std::path::Path, hits: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, hits);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let lower = text.to_lowercase();
+                for name in ["hubspot", "10to8", "hubapi"] {
+                    if lower.contains(name) {
+                        hits.push(format!("{}: {name}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    walk(&crate::util::root().join("src"), &mut hits);
+    assert!(hits.is_empty(), "src/ names a system: {hits:#?}");
+}

@@ -1,0 +1,10 @@
+//! The one integration test binary (one link step): a module per area. CLI tests run the real
+//! `mapsync` binary in a temporary directory with a cleared environment and pin its exact
+//! stdout, stderr and exit code.
+
+mod cli;
+mod fuzz;
+mod roundtrip;
+mod schema;
+mod util;
+mod validate;
