@@ -58,12 +58,16 @@ impl HubspotLimiter {
 
     /// `None` when limits are off.
     pub fn check(&self, key: &str, oauth: bool, search: bool) -> Option<Verdict> {
+        self.check_at(Instant::now(), key, oauth, search)
+    }
+
+    /// `check` at a given instant.
+    pub fn check_at(&self, now: Instant, key: &str, oauth: bool, search: bool) -> Option<Verdict> {
         let mut g = self.cfg.lock().unwrap_or_else(|p| p.into_inner());
         let (cfg, windows) = &mut *g;
         if !cfg.enabled {
             return None;
         }
-        let now = Instant::now();
         if search {
             let max = cfg.search_per_second.max(1);
             let w = windows.entry(format!("search:{key}")).or_default();
@@ -97,6 +101,11 @@ impl TteLimiter {
 
     /// `None` when allowed (or off); `Some(wait)` when throttled.
     pub fn check(&self) -> Option<Duration> {
+        self.check_at(Instant::now())
+    }
+
+    /// `check` at a given instant.
+    pub fn check_at(&self, now: Instant) -> Option<Duration> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (cfg, tokens, last) = &mut *g;
         if !cfg.enabled {
@@ -104,7 +113,6 @@ impl TteLimiter {
         }
         let rate = if cfg.per_second > 0.0 { cfg.per_second } else { 10.0 };
         let burst = cfg.burst.max(1) as f64;
-        let now = Instant::now();
         if let Some(l) = *last {
             *tokens = (*tokens + now.saturating_duration_since(l).as_secs_f64() * rate).min(burst);
         } else {
@@ -124,26 +132,30 @@ impl TteLimiter {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn rolling_window_refuses_then_recovers() {
+    #[test]
+    fn rolling_window_refuses_then_recovers() {
         let l = HubspotLimiter::new(HubspotRateLimit { private_app_per_10s: 3, ..HubspotRateLimit::documented() });
+        let t0 = Instant::now();
         for left in [2, 1, 0] {
-            assert!(matches!(l.check("t", false, false), Some(Verdict::Allowed { remaining, .. }) if remaining == left));
+            assert!(matches!(l.check_at(t0, "t", false, false), Some(Verdict::Allowed { remaining, .. }) if remaining == left));
         }
-        let Some(Verdict::Limited { retry_after, .. }) = l.check("t", false, false) else { panic!("expected a limit") };
+        let Some(Verdict::Limited { retry_after, .. }) = l.check_at(t0, "t", false, false) else {
+            panic!("expected a limit")
+        };
         assert_eq!(retry_after, Duration::from_secs(10));
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert!(matches!(l.check("t", false, false), Some(Verdict::Allowed { .. })));
+        assert!(matches!(l.check_at(t0 + Duration::from_secs(10), "t", false, false), Some(Verdict::Allowed { .. })));
+        // OAuth tokens have their own window
+        assert!(matches!(l.check_at(t0, "t", true, false), Some(Verdict::Allowed { max: 110, .. })));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn token_bucket_refills() {
+    #[test]
+    fn token_bucket_refills() {
         let l = TteLimiter::new(TteRateLimit { enabled: true, per_second: 2.0, burst: 2 });
-        assert!(l.check().is_none());
-        assert!(l.check().is_none());
-        let wait = l.check().expect("throttled");
-        assert!(wait <= Duration::from_millis(500));
-        tokio::time::advance(Duration::from_millis(500)).await;
-        assert!(l.check().is_none());
+        let t0 = Instant::now();
+        assert!(l.check_at(t0).is_none());
+        assert!(l.check_at(t0).is_none());
+        let wait = l.check_at(t0).expect("throttled");
+        assert_eq!(wait, Duration::from_millis(500));
+        assert!(l.check_at(t0 + Duration::from_millis(500)).is_none());
     }
 }

@@ -1,0 +1,82 @@
+//! OAuth: authorize redirects at once with code and state; token exchange, refresh, expiry.
+
+use crate::common::*;
+use sandbox::SandboxHandle;
+use serde_json::Value;
+
+/// Run the whole flow; returns (access, refresh).
+pub async fn obtain_token(sb: &SandboxHandle) -> (String, String) {
+    let c = client();
+    let redirect = "http://localhost:8080/oauth/callback";
+    let r = c
+        .get(
+            url::Url::parse_with_params(
+                &format!("{}/oauth/authorize", sb.hubspot_base_url()),
+                [("client_id", sb.hubspot_client_id()), ("redirect_uri", redirect), ("scope", "oauth crm.objects.contacts.read"), ("state", "xyz")],
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(loc.as_str().starts_with(redirect));
+    let q: std::collections::HashMap<String, String> = loc.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "xyz");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", sb.hubspot_client_id()),
+        ("client_secret", sb.hubspot_client_secret()),
+        ("redirect_uri", redirect),
+        ("code", q["code"].as_str()),
+    ];
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let (st, v, _) = parts(
+        c.post(format!("{}/oauth/v1/token", sb.hubspot_base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    for k in ["token_type", "access_token", "refresh_token", "expires_in", "token_use"] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    // a code works once
+    let (st, _, _) = parts(c.post(format!("{}/oauth/v1/token", sb.hubspot_base_url())).body(body).send().await.unwrap()).await;
+    assert_eq!(st, 400);
+    (v["access_token"].as_str().unwrap().into(), v["refresh_token"].as_str().unwrap().into())
+}
+
+#[tokio::test]
+async fn token_expiry_and_refresh() {
+    let sb = start_default().await;
+    let (access, refresh) = obtain_token(&sb).await;
+    let h = Hub::with_token(&sb, &access);
+    assert_eq!(h.get("/crm/v3/objects/contacts").await.0, 200);
+    sb.expire_oauth_tokens();
+    let (st, v, _) = h.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 401);
+    assert_eq!(v["status"], "error");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "refresh_token"),
+            ("client_id", sb.hubspot_client_id()),
+            ("client_secret", sb.hubspot_client_secret()),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .finish();
+    let (st, v, _) = parts(client().post(format!("{}/oauth/v1/token", sb.hubspot_base_url())).body(body).send().await.unwrap()).await;
+    assert_eq!(st, 200);
+    let fresh = v["access_token"].as_str().unwrap();
+    assert_ne!(fresh, access);
+    assert_eq!(Hub::with_token(&sb, fresh).get("/crm/v3/objects/contacts").await.0, 200);
+    let bad = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("grant_type", "refresh_token"), ("client_id", sb.hubspot_client_id()), ("client_secret", sb.hubspot_client_secret()), ("refresh_token", "nope")])
+        .finish();
+    let (st, v, _) = parts(client().post(format!("{}/oauth/v1/token", sb.hubspot_base_url())).body(bad).send().await.unwrap()).await;
+    assert_eq!((st, &v["status"]), (400, &Value::from("BAD_REFRESH_TOKEN")));
+}

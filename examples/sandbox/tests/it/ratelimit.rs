@@ -1,0 +1,53 @@
+//! Rate limits: HubSpot's 10-second window with headers and the 429 body; 10to8's token bucket;
+//! the request log lets a test check Retry-After was honoured.
+
+use crate::common::*;
+use sandbox::{HubspotRateLimit, SandboxConfig, System, TteRateLimit};
+
+#[tokio::test]
+async fn hubspot_ten_secondly_limit_and_headers() {
+    let sb = start(SandboxConfig {
+        hubspot_rate_limit: HubspotRateLimit { private_app_per_10s: 3, ..HubspotRateLimit::documented() },
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let h = Hub::new(&sb);
+    for left in ["2", "1", "0"] {
+        let (st, _, hd) = h.get("/crm/v3/objects/contacts").await;
+        assert_eq!(st, 200);
+        assert_eq!(hd["x-hubspot-ratelimit-interval-milliseconds"], "10000");
+        assert_eq!(hd["x-hubspot-ratelimit-max"], "3");
+        assert_eq!(hd["x-hubspot-ratelimit-remaining"], left);
+    }
+    let (st, v, hd) = h.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 429);
+    assert_eq!(v["errorType"], "RATE_LIMIT");
+    assert_eq!(v["policyName"], "TEN_SECONDLY_ROLLING");
+    assert_eq!(v["status"], "error");
+    assert_uuid(&v["correlationId"]);
+    let ra: u64 = hd["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=10).contains(&ra));
+    let last = sb.requests(System::Hubspot).pop().unwrap();
+    assert_eq!((last.status, last.retry_after), (Some(429), Some(ra)));
+    // search has its own 5/s limit and no headers
+    sb.set_hubspot_rate_limit(HubspotRateLimit::documented());
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (st, _, hd) = h.post("/crm/v3/objects/contacts/search", serde_json::json!({})).await;
+        assert!(hd.get("x-hubspot-ratelimit-remaining").is_none());
+        statuses.push(st);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 1, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn tte_token_bucket() {
+    let sb = start(SandboxConfig { tte_rate_limit: TteRateLimit { enabled: true, per_second: 1.0, burst: 2 }, ..SandboxConfig::for_tests() }).await;
+    let t = Tte::new(&sb);
+    assert_eq!(t.get("/customer/").await.0, 200);
+    assert_eq!(t.get("/customer/").await.0, 200);
+    let (st, v, hd) = t.get("/customer/").await;
+    assert_eq!(st, 429);
+    assert_eq!(hd["retry-after"], "1");
+    assert_eq!(v["detail"], "Request was throttled. Expected available in 1 seconds.");
+}
