@@ -126,7 +126,10 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
     let started = Instant::now();
     let now = crate::clock::now_ms();
     let shared = Arc::new(Shared {
-        tte: Mutex::new(TteStore::new(tte_root.clone(), cfg.tte_custom_fields.clone())),
+        tte: Mutex::new(TteStore::new(
+            tte_root.clone(),
+            cfg.tte_custom_fields.clone(),
+        )),
         hub: Mutex::new(HubStore::new(
             cfg.credentials.clone(),
             cfg.precreate_custom_properties,
@@ -151,11 +154,20 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         cfg,
     });
     if shared.cfg.customers > 0 || shared.cfg.contacts > 0 {
-        let report = crate::seed::seed(&shared, shared.cfg.seed, shared.cfg.customers, shared.cfg.contacts);
+        let report = crate::seed::seed(
+            &shared,
+            shared.cfg.seed,
+            shared.cfg.customers,
+            shared.cfg.contacts,
+        );
         *lock(&shared.seed_report) = report;
     }
     let tte_app = app(&shared, System::Tte, crate::tte::router(shared.clone()));
-    let hub_app = app(&shared, System::Hubspot, crate::hubspot::router(shared.clone()));
+    let hub_app = app(
+        &shared,
+        System::Hubspot,
+        crate::hubspot::router(shared.clone()),
+    );
     let mut tasks = vec![
         tokio::spawn(crate::server::serve(tte_listener, tte_app, stop_rx.clone())),
         tokio::spawn(crate::server::serve(hub_listener, hub_app, stop_rx.clone())),
@@ -168,7 +180,11 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
     tasks.push(tokio::spawn(async move {
         tokio::select! { _ = crate::hubspot::delivery::run(s2, events_rx) => {}, _ = st2.wait_for(|s| *s) => {} }
     }));
-    Ok(Running { shared, stop_tx, tasks })
+    Ok(Running {
+        shared,
+        stop_tx,
+        tasks,
+    })
 }
 
 fn app(shared: &Arc<Shared>, system: System, api: Router<Arc<Shared>>) -> Router {
@@ -177,7 +193,13 @@ fn app(shared: &Arc<Shared>, system: System, api: Router<Arc<Shared>>) -> Router
         System::Tte => r.fallback(crate::tte::fallback),
         System::Hubspot => r.fallback(crate::hubspot::fallback),
     };
-    r.layer(axum::middleware::from_fn_with_state(Gate { shared: shared.clone(), system }, gate))
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
-        .with_state(shared.clone())
+    r.layer(axum::middleware::from_fn_with_state(
+        Gate {
+            shared: shared.clone(),
+            system,
+        },
+        gate,
+    ))
+    .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+    .with_state(shared.clone())
 }

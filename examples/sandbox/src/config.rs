@@ -131,7 +131,11 @@ pub struct TteRateLimit {
 impl TteRateLimit {
     /// The register's default budget: 10 requests/s with a burst of 10.
     pub fn documented() -> Self {
-        TteRateLimit { enabled: true, per_second: 10.0, burst: 10 }
+        TteRateLimit {
+            enabled: true,
+            per_second: 10.0,
+            burst: 10,
+        }
     }
 }
 
@@ -152,7 +156,12 @@ pub struct HubspotRateLimit {
 impl HubspotRateLimit {
     /// HubSpot's documented figures: 100/10 s private app, 110/10 s OAuth, search 5/s.
     pub fn documented() -> Self {
-        HubspotRateLimit { enabled: true, private_app_per_10s: 100, oauth_per_10s: 110, search_per_second: 5 }
+        HubspotRateLimit {
+            enabled: true,
+            private_app_per_10s: 100,
+            oauth_per_10s: 110,
+            search_per_second: 5,
+        }
     }
 }
 
@@ -295,7 +304,11 @@ impl SandboxConfig {
     /// Realistic shapes, compressed timings: 20 ms coalescing and batching, 1 s delivery
     /// timeouts, retries after 20, 40, 80 … ms. Limits and faults off.
     pub fn for_tests() -> Self {
-        let compressed = |n: usize| (0..n).map(|i| Duration::from_millis(20 << i.min(4))).collect();
+        let compressed = |n: usize| {
+            (0..n)
+                .map(|i| Duration::from_millis(20 << i.min(4)))
+                .collect()
+        };
         SandboxConfig {
             notifications: NotificationConfig {
                 coalesce_window: Duration::from_millis(20),
@@ -338,6 +351,9 @@ pub(crate) mod ms_vec {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-        Ok(Vec::<u64>::deserialize(d)?.into_iter().map(Duration::from_millis).collect())
+        Ok(Vec::<u64>::deserialize(d)?
+            .into_iter()
+            .map(Duration::from_millis)
+            .collect())
     }
 }

@@ -12,7 +12,11 @@ pub enum Action {
     /// Serve it normally.
     Serve,
     /// Answer this status without serving (`fault` names the cause).
-    Status { status: u16, retry_after: Option<u64>, fault: &'static str },
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        fault: &'static str,
+    },
     /// Close the connection without answering.
     Drop,
 }
@@ -35,7 +39,9 @@ pub struct FaultState {
 
 impl FaultState {
     pub fn new(cfg: Faults, seed: u64) -> Self {
-        FaultState { inner: Mutex::new((cfg, fastrand::Rng::with_seed(seed))) }
+        FaultState {
+            inner: Mutex::new((cfg, fastrand::Rng::with_seed(seed))),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (Faults, fastrand::Rng)> {
@@ -57,7 +63,9 @@ impl FaultState {
         // Scripted faults first, in order.
         if let Some(i) = cfg.scripted.iter().position(|s| {
             s.count > 0
-                && s.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && s.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && s.path_contains.as_deref().is_none_or(|p| path.contains(p))
         }) {
             let s = &mut cfg.scripted[i];
@@ -69,11 +77,19 @@ impl FaultState {
                     retry_after: Some(s.retry_after_secs.unwrap_or(1)),
                     fault: "scripted",
                 },
-                st => Action::Status { status: st, retry_after: None, fault: "scripted" },
+                st => Action::Status {
+                    status: st,
+                    retry_after: None,
+                    fault: "scripted",
+                },
             };
             return (Duration::ZERO, action);
         }
-        if cfg.path_contains.as_deref().is_some_and(|p| !path.contains(p)) {
+        if cfg
+            .path_contains
+            .as_deref()
+            .is_some_and(|p| !path.contains(p))
+        {
             return (Duration::ZERO, Action::Serve);
         }
         let latency = if cfg.jitter.is_zero() {
@@ -87,11 +103,23 @@ impl FaultState {
         let action = if cfg.drop_rate > 0.0 && rng.f64() < cfg.drop_rate {
             Action::Drop
         } else if cfg.error_rate > 0.0 && rng.f64() < cfg.error_rate {
-            let statuses: &[u16] = if cfg.error_statuses.is_empty() { &[500, 503] } else { &cfg.error_statuses };
+            let statuses: &[u16] = if cfg.error_statuses.is_empty() {
+                &[500, 503]
+            } else {
+                &cfg.error_statuses
+            };
             let status = statuses[rng.usize(..statuses.len())];
-            Action::Status { status, retry_after: None, fault: "error" }
+            Action::Status {
+                status,
+                retry_after: None,
+                fault: "error",
+            }
         } else if cfg.throttle_rate > 0.0 && rng.f64() < cfg.throttle_rate {
-            Action::Status { status: 429, retry_after: Some(cfg.retry_after_secs.max(1)), fault: "throttle" }
+            Action::Status {
+                status: 429,
+                retry_after: Some(cfg.retry_after_secs.max(1)),
+                fault: "throttle",
+            }
         } else {
             Action::Serve
         };

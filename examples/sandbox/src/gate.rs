@@ -31,8 +31,15 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let received = Instant::now();
     let received_epoch_ms = crate::clock::now_ms();
     let method = req.method().as_str().to_string();
-    let path_q = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone());
-    let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let path_q = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or(path.clone());
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
     let operation = operation(g.system, &method, matched.as_deref(), &path);
     let s = &g.shared;
     let (latency, action) = s.faults(g.system).decide(&method, &path);
@@ -57,11 +64,17 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
             }
             return std::future::pending().await;
         }
-        Action::Status { status, retry_after, fault: f } => {
+        Action::Status {
+            status,
+            retry_after,
+            fault: f,
+        } => {
             fault = Some(f.to_string());
             match (g.system, status, retry_after) {
                 (System::Tte, 429, ra) => crate::tte::throttled(ra.unwrap_or(1)),
-                (System::Hubspot, 429, ra) => hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1)),
+                (System::Hubspot, 429, ra) => {
+                    hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1))
+                }
                 (System::Tte, st, _) => crate::tte::server_error(st),
                 (System::Hubspot, st, _) => hubspot::error::server_error(st),
             }
@@ -96,7 +109,13 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
 }
 
 /// HubSpot's per-token limits on CRM calls, with `X-HubSpot-RateLimit-*` headers [H-09].
-async fn hubspot_limited(s: &Arc<Shared>, req: Request, next: Next, path: &str, fault: &mut Option<String>) -> Response {
+async fn hubspot_limited(
+    s: &Arc<Shared>,
+    req: Request,
+    next: Next,
+    path: &str,
+    fault: &mut Option<String>,
+) -> Response {
     if !path.starts_with("/crm/") {
         return next.run(req).await;
     }
@@ -111,7 +130,11 @@ async fn hubspot_limited(s: &Arc<Shared>, req: Request, next: Next, path: &str, 
         None => next.run(req).await,
         Some(Verdict::Limited { retry_after, .. }) => {
             *fault = Some("ratelimit".into());
-            let policy = if search { "SECONDLY" } else { "TEN_SECONDLY_ROLLING" };
+            let policy = if search {
+                "SECONDLY"
+            } else {
+                "TEN_SECONDLY_ROLLING"
+            };
             let mut r = hubspot::error::rate_limited(policy, ceil_secs(retry_after).max(1));
             if !search {
                 add_headers(&mut r, 0, 0);
@@ -131,18 +154,26 @@ async fn hubspot_limited(s: &Arc<Shared>, req: Request, next: Next, path: &str, 
 
 fn add_headers(r: &mut Response, max: u32, remaining: u32) {
     let h = r.headers_mut();
-    h.insert("x-hubspot-ratelimit-interval-milliseconds", HeaderValue::from_static("10000"));
+    h.insert(
+        "x-hubspot-ratelimit-interval-milliseconds",
+        HeaderValue::from_static("10000"),
+    );
     if max > 0 {
         h.insert("x-hubspot-ratelimit-max", HeaderValue::from(max));
     }
-    h.insert("x-hubspot-ratelimit-remaining", HeaderValue::from(remaining));
+    h.insert(
+        "x-hubspot-ratelimit-remaining",
+        HeaderValue::from(remaining),
+    );
 }
 
 /// Operation names for counters, e.g. `contacts.create`, `customers.patch`.
 pub fn operation(system: System, method: &str, matched: Option<&str>, path: &str) -> String {
-    let Some(m) = matched else { return "other".into() };
+    let Some(m) = matched else {
+        return "other".into();
+    };
     let m = m.trim_end_matches('/');
-    let name = match system {
+    match system {
         System::Tte => {
             let (res, one) = if m.ends_with("/customer/{id}") {
                 ("customers", true)
@@ -171,20 +202,31 @@ pub fn operation(system: System, method: &str, matched: Option<&str>, path: &str
             ("POST", "/crm/v3/objects/contacts") => "contacts.create".into(),
             ("POST", "/crm/v3/objects/contacts/search") => "contacts.search".into(),
             ("POST", "/crm/v3/objects/contacts/batch/{op}") => match path.rsplit('/').next() {
-                Some(op @ ("read" | "create" | "update" | "upsert" | "archive")) => format!("contacts.batch.{op}"),
+                Some(op @ ("read" | "create" | "update" | "upsert" | "archive")) => {
+                    format!("contacts.batch.{op}")
+                }
                 _ => "contacts.batch.other".into(),
             },
             ("GET", "/crm/v3/objects/contacts/{id}") => "contacts.get".into(),
             ("PATCH", "/crm/v3/objects/contacts/{id}") => "contacts.update".into(),
             ("DELETE", "/crm/v3/objects/contacts/{id}") => "contacts.archive".into(),
             ("POST", "/oauth/v1/token") => "oauth.token".into(),
-            (_, p) if p.starts_with("/oauth/") && p.ends_with("/authorize") => "oauth.authorize".into(),
-            (_, p) if p.starts_with("/crm/v3/properties/contacts/groups") => format!("groups.{}", method.to_lowercase()),
-            (_, p) if p.starts_with("/crm/v3/properties/contacts") => format!("properties.{}", method.to_lowercase()),
-            (_, p) if p.contains("/settings") => format!("webhooks.settings.{}", method.to_lowercase()),
-            (_, p) if p.contains("/subscriptions") => format!("webhooks.subscriptions.{}", method.to_lowercase()),
+            (_, p) if p.starts_with("/oauth/") && p.ends_with("/authorize") => {
+                "oauth.authorize".into()
+            }
+            (_, p) if p.starts_with("/crm/v3/properties/contacts/groups") => {
+                format!("groups.{}", method.to_lowercase())
+            }
+            (_, p) if p.starts_with("/crm/v3/properties/contacts") => {
+                format!("properties.{}", method.to_lowercase())
+            }
+            (_, p) if p.contains("/settings") => {
+                format!("webhooks.settings.{}", method.to_lowercase())
+            }
+            (_, p) if p.contains("/subscriptions") => {
+                format!("webhooks.subscriptions.{}", method.to_lowercase())
+            }
             _ => format!("{method} {m}"),
         },
-    };
-    name
+    }
 }

@@ -19,7 +19,11 @@ impl Sandbox {
     /// Bind both servers on their configured addresses (port 0 by default) and start serving.
     pub async fn start(cfg: SandboxConfig) -> std::io::Result<SandboxHandle> {
         let r = app::start(cfg).await?;
-        Ok(SandboxHandle { shared: r.shared, stop: r.stop_tx, tasks: r.tasks })
+        Ok(SandboxHandle {
+            shared: r.shared,
+            stop: r.stop_tx,
+            tasks: r.tasks,
+        })
     }
 }
 
@@ -43,14 +47,26 @@ impl Drop for SandboxHandle {
 pub fn env_vars(s: &Shared) -> Vec<(String, String)> {
     let c = &s.cfg.credentials;
     vec![
-        ("TTE_BASE_URL".into(), format!("{}/api/enterprise/v2", s.tte_root)),
+        (
+            "TTE_BASE_URL".into(),
+            format!("{}/api/enterprise/v2", s.tte_root),
+        ),
         ("TTE_API_KEY".into(), c.tte_api_key.clone()),
         ("HUBSPOT_BASE_URL".into(), s.hub_root.clone()),
-        ("HUBSPOT_ACCESS_TOKEN".into(), c.hubspot_private_app_token.clone()),
+        (
+            "HUBSPOT_ACCESS_TOKEN".into(),
+            c.hubspot_private_app_token.clone(),
+        ),
         ("HUBSPOT_CLIENT_ID".into(), c.hubspot_client_id.clone()),
-        ("HUBSPOT_CLIENT_SECRET".into(), c.hubspot_client_secret.clone()),
+        (
+            "HUBSPOT_CLIENT_SECRET".into(),
+            c.hubspot_client_secret.clone(),
+        ),
         ("HUBSPOT_APP_ID".into(), c.hubspot_app_id.to_string()),
-        ("HUBSPOT_DEVELOPER_API_KEY".into(), c.hubspot_developer_api_key.clone()),
+        (
+            "HUBSPOT_DEVELOPER_API_KEY".into(),
+            c.hubspot_developer_api_key.clone(),
+        ),
     ]
 }
 
@@ -133,7 +149,10 @@ impl SandboxHandle {
 
     /// The counter of one operation (zero if never called).
     pub fn count(&self, system: System, operation: &str) -> OpCount {
-        self.counters(system).get(operation).copied().unwrap_or_default()
+        self.counters(system)
+            .get(operation)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Every outbound delivery attempt: notifications (Tte) or webhook batches (Hubspot).
@@ -170,17 +189,32 @@ impl SandboxHandle {
 
     /// Names of the defined (unarchived) contact properties.
     pub fn property_names(&self) -> Vec<String> {
-        self.shared.hub().props.values().filter(|p| !p.archived).map(|p| p.name.clone()).collect()
+        self.shared
+            .hub()
+            .props
+            .values()
+            .filter(|p| !p.archived)
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     /// Webhook subscriptions as the management API shows them.
     pub fn webhook_subscriptions(&self) -> Vec<Value> {
-        self.shared.hub().subs.values().map(|s| s.to_json()).collect()
+        self.shared
+            .hub()
+            .subs
+            .values()
+            .map(|s| s.to_json())
+            .collect()
     }
 
     /// The cumulative seeding report (start-up seeding plus later `seed` calls).
     pub fn seed_report(&self) -> SeedReport {
-        self.shared.seed_report.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .seed_report
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     // ---- control ----

@@ -104,7 +104,11 @@ pub struct Entry {
 
 impl Journal {
     pub fn new(started: Instant, capacity: usize) -> Self {
-        Journal { started, capacity: capacity.max(1), inner: Mutex::new(JournalInner::default()) }
+        Journal {
+            started,
+            capacity: capacity.max(1),
+            inner: Mutex::new(JournalInner::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, JournalInner> {
@@ -159,7 +163,15 @@ impl Journal {
         g.deliveries.clear();
     }
 
-    pub fn delivery(&self, delivery_id: u64, url: &str, attempt: u32, body: &str, status: Option<u16>, error: Option<String>) {
+    pub fn delivery(
+        &self,
+        delivery_id: u64,
+        url: &str,
+        attempt: u32,
+        body: &str,
+        status: Option<u16>,
+        error: Option<String>,
+    ) {
         let at_ms = self.since_start_ms(Instant::now());
         let mut g = self.lock();
         g.next_delivery_seq += 1;

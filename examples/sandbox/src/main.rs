@@ -29,7 +29,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let a = Args::parse();
     let cfg = SandboxConfig {
         seed: a.seed,
@@ -43,7 +45,11 @@ async fn main() -> std::io::Result<()> {
     let sb = Sandbox::start(cfg).await?;
     println!("10to8 sandbox:   {}", sb.tte_base_url());
     println!("HubSpot sandbox: {}", sb.hubspot_base_url());
-    println!("Control:         {0}/_sandbox/...  {1}/_sandbox/...", sb.tte_root_url(), sb.hubspot_base_url());
+    println!(
+        "Control:         {0}/_sandbox/...  {1}/_sandbox/...",
+        sb.tte_root_url(),
+        sb.hubspot_base_url()
+    );
     println!("\n# export these:");
     for (k, v) in sb.env_vars() {
         println!("export {k}={v}");

@@ -31,14 +31,27 @@ pub fn deliver(shared: &Arc<Shared>, ob: Outbound, plan: DeliveryPlan, build: Bu
     let build = Arc::new(build);
     let copies = if plan.duplicate && !plan.drop { 2 } else { 1 };
     for _ in 0..copies {
-        let (s, ob, build, hold, drop) = (shared.clone(), ob.clone(), build.clone(), plan.hold, plan.drop);
+        let (s, ob, build, hold, drop) = (
+            shared.clone(),
+            ob.clone(),
+            build.clone(),
+            plan.hold,
+            plan.drop,
+        );
         shared.spawn(async move {
             if !hold.is_zero() {
                 tokio::time::sleep(hold).await;
             }
             if drop {
                 let (body, _) = build(0);
-                s.journal(ob.system).delivery(delivery_id, &ob.url, 0, &body, None, Some("dropped by fault".into()));
+                s.journal(ob.system).delivery(
+                    delivery_id,
+                    &ob.url,
+                    0,
+                    &body,
+                    None,
+                    Some("dropped by fault".into()),
+                );
                 return;
             }
             run(s, ob, delivery_id, build).await;
@@ -68,7 +81,8 @@ async fn run(s: Arc<Shared>, ob: Outbound, delivery_id: u64, build: Arc<Build>) 
             Err(e) if e.is_timeout() => (None, Some(format!("timeout after {:?}", ob.timeout))),
             Err(e) => (None, Some(format!("connection error: {e}"))),
         };
-        s.journal(ob.system).delivery(delivery_id, &ob.url, attempt, &body, status, error);
+        s.journal(ob.system)
+            .delivery(delivery_id, &ob.url, attempt, &body, status, error);
         match status {
             Some(st) if (200..300).contains(&st) => return,
             Some(400 | 401 | 403 | 404 | 405) if !ob.retry_client_errors => return,
@@ -100,7 +114,10 @@ fn split_userinfo(raw: &str, want_basic: bool) -> (String, Option<String>) {
     let creds = format!("{}:{}", dec(u.username()), dec(u.password().unwrap_or("")));
     let _ = u.set_username("");
     let _ = u.set_password(None);
-    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(creds));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(creds)
+    );
     (u.to_string(), Some(basic))
 }
 

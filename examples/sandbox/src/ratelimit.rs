@@ -24,7 +24,11 @@ struct Rolling {
 
 impl Rolling {
     fn check(&mut self, now: Instant, window: Duration, max: u32) -> Verdict {
-        while self.hits.front().is_some_and(|t| now.saturating_duration_since(*t) >= window) {
+        while self
+            .hits
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
             self.hits.pop_front();
         }
         if self.hits.len() as u32 >= max {
@@ -33,7 +37,10 @@ impl Rolling {
             return Verdict::Limited { max, retry_after };
         }
         self.hits.push_back(now);
-        Verdict::Allowed { max, remaining: max - self.hits.len() as u32 }
+        Verdict::Allowed {
+            max,
+            remaining: max - self.hits.len() as u32,
+        }
     }
 }
 
@@ -44,7 +51,9 @@ pub struct HubspotLimiter {
 
 impl HubspotLimiter {
     pub fn new(cfg: HubspotRateLimit) -> Self {
-        HubspotLimiter { cfg: Mutex::new((cfg, HashMap::new())) }
+        HubspotLimiter {
+            cfg: Mutex::new((cfg, HashMap::new())),
+        }
     }
 
     pub fn get(&self) -> HubspotRateLimit {
@@ -73,8 +82,15 @@ impl HubspotLimiter {
             let w = windows.entry(format!("search:{key}")).or_default();
             return Some(w.check(now, Duration::from_secs(1), max));
         }
-        let max = if oauth { cfg.oauth_per_10s } else { cfg.private_app_per_10s }.max(1);
-        let w = windows.entry(format!("{}:{key}", if oauth { "oauth" } else { "private" })).or_default();
+        let max = if oauth {
+            cfg.oauth_per_10s
+        } else {
+            cfg.private_app_per_10s
+        }
+        .max(1);
+        let w = windows
+            .entry(format!("{}:{key}", if oauth { "oauth" } else { "private" }))
+            .or_default();
         Some(w.check(now, Duration::from_secs(10), max))
     }
 }
@@ -87,11 +103,17 @@ pub struct TteLimiter {
 impl TteLimiter {
     pub fn new(cfg: TteRateLimit) -> Self {
         let burst = cfg.burst as f64;
-        TteLimiter { inner: Mutex::new((cfg, burst, None)) }
+        TteLimiter {
+            inner: Mutex::new((cfg, burst, None)),
+        }
     }
 
     pub fn get(&self) -> TteRateLimit {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
     }
 
     pub fn set(&self, c: TteRateLimit) {
@@ -111,7 +133,11 @@ impl TteLimiter {
         if !cfg.enabled {
             return None;
         }
-        let rate = if cfg.per_second > 0.0 { cfg.per_second } else { 10.0 };
+        let rate = if cfg.per_second > 0.0 {
+            cfg.per_second
+        } else {
+            10.0
+        };
         let burst = cfg.burst.max(1) as f64;
         if let Some(l) = *last {
             *tokens = (*tokens + now.saturating_duration_since(l).as_secs_f64() * rate).min(burst);
@@ -134,23 +160,38 @@ mod tests {
 
     #[test]
     fn rolling_window_refuses_then_recovers() {
-        let l = HubspotLimiter::new(HubspotRateLimit { private_app_per_10s: 3, ..HubspotRateLimit::documented() });
+        let l = HubspotLimiter::new(HubspotRateLimit {
+            private_app_per_10s: 3,
+            ..HubspotRateLimit::documented()
+        });
         let t0 = Instant::now();
         for left in [2, 1, 0] {
-            assert!(matches!(l.check_at(t0, "t", false, false), Some(Verdict::Allowed { remaining, .. }) if remaining == left));
+            assert!(
+                matches!(l.check_at(t0, "t", false, false), Some(Verdict::Allowed { remaining, .. }) if remaining == left)
+            );
         }
         let Some(Verdict::Limited { retry_after, .. }) = l.check_at(t0, "t", false, false) else {
             panic!("expected a limit")
         };
         assert_eq!(retry_after, Duration::from_secs(10));
-        assert!(matches!(l.check_at(t0 + Duration::from_secs(10), "t", false, false), Some(Verdict::Allowed { .. })));
+        assert!(matches!(
+            l.check_at(t0 + Duration::from_secs(10), "t", false, false),
+            Some(Verdict::Allowed { .. })
+        ));
         // OAuth tokens have their own window
-        assert!(matches!(l.check_at(t0, "t", true, false), Some(Verdict::Allowed { max: 110, .. })));
+        assert!(matches!(
+            l.check_at(t0, "t", true, false),
+            Some(Verdict::Allowed { max: 110, .. })
+        ));
     }
 
     #[test]
     fn token_bucket_refills() {
-        let l = TteLimiter::new(TteRateLimit { enabled: true, per_second: 2.0, burst: 2 });
+        let l = TteLimiter::new(TteRateLimit {
+            enabled: true,
+            per_second: 2.0,
+            burst: 2,
+        });
         let t0 = Instant::now();
         assert!(l.check_at(t0).is_none());
         assert!(l.check_at(t0).is_none());

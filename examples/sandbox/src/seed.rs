@@ -52,15 +52,36 @@ impl SeedReport {
 
     fn merge(&mut self, o: SeedReport) {
         macro_rules! ext { ($($f:ident),*) => { $( self.$f.extend(o.$f); )* } }
-        ext!(customers, one_word_names, three_word_names, multi_contact, invalid_email, future_bookings, deleted,
-             no_contact_details, merged, plain_customers, contacts, plain_contacts, first_name_only, additional_emails,
-             no_email, archived);
+        ext!(
+            customers,
+            one_word_names,
+            three_word_names,
+            multi_contact,
+            invalid_email,
+            future_bookings,
+            deleted,
+            no_contact_details,
+            merged,
+            plain_customers,
+            contacts,
+            plain_contacts,
+            first_name_only,
+            additional_emails,
+            no_email,
+            archived
+        );
         self.seed = o.seed;
     }
 }
 
-const FIRST: &[&str] = &["Mary", "John", "Aisha", "Wei", "Olga", "Pedro", "Fatima", "Liam", "Noor", "Kenji", "Sofia", "Tomasz"];
-const LAST: &[&str] = &["Smith", "Okafor", "Chen", "Novak", "Garcia", "Haddad", "Murphy", "Tanaka", "Rossi", "Kowalski", "Silva", "Ahmed"];
+const FIRST: &[&str] = &[
+    "Mary", "John", "Aisha", "Wei", "Olga", "Pedro", "Fatima", "Liam", "Noor", "Kenji", "Sofia",
+    "Tomasz",
+];
+const LAST: &[&str] = &[
+    "Smith", "Okafor", "Chen", "Novak", "Garcia", "Haddad", "Murphy", "Tanaka", "Rossi",
+    "Kowalski", "Silva", "Ahmed",
+];
 const MONONYM: &[&str] = &["Cher", "Madonna", "Prince", "Pelé", "Björk", "Sting"];
 const INVALID: &[&str] = &["not-an-email", "a@b", "example.lcom", "a@-b.com", "a@b.c"];
 
@@ -68,12 +89,18 @@ const INVALID: &[&str] = &["not-an-email", "a@b", "example.lcom", "a@-b.com", "a
 /// or webhooks fire). Returns the report of this call and stores the cumulative one.
 pub fn seed(s: &Shared, seed: u64, customers: usize, contacts: usize) -> SeedReport {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut r = SeedReport { seed, ..SeedReport::default() };
+    let mut r = SeedReport {
+        seed,
+        ..SeedReport::default()
+    };
     let now = crate::clock::now_ms();
     {
         let mut h = s.hub();
         for j in 0..contacts {
-            let (f, l) = (FIRST[rng.usize(..FIRST.len())], LAST[rng.usize(..LAST.len())]);
+            let (f, l) = (
+                FIRST[rng.usize(..FIRST.len())],
+                LAST[rng.usize(..LAST.len())],
+            );
             let mut p = BTreeMap::new();
             let case = j % 5;
             p.insert("firstname".to_string(), f.to_string());
@@ -81,11 +108,24 @@ pub fn seed(s: &Shared, seed: u64, customers: usize, contacts: usize) -> SeedRep
                 p.insert("lastname".into(), l.into());
             }
             if case != 3 {
-                p.insert("email".into(), format!("{}.{}.{seed}.{j}@example.com", f.to_lowercase(), l.to_lowercase()));
+                p.insert(
+                    "email".into(),
+                    format!(
+                        "{}.{}.{seed}.{j}@example.com",
+                        f.to_lowercase(),
+                        l.to_lowercase()
+                    ),
+                );
             }
-            p.insert("phone".into(), format!("+44 20 7946 {:04}", rng.u32(0..10_000)));
+            p.insert(
+                "phone".into(),
+                format!("+44 20 7946 {:04}", rng.u32(0..10_000)),
+            );
             if case == 2 {
-                p.insert("hs_additional_emails".into(), format!("alt1.{seed}.{j}@example.org;alt2.{seed}.{j}@example.net"));
+                p.insert(
+                    "hs_additional_emails".into(),
+                    format!("alt1.{seed}.{j}@example.org;alt2.{seed}.{j}@example.net"),
+                );
             }
             p.insert("hs_object_source".into(), "CRM_UI".into());
             let id = h.insert_seeded(p, case == 4, now).to_string();
@@ -105,7 +145,10 @@ pub fn seed(s: &Shared, seed: u64, customers: usize, contacts: usize) -> SeedRep
     };
     let mut t = s.tte();
     for i in 0..customers {
-        let (f, l) = (FIRST[rng.usize(..FIRST.len())], LAST[rng.usize(..LAST.len())]);
+        let (f, l) = (
+            FIRST[rng.usize(..FIRST.len())],
+            LAST[rng.usize(..LAST.len())],
+        );
         let case = i % 10;
         let email = |tag: &str| format!("{}.{tag}.{seed}.{i}@example.com", f.to_lowercase());
         let number = |rng: &mut fastrand::Rng| format!("+44 7700 9{:05}", rng.u32(0..100_000));
@@ -141,7 +184,8 @@ pub fn seed(s: &Shared, seed: u64, customers: usize, contacts: usize) -> SeedRep
                 c.numbers.clear();
             }
             7 => {
-                c.custom_fields.insert("External ID".into(), merged_ids.clone());
+                c.custom_fields
+                    .insert("External ID".into(), merged_ids.clone());
             }
             _ => {}
         }

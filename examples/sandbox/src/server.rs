@@ -35,7 +35,9 @@ async fn connection(stream: tokio::net::TcpStream, app: Router, mut stop: watch:
         req.extensions_mut().insert(ConnKill(k.clone()));
         app.clone().oneshot(req.map(Body::new))
     });
-    let conn = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}

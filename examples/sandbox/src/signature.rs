@@ -67,7 +67,13 @@ mod tests {
     #[test]
     fn v3_vector() {
         assert_eq!(
-            v3(SECRET, "POST", "https://www.example.com/webhook_uri", BODY.as_bytes(), "1564113600000"),
+            v3(
+                SECRET,
+                "POST",
+                "https://www.example.com/webhook_uri",
+                BODY.as_bytes(),
+                "1564113600000"
+            ),
             "DxmVAjFNa2xfF3YgQjdZP6TNcok9k1oaH7UXombPtvw="
         );
     }

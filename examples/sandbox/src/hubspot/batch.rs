@@ -30,10 +30,21 @@ pub async fn dispatch(
     let Some(inputs) = v.get("inputs").and_then(Value::as_array) else {
         return HsError::validation("inputs is required and must be an array").into_response();
     };
-    let limit = if v.get("propertiesWithHistory").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) { 50 } else { 100 };
+    let limit = if v
+        .get("propertiesWithHistory")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        50
+    } else {
+        100
+    };
     if inputs.len() > limit {
-        return HsError::validation(format!("Batch input must contain at most {limit} items, got {}", inputs.len()))
-            .into_response();
+        return HsError::validation(format!(
+            "Batch input must contain at most {limit} items, got {}",
+            inputs.len()
+        ))
+        .into_response();
     }
     let started = now_ms();
     let mut events = Vec::new();
@@ -72,7 +83,11 @@ fn id_of(input: &Value) -> Option<String> {
 }
 
 fn requested(v: &Value) -> Option<Vec<String>> {
-    v.get("properties").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+    v.get("properties").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    })
 }
 
 /// The batch envelope; 207 when there are errors, `ok_status` otherwise.
@@ -127,8 +142,17 @@ fn read(h: &HubStore, v: &Value, inputs: &[Value], archived: bool, started: i64)
 
 /// Per-input errors only when every input has a unique `objectWriteTraceId`; otherwise the first
 /// error fails the whole batch and nothing is written (apis.md §2.4; the all-or-nothing rule is inferred).
-fn create(h: &mut HubStore, inputs: &[Value], actor: Actor, now: i64, events: &mut Vec<Map<String, Value>>) -> Response {
-    let traces: Vec<Option<&str>> = inputs.iter().map(|i| i.get("objectWriteTraceId").and_then(Value::as_str)).collect();
+fn create(
+    h: &mut HubStore,
+    inputs: &[Value],
+    actor: Actor,
+    now: i64,
+    events: &mut Vec<Map<String, Value>>,
+) -> Response {
+    let traces: Vec<Option<&str>> = inputs
+        .iter()
+        .map(|i| i.get("objectWriteTraceId").and_then(Value::as_str))
+        .collect();
     let mut uniq = std::collections::HashSet::new();
     let partial = traces.iter().all(|t| t.is_some_and(|t| uniq.insert(t)));
     let mut parsed = Vec::new();
@@ -182,7 +206,14 @@ fn create(h: &mut HubStore, inputs: &[Value], actor: Actor, now: i64, events: &m
 
 /// update (per input `id`, optional `idProperty`) and upsert (`idProperty` per input; creates
 /// with the key property set when nothing matches; results carry `new`).
-fn update(h: &mut HubStore, inputs: &[Value], actor: Actor, now: i64, events: &mut Vec<Map<String, Value>>, upsert: bool) -> Response {
+fn update(
+    h: &mut HubStore,
+    inputs: &[Value],
+    actor: Actor,
+    now: i64,
+    events: &mut Vec<Map<String, Value>>,
+    upsert: bool,
+) -> Response {
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for i in inputs {

@@ -18,7 +18,11 @@ pub fn properties_param(pairs: &[(String, String)]) -> Option<Vec<String>> {
     let v: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "properties")
-        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .filter(|s| !s.is_empty())
         .collect();
     if v.is_empty() { None } else { Some(v) }
@@ -28,7 +32,9 @@ pub fn properties_param(pairs: &[(String, String)]) -> Option<Vec<String>> {
 pub fn archived_param(pairs: &[(String, String)]) -> Result<bool, HsError> {
     match query::first(pairs, "archived") {
         None | Some("") => Ok(false),
-        Some(v) => query::boolean(v).map_err(|_| HsError::validation(format!("Unable to parse archived value '{v}' as a boolean"))),
+        Some(v) => query::boolean(v).map_err(|_| {
+            HsError::validation(format!("Unable to parse archived value '{v}' as a boolean"))
+        }),
     }
 }
 
@@ -49,14 +55,19 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
         Some(v) => match v.parse::<usize>() {
             // [H-03] 400 above 100
             Ok(n) if (1..=100).contains(&n) => n,
-            _ => return HsError::validation(format!("limit must be between 1 and 100, got {v}")).into_response(),
+            _ => {
+                return HsError::validation(format!("limit must be between 1 and 100, got {v}"))
+                    .into_response();
+            }
         },
     };
     let after = match query::first(&pairs, "after") {
         None | Some("") => 0,
         Some(v) => match v.parse::<u64>() {
             Ok(n) => n,
-            Err(_) => return HsError::validation(format!("Invalid after cursor: {v}")).into_response(),
+            Err(_) => {
+                return HsError::validation(format!("Invalid after cursor: {v}")).into_response();
+            }
         },
     };
     let archived = match archived_param(&pairs) {
@@ -68,7 +79,12 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
     let mut page: Vec<Value> = Vec::new();
     let mut last = None;
     let mut more = false;
-    for c in h.contacts.range(after..).map(|(_, c)| c).filter(|c| c.archived == archived) {
+    for c in h
+        .contacts
+        .range(after..)
+        .map(|(_, c)| c)
+        .filter(|c| c.archived == archived)
+    {
         if page.len() == limit {
             more = true;
             break;
@@ -79,14 +95,21 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
     let mut body = json!({ "results": page });
     if let (true, Some(l)) = (more, last) {
         let next = (l + 1).to_string();
-        let link = format!("{}/crm/v3/objects/contacts?limit={limit}&after={next}", s.hub_root);
+        let link = format!(
+            "{}/crm/v3/objects/contacts?limit={limit}&after={next}",
+            s.hub_root
+        );
         body["paging"] = json!({ "next": { "after": next, "link": link } });
     }
     json_response(200, &body)
 }
 
 /// `GET /crm/v3/objects/contacts/{id}?properties&archived&idProperty`.
-pub async fn read(State(s): State<Arc<Shared>>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub async fn read(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let pairs = query::pairs(q.as_deref());
     let archived = match archived_param(&pairs) {
         Ok(a) => a,
@@ -102,7 +125,11 @@ pub async fn read(State(s): State<Arc<Shared>>, Path(id): Path<String>, RawQuery
 }
 
 /// `POST /crm/v3/objects/contacts`: 201.
-pub async fn create(State(s): State<Arc<Shared>>, Extension(actor): Extension<Actor>, body: Bytes) -> Response {
+pub async fn create(
+    State(s): State<Arc<Shared>>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Response {
     let v = match query::json(&body) {
         Ok(v) => v,
         Err(e) => return bad_json(&e),
@@ -118,7 +145,10 @@ pub async fn create(State(s): State<Arc<Shared>>, Extension(actor): Extension<Ac
             Ok(w) => {
                 let ev = h.events_for(&w, actor, now);
                 let names: Vec<String> = props.keys().cloned().collect();
-                (json_response(201, &h.contact_json(&w.contact, Some(&names))), ev)
+                (
+                    json_response(201, &h.contact_json(&w.contact, Some(&names))),
+                    ev,
+                )
             }
             Err(e) => (e.into_response(), Vec::new()),
         }
@@ -156,7 +186,10 @@ pub async fn patch(
             Ok(w) => {
                 let ev = h.events_for(&w, actor, now);
                 let names: Vec<String> = props.keys().cloned().collect();
-                (json_response(200, &h.contact_json(&w.contact, Some(&names))), ev)
+                (
+                    json_response(200, &h.contact_json(&w.contact, Some(&names))),
+                    ev,
+                )
             }
             Err(e) => (e.into_response(), Vec::new()),
         }
@@ -166,7 +199,11 @@ pub async fn patch(
 }
 
 /// `DELETE /crm/v3/objects/contacts/{id}`: 204 whatever the prior state [H-05].
-pub async fn archive(State(s): State<Arc<Shared>>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Response {
+pub async fn archive(
+    State(s): State<Arc<Shared>>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Response {
     let now = now_ms();
     let events = {
         let mut h = s.hub();
@@ -177,10 +214,19 @@ pub async fn archive(State(s): State<Arc<Shared>>, Extension(actor): Extension<A
 }
 
 /// Archive by id and return its events.
-pub fn archive_one(h: &mut super::store::HubStore, id: &str, actor: Actor, now: i64) -> Vec<Map<String, Value>> {
+pub fn archive_one(
+    h: &mut super::store::HubStore,
+    id: &str,
+    actor: Actor,
+    now: i64,
+) -> Vec<Map<String, Value>> {
     let Some(c) = id.parse::<u64>().ok().and_then(|id| h.archive(id, now)) else {
         return Vec::new();
     };
-    let w = super::store::Written { contact: c, changed: Vec::new(), created: false };
+    let w = super::store::Written {
+        contact: c,
+        changed: Vec::new(),
+        created: false,
+    };
     h.events_for(&w, actor, now)
 }

@@ -46,9 +46,15 @@ pub async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Map<String, Valu
                 let ts = now_ms().to_string();
                 // [H-16] no timeout header; v1 and v3 on every request; URI = the exact target URL
                 let headers = vec![
-                    ("x-hubspot-signature", signature::v1(&secret, body.as_bytes())),
+                    (
+                        "x-hubspot-signature",
+                        signature::v1(&secret, body.as_bytes()),
+                    ),
                     ("x-hubspot-signature-version", "v1".to_string()),
-                    ("x-hubspot-signature-v3", signature::v3(&secret, "POST", &uri, body.as_bytes(), &ts)),
+                    (
+                        "x-hubspot-signature-v3",
+                        signature::v3(&secret, "POST", &uri, body.as_bytes(), &ts),
+                    ),
                     ("x-hubspot-request-timestamp", ts),
                 ];
                 (body, headers)

@@ -16,7 +16,12 @@ pub struct HsError {
 
 impl HsError {
     pub fn new(status: u16, category: &str, message: impl Into<String>) -> Self {
-        HsError { status, category: category.into(), message: message.into(), context: None }
+        HsError {
+            status,
+            category: category.into(),
+            message: message.into(),
+            context: None,
+        }
     }
 
     /// [H-08] 404 `OBJECT_NOT_FOUND`, message `resource not found`.
@@ -40,7 +45,11 @@ impl HsError {
 
     /// The 409 for a duplicate email: `Contact already exists. Existing ID: N`.
     pub fn duplicate(existing: u64) -> Self {
-        Self::new(409, "CONFLICT", format!("Contact already exists. Existing ID: {existing}"))
+        Self::new(
+            409,
+            "CONFLICT",
+            format!("Contact already exists. Existing ID: {existing}"),
+        )
     }
 
     /// The general shape: status, message, correlationId, category (+ context).
@@ -48,7 +57,10 @@ impl HsError {
         let mut m = Map::new();
         m.insert("status".into(), "error".into());
         m.insert("message".into(), self.message.clone().into());
-        m.insert("correlationId".into(), uuid::Uuid::new_v4().to_string().into());
+        m.insert(
+            "correlationId".into(),
+            uuid::Uuid::new_v4().to_string().into(),
+        );
         m.insert("category".into(), self.category.clone().into());
         if let Some(c) = &self.context {
             m.insert("context".into(), c.clone());
@@ -78,7 +90,12 @@ impl IntoResponse for HsError {
 /// A JSON answer.
 pub fn json_response(status: u16, body: &Value) -> Response {
     let st = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (st, [(header::CONTENT_TYPE, "application/json;charset=utf-8")], body.to_string()).into_response()
+    (
+        st,
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// 429 `RATE_LIMIT` with `Retry-After` [H-09].

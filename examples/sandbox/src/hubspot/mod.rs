@@ -32,35 +32,67 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route(c, get(contacts::list).post(contacts::create))
         .route(&format!("{c}/search"), post(search::search))
         .route(&format!("{c}/batch/{{op}}"), post(batch::dispatch))
-        .route(&format!("{c}/{{id}}"), get(contacts::read).patch(contacts::patch).delete(contacts::archive))
+        .route(
+            &format!("{c}/{{id}}"),
+            get(contacts::read)
+                .patch(contacts::patch)
+                .delete(contacts::archive),
+        )
         .route(p, get(properties::list).post(properties::create))
-        .route(&format!("{p}/groups"), get(properties::list_groups).post(properties::create_group))
+        .route(
+            &format!("{p}/groups"),
+            get(properties::list_groups).post(properties::create_group),
+        )
         .route(
             &format!("{p}/groups/{{name}}"),
-            get(properties::read_group).patch(properties::patch_group).delete(properties::archive_group),
+            get(properties::read_group)
+                .patch(properties::patch_group)
+                .delete(properties::archive_group),
         )
         .route(&format!("{p}/batch/{{op}}"), post(properties::batch))
-        .route(&format!("{p}/{{name}}"), get(properties::read).patch(properties::patch).delete(properties::archive))
+        .route(
+            &format!("{p}/{{name}}"),
+            get(properties::read)
+                .patch(properties::patch)
+                .delete(properties::archive),
+        )
         .route_layer(middleware::from_fn_with_state(shared.clone(), crm_auth));
     let w = "/webhooks/v3/{app}";
     let hooks = Router::new()
         .route(
             &format!("{w}/settings"),
-            get(webhooks::get_settings).put(webhooks::put_settings).delete(webhooks::delete_settings),
+            get(webhooks::get_settings)
+                .put(webhooks::put_settings)
+                .delete(webhooks::delete_settings),
         )
-        .route(&format!("{w}/subscriptions"), get(webhooks::list_subs).post(webhooks::create_sub))
-        .route(&format!("{w}/subscriptions/batch/update"), post(webhooks::batch_update))
+        .route(
+            &format!("{w}/subscriptions"),
+            get(webhooks::list_subs).post(webhooks::create_sub),
+        )
+        .route(
+            &format!("{w}/subscriptions/batch/update"),
+            post(webhooks::batch_update),
+        )
         .route(
             &format!("{w}/subscriptions/{{id}}"),
-            get(webhooks::read_sub).patch(webhooks::update_sub).put(webhooks::update_sub).delete(webhooks::delete_sub),
+            get(webhooks::read_sub)
+                .patch(webhooks::update_sub)
+                .put(webhooks::update_sub)
+                .delete(webhooks::delete_sub),
         )
         .route_layer(middleware::from_fn_with_state(shared, webhooks::auth));
     let oauth = Router::new()
         .route("/oauth/authorize", get(oauth::authorize))
         .route("/oauth/{hub}/authorize", get(oauth::authorize_hub))
         .route("/oauth/v1/token", post(oauth::token))
-        .route("/oauth/v1/access-tokens/{token}", get(oauth::access_token_info))
-        .route("/oauth/v1/refresh-tokens/{token}", axum::routing::delete(oauth::revoke_refresh));
+        .route(
+            "/oauth/v1/access-tokens/{token}",
+            get(oauth::access_token_info),
+        )
+        .route(
+            "/oauth/v1/refresh-tokens/{token}",
+            axum::routing::delete(oauth::revoke_refresh),
+        );
     crm.merge(hooks).merge(oauth)
 }
 
@@ -77,7 +109,10 @@ pub fn classify(s: &Shared, headers: &axum::http::HeaderMap) -> (TokenKind, Stri
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .unwrap_or("")
         .trim()
         .to_string();
@@ -103,8 +138,12 @@ async fn crm_auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) ->
         TokenKind::OAuth => Actor::OAuth,
         TokenKind::Expired(ago) => {
             // seen in the wild as EXPIRED_AUTHENTICATION; not in the register
-            return HsError::new(401, "EXPIRED_AUTHENTICATION", format!("The OAuth token used to make this call expired {ago} second(s) ago."))
-                .into_response();
+            return HsError::new(
+                401,
+                "EXPIRED_AUTHENTICATION",
+                format!("The OAuth token used to make this call expired {ago} second(s) ago."),
+            )
+            .into_response();
         }
         TokenKind::Unknown => {
             return HsError::new(

@@ -22,11 +22,15 @@ pub async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> R
     if query::first(&pairs, "client_id") != Some(s.cfg.credentials.hubspot_client_id.as_str()) {
         return HsError::validation("Unknown client_id").into_response();
     }
-    let Some(redirect) = query::first(&pairs, "redirect_uri").and_then(|r| url::Url::parse(r).ok()) else {
+    let Some(redirect) = query::first(&pairs, "redirect_uri").and_then(|r| url::Url::parse(r).ok())
+    else {
         return HsError::validation("redirect_uri is missing or invalid").into_response();
     };
     let code = format!("sandbox-code-{}", uuid::Uuid::new_v4());
-    s.hub().oauth.codes.insert(code.clone(), redirect.to_string());
+    s.hub()
+        .oauth
+        .codes
+        .insert(code.clone(), redirect.to_string());
     let mut target = redirect;
     {
         let mut qp = target.query_pairs_mut();
@@ -60,7 +64,9 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let f = |k: &str| query::first(&pairs, k).unwrap_or("");
     let creds = &s.cfg.credentials;
-    if f("client_id") != creds.hubspot_client_id || f("client_secret") != creds.hubspot_client_secret {
+    if f("client_id") != creds.hubspot_client_id
+        || f("client_secret") != creds.hubspot_client_secret
+    {
         return bad("missing or unknown client id or secret");
     }
     let mut h = s.hub();
@@ -68,7 +74,9 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         "authorization_code" => {
             let code = f("code");
             match h.oauth.codes.get(code) {
-                Some(redirect) if redirect.split('?').next() == Some(f("redirect_uri").split('?').next().unwrap_or("")) => {}
+                Some(redirect)
+                    if redirect.split('?').next()
+                        == Some(f("redirect_uri").split('?').next().unwrap_or("")) => {}
                 Some(_) => return bad("redirect_uri does not match the one used to authorize"),
                 None => {
                     return json_response(

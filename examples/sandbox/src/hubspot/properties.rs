@@ -29,7 +29,12 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
     let pairs = query::pairs(q.as_deref());
     let archived = query::first(&pairs, "archived").is_some_and(|v| query::boolean(v) == Ok(true));
     let h = s.hub();
-    let results: Vec<Value> = h.props.values().filter(|p| p.archived == archived).map(PropertyDef::to_json).collect();
+    let results: Vec<Value> = h
+        .props
+        .values()
+        .filter(|p| p.archived == archived)
+        .map(PropertyDef::to_json)
+        .collect();
     json_response(200, &json!({ "results": results }))
 }
 
@@ -49,7 +54,10 @@ fn definition(h: &super::store::HubStore, v: &Value, now: i64) -> Result<Propert
         }
     }
     if !missing.is_empty() {
-        return Err(HsError::validation(format!("Missing required fields: {}", missing.join(", "))));
+        return Err(HsError::validation(format!(
+            "Missing required fields: {}",
+            missing.join(", ")
+        )));
     }
     let name = str_field(v, "name").unwrap_or_default();
     let kind = str_field(v, "type").unwrap_or_default();
@@ -61,14 +69,24 @@ fn definition(h: &super::store::HubStore, v: &Value, now: i64) -> Result<Propert
         )));
     }
     if !valid_pair(kind, field) {
-        return Err(HsError::validation(format!("fieldType {field} is not valid for type {kind}")));
+        return Err(HsError::validation(format!(
+            "fieldType {field} is not valid for type {kind}"
+        )));
     }
-    let options = v.get("options").and_then(Value::as_array).cloned().unwrap_or_default();
+    let options = v
+        .get("options")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if kind == "enumeration" && field != "booleancheckbox" && options.is_empty() {
-        return Err(HsError::validation("options are required for enumeration properties"));
+        return Err(HsError::validation(
+            "options are required for enumeration properties",
+        ));
     }
-    if !h.groups.get(group).is_some_and(|g| !g.archived) {
-        return Err(HsError::validation(format!("Property group {group} does not exist")));
+    if h.groups.get(group).is_none_or(|g| g.archived) {
+        return Err(HsError::validation(format!(
+            "Property group {group} does not exist"
+        )));
     }
     Ok(PropertyDef {
         name: name.into(),
@@ -79,7 +97,10 @@ fn definition(h: &super::store::HubStore, v: &Value, now: i64) -> Result<Propert
         description: str_field(v, "description").unwrap_or_default().into(),
         options,
         display_order: v.get("displayOrder").and_then(Value::as_i64).unwrap_or(-1),
-        has_unique_value: v.get("hasUniqueValue").and_then(Value::as_bool).unwrap_or(false),
+        has_unique_value: v
+            .get("hasUniqueValue")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         hidden: v.get("hidden").and_then(Value::as_bool).unwrap_or(false),
         form_field: v.get("formField").and_then(Value::as_bool).unwrap_or(false),
         hubspot_defined: false,
@@ -99,7 +120,12 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let name = str_field(&v, "name").unwrap_or_default().to_string();
     if h.props.get(&name).is_some_and(|p| !p.archived) {
         // [H-10] general shape, category CONFLICT
-        return HsError::new(409, "CONFLICT", format!("A property named '{name}' already exists.")).into_response();
+        return HsError::new(
+            409,
+            "CONFLICT",
+            format!("A property named '{name}' already exists."),
+        )
+        .into_response();
     }
     match definition(&h, &v, now_ms()) {
         Ok(p) => {
@@ -111,26 +137,35 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     }
 }
 
-pub async fn patch(State(s): State<Arc<Shared>>, Path(name): Path<String>, body: Bytes) -> Response {
+pub async fn patch(
+    State(s): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     let v = match parse(&body) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let mut h = s.hub();
-    let groups_ok = str_field(&v, "groupName").is_none_or(|g| h.groups.get(g).is_some_and(|g| !g.archived));
+    let groups_ok =
+        str_field(&v, "groupName").is_none_or(|g| h.groups.get(g).is_some_and(|g| !g.archived));
     let Some(p) = h.props.get_mut(&name).filter(|p| !p.archived) else {
         return HsError::not_found().into_response();
     };
     if v.get("hasUniqueValue").is_some() {
-        return HsError::validation("hasUniqueValue cannot be changed after creation").into_response();
+        return HsError::validation("hasUniqueValue cannot be changed after creation")
+            .into_response();
     }
     if !groups_ok {
         return HsError::validation("Property group does not exist").into_response();
     }
     let kind = str_field(&v, "type").unwrap_or(&p.kind).to_string();
-    let field = str_field(&v, "fieldType").unwrap_or(&p.field_type).to_string();
+    let field = str_field(&v, "fieldType")
+        .unwrap_or(&p.field_type)
+        .to_string();
     if !valid_pair(&kind, &field) {
-        return HsError::validation(format!("fieldType {field} is not valid for type {kind}")).into_response();
+        return HsError::validation(format!("fieldType {field} is not valid for type {kind}"))
+            .into_response();
     }
     if let Some(l) = str_field(&v, "label") {
         p.label = l.into();
@@ -156,7 +191,10 @@ pub async fn patch(State(s): State<Arc<Shared>>, Path(name): Path<String>, body:
 pub async fn archive(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
     let mut h = s.hub();
     match h.props.get_mut(&name) {
-        Some(p) if p.hubspot_defined => HsError::validation(format!("{name} is a HubSpot-defined property and cannot be archived")).into_response(),
+        Some(p) if p.hubspot_defined => HsError::validation(format!(
+            "{name} is a HubSpot-defined property and cannot be archived"
+        ))
+        .into_response(),
         Some(p) if !p.archived => {
             p.archived = true;
             StatusCode::NO_CONTENT.into_response()
@@ -171,7 +209,11 @@ pub async fn batch(State(s): State<Arc<Shared>>, Path(op): Path<String>, body: B
         Ok(v) => v,
         Err(r) => return r,
     };
-    let inputs = v.get("inputs").and_then(Value::as_array).cloned().unwrap_or_default();
+    let inputs = v
+        .get("inputs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let now = now_ms();
     let mut h = s.hub();
     let mut results = Vec::new();
@@ -190,7 +232,14 @@ pub async fn batch(State(s): State<Arc<Shared>>, Path(op): Path<String>, body: B
             }
             "create" => {
                 if h.props.get(&name).is_some_and(|p| !p.archived) {
-                    errors.push(HsError::new(409, "CONFLICT", format!("A property named '{name}' already exists.")).batch_json());
+                    errors.push(
+                        HsError::new(
+                            409,
+                            "CONFLICT",
+                            format!("A property named '{name}' already exists."),
+                        )
+                        .batch_json(),
+                    );
                     continue;
                 }
                 match definition(&h, i, now) {
@@ -220,7 +269,12 @@ pub async fn batch(State(s): State<Arc<Shared>>, Path(op): Path<String>, body: B
 
 pub async fn list_groups(State(s): State<Arc<Shared>>) -> Response {
     let h = s.hub();
-    let results: Vec<Value> = h.groups.values().filter(|g| !g.archived).map(Group::to_json).collect();
+    let results: Vec<Value> = h
+        .groups
+        .values()
+        .filter(|g| !g.archived)
+        .map(Group::to_json)
+        .collect();
     json_response(200, &json!({ "results": results }))
 }
 
@@ -247,15 +301,29 @@ pub async fn create_group(State(s): State<Arc<Shared>>, body: Bytes) -> Response
     let mut h = s.hub();
     if h.groups.get(&name).is_some_and(|g| !g.archived) {
         // [H-10]
-        return HsError::new(409, "CONFLICT", format!("A property group named '{name}' already exists.")).into_response();
+        return HsError::new(
+            409,
+            "CONFLICT",
+            format!("A property group named '{name}' already exists."),
+        )
+        .into_response();
     }
-    let g = Group { name: name.clone(), label, display_order: v.get("displayOrder").and_then(Value::as_i64).unwrap_or(-1), archived: false };
+    let g = Group {
+        name: name.clone(),
+        label,
+        display_order: v.get("displayOrder").and_then(Value::as_i64).unwrap_or(-1),
+        archived: false,
+    };
     let body = g.to_json();
     h.groups.insert(name, g);
     json_response(201, &body)
 }
 
-pub async fn patch_group(State(s): State<Arc<Shared>>, Path(name): Path<String>, body: Bytes) -> Response {
+pub async fn patch_group(
+    State(s): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     let v = match parse(&body) {
         Ok(v) => v,
         Err(r) => return r,

@@ -52,7 +52,9 @@ impl PropertyDef {
             },
             "formField": self.form_field,
         });
-        if self.archived && let Some(o) = v.as_object_mut() {
+        if self.archived
+            && let Some(o) = v.as_object_mut()
+        {
             o.insert("archived".into(), Value::Bool(true));
         }
         v
@@ -78,23 +80,46 @@ impl Group {
 pub const COMPUTED: &[&str] = &["hs_object_id", "createdate", "lastmodifieddate"];
 
 /// What a read returns without `properties` (apis.md §2.2, seen).
-pub const DEFAULT_READ: &[&str] = &["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"];
+pub const DEFAULT_READ: &[&str] = &[
+    "createdate",
+    "email",
+    "firstname",
+    "hs_object_id",
+    "lastmodifieddate",
+    "lastname",
+];
 
 /// The four properties `mapsync setup` creates.
 pub const CUSTOM: &[(&str, &str, &str)] = &[
     ("tte_customer_uri", "10to8 customer URI", "text"),
-    ("tte_customer_secondary_emails", "10to8 secondary emails", "textarea"),
-    ("tte_customer_secondary_phone", "10to8 secondary phone numbers", "textarea"),
+    (
+        "tte_customer_secondary_emails",
+        "10to8 secondary emails",
+        "textarea",
+    ),
+    (
+        "tte_customer_secondary_phone",
+        "10to8 secondary phone numbers",
+        "textarea",
+    ),
     ("tte_customer_sync_status", "10to8 sync status", "text"),
 ];
 
 /// HubSpot's default contact groups.
 pub fn default_groups() -> Vec<Group> {
-    [("contactinformation", "Contact information"), ("conversioninformation", "Conversion information")]
-        .iter()
-        .enumerate()
-        .map(|(i, (n, l))| Group { name: n.to_string(), label: l.to_string(), display_order: i as i64, archived: false })
-        .collect()
+    [
+        ("contactinformation", "Contact information"),
+        ("conversioninformation", "Conversion information"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (n, l))| Group {
+        name: n.to_string(),
+        label: l.to_string(),
+        display_order: i as i64,
+        archived: false,
+    })
+    .collect()
 }
 
 fn def(name: &str, label: &str, kind: &str, field: &str, read_only: bool, now: i64) -> PropertyDef {
@@ -125,8 +150,22 @@ pub fn default_properties(now: i64) -> Vec<PropertyDef> {
         def("firstname", "First Name", "string", "text", false, now),
         def("lastname", "Last Name", "string", "text", false, now),
         def("phone", "Phone Number", "string", "phonenumber", false, now),
-        def("mobilephone", "Mobile Phone Number", "string", "phonenumber", false, now),
-        def("hs_additional_emails", "Additional email addresses", "enumeration", "checkbox", false, now),
+        def(
+            "mobilephone",
+            "Mobile Phone Number",
+            "string",
+            "phonenumber",
+            false,
+            now,
+        ),
+        def(
+            "hs_additional_emails",
+            "Additional email addresses",
+            "enumeration",
+            "checkbox",
+            false,
+            now,
+        ),
         def("company", "Company Name", "string", "text", false, now),
         def("jobtitle", "Job Title", "string", "text", false, now),
         def("website", "Website URL", "string", "text", false, now),
@@ -135,20 +174,57 @@ pub fn default_properties(now: i64) -> Vec<PropertyDef> {
         def("state", "State/Region", "string", "text", false, now),
         def("zip", "Postal Code", "string", "text", false, now),
         def("country", "Country/Region", "string", "text", false, now),
-        def("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", false, now),
+        def(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "enumeration",
+            "radio",
+            false,
+            now,
+        ),
         def("hs_object_id", "Record ID", "number", "number", true, now),
         def("createdate", "Create Date", "datetime", "date", true, now),
-        def("lastmodifieddate", "Last Modified Date", "datetime", "date", true, now),
-        def("hs_object_source", "Record source", "string", "text", true, now),
-        def("hs_object_source_id", "Record source ID", "string", "text", true, now),
+        def(
+            "lastmodifieddate",
+            "Last Modified Date",
+            "datetime",
+            "date",
+            true,
+            now,
+        ),
+        def(
+            "hs_object_source",
+            "Record source",
+            "string",
+            "text",
+            true,
+            now,
+        ),
+        def(
+            "hs_object_source_id",
+            "Record source ID",
+            "string",
+            "text",
+            true,
+            now,
+        ),
     ];
     for p in v.iter_mut() {
         if p.name == "lifecyclestage" {
-            p.options = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist", "other"]
-                .iter()
-                .enumerate()
-                .map(|(i, o)| json!({"label": o, "value": o, "displayOrder": i, "hidden": false}))
-                .collect();
+            p.options = [
+                "subscriber",
+                "lead",
+                "marketingqualifiedlead",
+                "salesqualifiedlead",
+                "opportunity",
+                "customer",
+                "evangelist",
+                "other",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, o)| json!({"label": o, "value": o, "displayOrder": i, "hidden": false}))
+            .collect();
         }
     }
     v
@@ -170,7 +246,8 @@ pub fn custom_properties(now: i64) -> Vec<PropertyDef> {
 /// [H-11] `^[a-z][a-z0-9_]*$`.
 pub fn valid_name(n: &str) -> bool {
     let mut cs = n.chars();
-    matches!(cs.next(), Some('a'..='z')) && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    matches!(cs.next(), Some('a'..='z'))
+        && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Valid `type` / `fieldType` pairs (apis.md §2.8).

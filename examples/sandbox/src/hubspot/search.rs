@@ -14,8 +14,11 @@ use std::sync::Arc;
 /// `POST /crm/v3/objects/contacts/search`.
 pub async fn search(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     if body.len() > 3000 {
-        return HsError::validation(format!("Request body is too long: {} characters, the maximum is 3000", body.len()))
-            .into_response();
+        return HsError::validation(format!(
+            "Request body is too long: {} characters, the maximum is 3000",
+            body.len()
+        ))
+        .into_response();
     }
     let v = match crate::query::json(&body) {
         Ok(v) => v,
@@ -36,14 +39,24 @@ fn run(h: &HubStore, v: &Value, visible_before: i64, _root: &str) -> Result<Valu
         Some(_) => return Err(HsError::validation("filterGroups must be an array")),
     };
     if groups.len() > 5 {
-        return Err(HsError::validation(format!("Too many filter groups: {} (maximum 5)", groups.len())));
+        return Err(HsError::validation(format!(
+            "Too many filter groups: {} (maximum 5)",
+            groups.len()
+        )));
     }
     let mut total_filters = 0;
     let mut parsed = Vec::new();
     for g in &groups {
-        let filters = g.get("filters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let filters = g
+            .get("filters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if filters.len() > 6 {
-            return Err(HsError::validation(format!("Too many filters in a group: {} (maximum 6)", filters.len())));
+            return Err(HsError::validation(format!(
+                "Too many filters in a group: {} (maximum 6)",
+                filters.len()
+            )));
         }
         total_filters += filters.len();
         let mut fs = Vec::new();
@@ -53,30 +66,44 @@ fn run(h: &HubStore, v: &Value, visible_before: i64, _root: &str) -> Result<Valu
         parsed.push(fs);
     }
     if total_filters > 18 {
-        return Err(HsError::validation(format!("Too many filters: {total_filters} (maximum 18)")));
+        return Err(HsError::validation(format!(
+            "Too many filters: {total_filters} (maximum 18)"
+        )));
     }
     let limit = match v.get("limit") {
         None | Some(Value::Null) => 10,
         Some(l) => match l.as_u64() {
             Some(n) if (1..=200).contains(&n) => n as usize,
-            _ => return Err(HsError::validation(format!("limit must be between 1 and 200, got {l}"))),
+            _ => {
+                return Err(HsError::validation(format!(
+                    "limit must be between 1 and 200, got {l}"
+                )));
+            }
         },
     };
     let after = match v.get("after") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as usize,
         Some(Value::String(s)) if s.is_empty() => 0,
-        Some(Value::String(s)) => s.parse().map_err(|_| HsError::validation(format!("Invalid after: {s}")))?,
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| HsError::validation(format!("Invalid after: {s}")))?,
         Some(_) => return Err(HsError::validation("after must be a string")),
     };
     if after >= 10_000 {
-        return Err(HsError::validation("Paging beyond 10,000 results is not supported"));
+        return Err(HsError::validation(
+            "Paging beyond 10,000 results is not supported",
+        ));
     }
-    let text = v.get("query").and_then(Value::as_str).map(str::to_lowercase);
-    let props: Option<Vec<String>> = v
-        .get("properties")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect());
+    let text = v
+        .get("query")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase);
+    let props: Option<Vec<String>> = v.get("properties").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    });
     // [H-06] archived never appears; records changed within the lag are not yet indexed.
     let mut hits: Vec<&Contact> = h
         .contacts
@@ -85,8 +112,16 @@ fn run(h: &HubStore, v: &Value, visible_before: i64, _root: &str) -> Result<Valu
         .filter(|c| parsed.is_empty() || parsed.iter().any(|g| g.iter().all(|f| f.matches(c))))
         .filter(|c| text.as_deref().is_none_or(|t| matches_query(c, t)))
         .collect();
-    if let Some(sort) = v.get("sorts").and_then(Value::as_array).and_then(|a| a.first()) {
-        let name = sort.get("propertyName").and_then(Value::as_str).unwrap_or("hs_object_id").to_string();
+    if let Some(sort) = v
+        .get("sorts")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
+        let name = sort
+            .get("propertyName")
+            .and_then(Value::as_str)
+            .unwrap_or("hs_object_id")
+            .to_string();
         let desc = sort.get("direction").and_then(Value::as_str) == Some("DESCENDING");
         hits.sort_by(|a, b| {
             let o = cmp_values(a.get(&name).as_deref(), b.get(&name).as_deref());
@@ -95,7 +130,13 @@ fn run(h: &HubStore, v: &Value, visible_before: i64, _root: &str) -> Result<Valu
     }
     let total = hits.len();
     let capped = total.min(10_000);
-    let page: Vec<Value> = hits.iter().take(capped).skip(after).take(limit).map(|c| h.contact_json(c, props.as_deref())).collect();
+    let page: Vec<Value> = hits
+        .iter()
+        .take(capped)
+        .skip(after)
+        .take(limit)
+        .map(|c| h.contact_json(c, props.as_deref()))
+        .collect();
     let mut body = json!({ "total": total, "results": page });
     if after + limit < capped {
         body["paging"] = json!({ "next": { "after": (after + limit).to_string() } });
@@ -110,9 +151,15 @@ fn matches_query(c: &Contact, t: &str) -> bool {
 }
 
 fn cmp_values(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
-    match (a.and_then(|x| x.parse::<f64>().ok()), b.and_then(|x| x.parse::<f64>().ok())) {
+    match (
+        a.and_then(|x| x.parse::<f64>().ok()),
+        b.and_then(|x| x.parse::<f64>().ok()),
+    ) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-        _ => a.unwrap_or("").to_lowercase().cmp(&b.unwrap_or("").to_lowercase()),
+        _ => a
+            .unwrap_or("")
+            .to_lowercase()
+            .cmp(&b.unwrap_or("").to_lowercase()),
     }
 }
 
@@ -135,22 +182,48 @@ fn text(v: &Value) -> Option<String> {
 
 impl Filter {
     fn parse(f: &Value) -> Result<Filter, HsError> {
-        let prop = f.get("propertyName").and_then(Value::as_str).ok_or_else(|| HsError::validation("propertyName is required"))?;
+        let prop = f
+            .get("propertyName")
+            .and_then(Value::as_str)
+            .ok_or_else(|| HsError::validation("propertyName is required"))?;
         let op = f.get("operator").and_then(Value::as_str).unwrap_or("EQ");
         const OPS: &[&str] = &[
-            "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
-            "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
+            "EQ",
+            "NEQ",
+            "LT",
+            "LTE",
+            "GT",
+            "GTE",
+            "BETWEEN",
+            "IN",
+            "NOT_IN",
+            "HAS_PROPERTY",
+            "NOT_HAS_PROPERTY",
+            "CONTAINS_TOKEN",
+            "NOT_CONTAINS_TOKEN",
         ];
         if !OPS.contains(&op) {
             return Err(HsError::validation(format!("Unknown operator {op}")));
         }
-        let values = f.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(text).collect()).unwrap_or_default();
+        let values = f
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(text).collect())
+            .unwrap_or_default();
         let value = f.get("value").and_then(text);
         let needs_value = !matches!(op, "HAS_PROPERTY" | "NOT_HAS_PROPERTY" | "IN" | "NOT_IN");
         if needs_value && value.is_none() {
-            return Err(HsError::validation(format!("Filter on {prop} with operator {op} requires a value")));
+            return Err(HsError::validation(format!(
+                "Filter on {prop} with operator {op} requires a value"
+            )));
         }
-        Ok(Filter { prop: prop.into(), op: op.into(), value, values, high: f.get("highValue").and_then(text) })
+        Ok(Filter {
+            prop: prop.into(),
+            op: op.into(),
+            value,
+            values,
+            high: f.get("highValue").and_then(text),
+        })
     }
 
     fn matches(&self, c: &Contact) -> bool {
@@ -170,7 +243,8 @@ impl Filter {
             "GT" => cur.is_some_and(|x| cmp_values(Some(&x), Some(val)) == Greater),
             "GTE" => cur.is_some_and(|x| cmp_values(Some(&x), Some(val)) != Less),
             "BETWEEN" => cur.is_some_and(|x| {
-                cmp_values(Some(&x), Some(val)) != Less && cmp_values(Some(&x), self.high.as_deref()) != Greater
+                cmp_values(Some(&x), Some(val)) != Less
+                    && cmp_values(Some(&x), self.high.as_deref()) != Greater
             }),
             "CONTAINS_TOKEN" => cur.is_some_and(|x| contains_token(&x, val)),
             "NOT_CONTAINS_TOKEN" => !cur.is_some_and(|x| contains_token(&x, val)),
@@ -185,7 +259,10 @@ fn contains_token(hay: &str, token: &str) -> bool {
     let token = token.to_lowercase();
     let parts: Vec<&str> = token.split('*').collect();
     if parts.len() == 1 {
-        return hay.split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.').any(|t| t == token) || hay == token;
+        return hay
+            .split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.')
+            .any(|t| t == token)
+            || hay == token;
     }
     let mut pos = 0;
     for (i, p) in parts.iter().enumerate() {

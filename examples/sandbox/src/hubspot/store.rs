@@ -115,16 +115,35 @@ pub struct HubStore {
 }
 
 impl HubStore {
-    pub fn new(creds: Credentials, precreate_custom: bool, property_changes_on_create: bool, now: i64) -> Self {
-        let mut props: BTreeMap<String, PropertyDef> =
-            schema::default_properties(now).into_iter().map(|p| (p.name.clone(), p)).collect();
-        let mut groups: BTreeMap<String, Group> = schema::default_groups().into_iter().map(|g| (g.name.clone(), g)).collect();
+    pub fn new(
+        creds: Credentials,
+        precreate_custom: bool,
+        property_changes_on_create: bool,
+        now: i64,
+    ) -> Self {
+        let mut props: BTreeMap<String, PropertyDef> = schema::default_properties(now)
+            .into_iter()
+            .map(|p| (p.name.clone(), p))
+            .collect();
+        let mut groups: BTreeMap<String, Group> = schema::default_groups()
+            .into_iter()
+            .map(|g| (g.name.clone(), g))
+            .collect();
         if precreate_custom {
             groups.insert(
                 "tte_sync".into(),
-                Group { name: "tte_sync".into(), label: "10to8 Sync".into(), display_order: -1, archived: false },
+                Group {
+                    name: "tte_sync".into(),
+                    label: "10to8 Sync".into(),
+                    display_order: -1,
+                    archived: false,
+                },
             );
-            props.extend(schema::custom_properties(now).into_iter().map(|p| (p.name.clone(), p)));
+            props.extend(
+                schema::custom_properties(now)
+                    .into_iter()
+                    .map(|p| (p.name.clone(), p)),
+            );
         }
         HubStore {
             creds,
@@ -158,7 +177,10 @@ impl HubStore {
             if props.contains_key(*n) || self.prop(n).is_none() {
                 continue;
             }
-            props.insert(n.to_string(), c.get(n).map(Value::String).unwrap_or(Value::Null));
+            props.insert(
+                n.to_string(),
+                c.get(n).map(Value::String).unwrap_or(Value::Null),
+            );
         }
         let mut sorted: Vec<(String, Value)> = props.into_iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
@@ -176,19 +198,33 @@ impl HubStore {
     }
 
     /// Find a contact by `idProperty` (default `hs_object_id`), archived or not as asked.
-    pub fn find(&self, key: &str, id_property: Option<&str>, archived: bool) -> Result<Option<&Contact>, HsError> {
+    pub fn find(
+        &self,
+        key: &str,
+        id_property: Option<&str>,
+        archived: bool,
+    ) -> Result<Option<&Contact>, HsError> {
         let prop = id_property.unwrap_or("hs_object_id");
         let hit = match prop {
-            "hs_object_id" => key.parse::<u64>().ok().and_then(|id| self.contacts.get(&id)),
+            "hs_object_id" => key
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| self.contacts.get(&id)),
             "email" => self.contacts.values().find(|c| {
-                c.archived == archived && c.properties.get("email").is_some_and(|e| e.eq_ignore_ascii_case(key.trim()))
+                c.archived == archived
+                    && c.properties
+                        .get("email")
+                        .is_some_and(|e| e.eq_ignore_ascii_case(key.trim()))
             }),
             other => match self.prop(other) {
-                Some(p) if p.has_unique_value => self
-                    .contacts
-                    .values()
-                    .find(|c| c.archived == archived && c.properties.get(other).is_some_and(|v| v == key)),
-                _ => return Err(HsError::validation(format!("Property {other} is not a unique identifier property"))),
+                Some(p) if p.has_unique_value => self.contacts.values().find(|c| {
+                    c.archived == archived && c.properties.get(other).is_some_and(|v| v == key)
+                }),
+                _ => {
+                    return Err(HsError::validation(format!(
+                        "Property {other} is not a unique identifier property"
+                    )));
+                }
             },
         };
         Ok(hit.filter(|c| c.archived == archived))
@@ -205,39 +241,75 @@ impl HubStore {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 _ => {
-                    errs.push((name.clone(), "INVALID_VALUE".into(), format!("{name} must be a string")));
+                    errs.push((
+                        name.clone(),
+                        "INVALID_VALUE".into(),
+                        format!("{name} must be a string"),
+                    ));
                     continue;
                 }
             };
             let Some(def) = self.prop(name) else {
-                errs.push((name.clone(), "PROPERTY_DOESNT_EXIST".into(), format!("Property \"{name}\" does not exist")));
+                errs.push((
+                    name.clone(),
+                    "PROPERTY_DOESNT_EXIST".into(),
+                    format!("Property \"{name}\" does not exist"),
+                ));
                 continue;
             };
             if def.read_only {
                 // inferred: read-only properties reported in the same array form
-                errs.push((name.clone(), "READ_ONLY_VALUE".into(), format!("{name} is a read only property; its value cannot be set.")));
+                errs.push((
+                    name.clone(),
+                    "READ_ONLY_VALUE".into(),
+                    format!("{name} is a read only property; its value cannot be set."),
+                ));
                 continue;
             }
-            let text = if name == "email" { text.trim().to_string() } else { text };
+            let text = if name == "email" {
+                text.trim().to_string()
+            } else {
+                text
+            };
             if name == "email" && !text.is_empty() && !crate::email::is_valid(&text) {
                 // [H-07] trim, then the demo's syntax rule
-                errs.push((name.clone(), "INVALID_EMAIL".into(), format!("Email address {text} is invalid")));
+                errs.push((
+                    name.clone(),
+                    "INVALID_EMAIL".into(),
+                    format!("Email address {text} is invalid"),
+                ));
                 continue;
             }
             if def.kind == "enumeration" && !def.options.is_empty() && !text.is_empty() {
-                let allowed: Vec<&str> = def.options.iter().filter_map(|o| o.get("value").and_then(Value::as_str)).collect();
+                let allowed: Vec<&str> = def
+                    .options
+                    .iter()
+                    .filter_map(|o| o.get("value").and_then(Value::as_str))
+                    .collect();
                 if let Some(bad) = text.split(';').find(|p| !allowed.contains(p)) {
-                    errs.push((name.clone(), "INVALID_OPTION".into(), format!("{bad} was not one of the allowed options")));
+                    errs.push((
+                        name.clone(),
+                        "INVALID_OPTION".into(),
+                        format!("{bad} was not one of the allowed options"),
+                    ));
                     continue;
                 }
             }
             if def.kind == "number" && !text.is_empty() && text.parse::<f64>().is_err() {
-                errs.push((name.clone(), "INVALID_INTEGER".into(), format!("{text} is not a valid number")));
+                errs.push((
+                    name.clone(),
+                    "INVALID_INTEGER".into(),
+                    format!("{text} is not a valid number"),
+                ));
                 continue;
             }
             out.push((name.clone(), text));
         }
-        if errs.is_empty() { Ok(out) } else { Err(HsError::property_values(&errs)) }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(HsError::property_values(&errs))
+        }
     }
 
     /// 409 when another live contact holds the email or a unique value.
@@ -253,7 +325,13 @@ impl HubStore {
             let clash = self.contacts.values().find(|c| {
                 !c.archived
                     && Some(c.id) != except
-                    && c.properties.get(name).is_some_and(|x| if name == "email" { x.eq_ignore_ascii_case(v) } else { x == v })
+                    && c.properties.get(name).is_some_and(|x| {
+                        if name == "email" {
+                            x.eq_ignore_ascii_case(v)
+                        } else {
+                            x == v
+                        }
+                    })
             });
             if let Some(c) = clash {
                 // [H-04] the same 409 on update as on create; inferred for other unique properties
@@ -267,29 +345,64 @@ impl HubStore {
         match actor {
             Actor::OAuth => ("INTEGRATION", self.creds.hubspot_app_id.to_string()),
             Actor::PrivateApp => ("INTEGRATION", self.creds.hubspot_private_app_id.to_string()), // [H-15]
-            Actor::Ui => ("CRM_UI", format!("userId:{}", self.creds.hubspot_ui_user_id)),
+            Actor::Ui => (
+                "CRM_UI",
+                format!("userId:{}", self.creds.hubspot_ui_user_id),
+            ),
         }
     }
 
     /// Create a contact (201 path).
-    pub fn create(&mut self, props: &Map<String, Value>, actor: Actor, now: i64) -> Result<Written, HsError> {
+    pub fn create(
+        &mut self,
+        props: &Map<String, Value>,
+        actor: Actor,
+        now: i64,
+    ) -> Result<Written, HsError> {
         let vals = self.validate(props)?;
         self.check_unique(&vals, None)?;
         let id = self.next_id;
         self.next_id += 1;
         let (src, src_id) = self.source(actor);
-        let mut properties: BTreeMap<String, String> = vals.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
-        properties.insert("hs_object_source".into(), if actor == Actor::Ui { "CRM_UI".into() } else { src.into() });
+        let mut properties: BTreeMap<String, String> = vals
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .cloned()
+            .collect();
+        properties.insert(
+            "hs_object_source".into(),
+            if actor == Actor::Ui {
+                "CRM_UI".into()
+            } else {
+                src.into()
+            },
+        );
         properties.insert("hs_object_source_id".into(), src_id);
-        let c = Contact { id, properties, created_ms: now, updated_ms: now, archived: false, archived_ms: None };
+        let c = Contact {
+            id,
+            properties,
+            created_ms: now,
+            updated_ms: now,
+            archived: false,
+            archived_ms: None,
+        };
         self.contacts.insert(id, c.clone());
         let changed = vals.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-        Ok(Written { contact: c, changed, created: true })
+        Ok(Written {
+            contact: c,
+            changed,
+            created: true,
+        })
     }
 
     /// Update a live contact; `""` clears.
-    pub fn update(&mut self, id: u64, props: &Map<String, Value>, now: i64) -> Result<Written, HsError> {
-        if !self.contacts.get(&id).is_some_and(|c| !c.archived) {
+    pub fn update(
+        &mut self,
+        id: u64,
+        props: &Map<String, Value>,
+        now: i64,
+    ) -> Result<Written, HsError> {
+        if self.contacts.get(&id).is_none_or(|c| c.archived) {
             return Err(HsError::not_found());
         }
         let vals = self.validate(props)?;
@@ -311,7 +424,11 @@ impl HubStore {
         if !changed.is_empty() {
             c.updated_ms = now.max(c.updated_ms + 1);
         }
-        Ok(Written { contact: c.clone(), changed, created: false })
+        Ok(Written {
+            contact: c.clone(),
+            changed,
+            created: false,
+        })
     }
 
     /// Archive; `None` when unknown or already archived [H-05].
@@ -327,7 +444,12 @@ impl HubStore {
     }
 
     /// Insert a seeded contact (no events).
-    pub fn insert_seeded(&mut self, properties: BTreeMap<String, String>, archived: bool, now: i64) -> u64 {
+    pub fn insert_seeded(
+        &mut self,
+        properties: BTreeMap<String, String>,
+        archived: bool,
+        now: i64,
+    ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let c = Contact {
@@ -351,33 +473,36 @@ impl HubStore {
         }
         let (src, src_id) = self.source(actor);
         let subs: Vec<WebhookSub> = self.subs.values().filter(|s| s.active).cloned().collect();
-        let mut push = |this: &mut Self, sub: &WebhookSub, prop: Option<(&str, &str)>, flag: Option<&str>| {
-            let mut m = Map::new();
-            m.insert("eventId".into(), this.next_event.into());
-            this.next_event += 1;
-            m.insert("subscriptionId".into(), sub.id.into()); // [H-12] a number in events
-            m.insert("portalId".into(), this.creds.hubspot_portal_id.into());
-            m.insert("appId".into(), this.creds.hubspot_app_id.into());
-            m.insert("occurredAt".into(), now.into());
-            m.insert("subscriptionType".into(), sub.event_type.clone().into());
-            m.insert("attemptNumber".into(), 0.into());
-            m.insert("objectId".into(), w.contact.id.into());
-            if let Some((n, v)) = prop {
-                m.insert("propertyName".into(), n.into());
-                m.insert("propertyValue".into(), v.into());
-            }
-            m.insert("changeSource".into(), src.into());
-            if let Some(f) = flag {
-                m.insert("changeFlag".into(), f.into());
-            }
-            m.insert("sourceId".into(), src_id.clone().into());
-            out.push(m);
-        };
+        let mut push =
+            |this: &mut Self, sub: &WebhookSub, prop: Option<(&str, &str)>, flag: Option<&str>| {
+                let mut m = Map::new();
+                m.insert("eventId".into(), this.next_event.into());
+                this.next_event += 1;
+                m.insert("subscriptionId".into(), sub.id.into()); // [H-12] a number in events
+                m.insert("portalId".into(), this.creds.hubspot_portal_id.into());
+                m.insert("appId".into(), this.creds.hubspot_app_id.into());
+                m.insert("occurredAt".into(), now.into());
+                m.insert("subscriptionType".into(), sub.event_type.clone().into());
+                m.insert("attemptNumber".into(), 0.into());
+                m.insert("objectId".into(), w.contact.id.into());
+                if let Some((n, v)) = prop {
+                    m.insert("propertyName".into(), n.into());
+                    m.insert("propertyValue".into(), v.into());
+                }
+                m.insert("changeSource".into(), src.into());
+                if let Some(f) = flag {
+                    m.insert("changeFlag".into(), f.into());
+                }
+                m.insert("sourceId".into(), src_id.clone().into());
+                out.push(m);
+            };
         for sub in &subs {
             match sub.event_type.as_str() {
                 "contact.creation" if w.created => push(self, sub, None, Some("NEW")),
                 "contact.deletion" if w.contact.archived => push(self, sub, None, Some("DELETED")),
-                "contact.propertyChange" if !w.contact.archived && (!w.created || self.property_changes_on_create) => {
+                "contact.propertyChange"
+                    if !w.contact.archived && (!w.created || self.property_changes_on_create) =>
+                {
                     // one event per changed subscribed property [demo]; [H-17] none on create by default
                     if let Some(p) = &sub.property_name
                         && let Some((_, v)) = w.changed.iter().find(|(n, _)| n == p)
@@ -392,10 +517,23 @@ impl HubStore {
     }
 
     /// Create a webhook subscription.
-    pub fn add_sub(&mut self, event_type: String, property_name: Option<String>, active: bool, now: i64) -> WebhookSub {
+    pub fn add_sub(
+        &mut self,
+        event_type: String,
+        property_name: Option<String>,
+        active: bool,
+        now: i64,
+    ) -> WebhookSub {
         let id = self.next_sub;
         self.next_sub += 1;
-        let s = WebhookSub { id, event_type, property_name, active, created_ms: now, updated_ms: now };
+        let s = WebhookSub {
+            id,
+            event_type,
+            property_name,
+            active,
+            created_ms: now,
+            updated_ms: now,
+        };
         self.subs.insert(id, s.clone());
         s
     }

@@ -27,7 +27,8 @@ const EVENT_TYPES: &[&str] = &[
 /// `?hapikey=<developer key>` and the app id in the path must match [H-01 shape].
 pub async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let pairs = query::pairs(req.uri().query());
-    let key_ok = query::first(&pairs, "hapikey") == Some(s.cfg.credentials.hubspot_developer_api_key.as_str());
+    let key_ok = query::first(&pairs, "hapikey")
+        == Some(s.cfg.credentials.hubspot_developer_api_key.as_str());
     if !key_ok {
         return HsError::new(401, "INVALID_AUTHENTICATION", "The API key provided is invalid. View or manage your API key here: https://app.hubspot.com/l/api-key/")
             .into_response();
@@ -64,21 +65,39 @@ pub async fn put_settings(State(s): State<Arc<Shared>>, body: Bytes) -> Response
         Ok(v) => v,
         Err(e) => return bad_json(&e),
     };
-    let Some(target) = v.get("targetUrl").and_then(Value::as_str).filter(|u| url::Url::parse(u).is_ok()) else {
+    let Some(target) = v
+        .get("targetUrl")
+        .and_then(Value::as_str)
+        .filter(|u| url::Url::parse(u).is_ok())
+    else {
         return HsError::validation("targetUrl must be a valid URL").into_response();
     };
     let max = match v.pointer("/throttling/maxConcurrentRequests") {
         None => 10,
         Some(m) => match m.as_u64() {
             Some(n) if n > 5 => n,
-            _ => return HsError::validation("maxConcurrentRequests must be a number greater than five").into_response(),
+            _ => {
+                return HsError::validation(
+                    "maxConcurrentRequests must be a number greater than five",
+                )
+                .into_response();
+            }
         },
     };
-    let period = v.pointer("/throttling/period").and_then(Value::as_str).map(String::from);
+    let period = v
+        .pointer("/throttling/period")
+        .and_then(Value::as_str)
+        .map(String::from);
     let now = now_ms();
     let mut h = s.hub();
     let created = h.settings.as_ref().map(|x| x.created_ms).unwrap_or(now);
-    let st = WebhookSettings { target_url: target.into(), max_concurrent_requests: max, period, created_ms: created, updated_ms: now };
+    let st = WebhookSettings {
+        target_url: target.into(),
+        max_concurrent_requests: max,
+        period,
+        created_ms: created,
+        updated_ms: now,
+    };
     let body = settings_json(&st);
     h.settings = Some(st);
     json_response(200, &body)
@@ -100,24 +119,43 @@ fn validate_new(h: &HubStore, v: &Value) -> Result<(String, Option<String>), HsE
     if !EVENT_TYPES.contains(&et) {
         return Err(HsError::validation(format!("Unknown eventType '{et}'")));
     }
-    let prop = v.get("propertyName").and_then(Value::as_str).map(String::from);
+    let prop = v
+        .get("propertyName")
+        .and_then(Value::as_str)
+        .map(String::from);
     if et == "contact.propertyChange" {
         let Some(p) = &prop else {
-            return Err(HsError::validation("propertyName is required for contact.propertyChange"));
+            return Err(HsError::validation(
+                "propertyName is required for contact.propertyChange",
+            ));
         };
-        if matches!(p.as_str(), "hs_lastmodifieddate" | "lastmodifieddate" | "num_unique_conversion_events") {
-            return Err(HsError::validation(format!("Property {p} cannot be subscribed to")));
+        if matches!(
+            p.as_str(),
+            "hs_lastmodifieddate" | "lastmodifieddate" | "num_unique_conversion_events"
+        ) {
+            return Err(HsError::validation(format!(
+                "Property {p} cannot be subscribed to"
+            )));
         }
         if h.prop(p).is_none() {
             return Err(HsError::validation(format!("Property {p} does not exist")));
         }
     }
     if h.subs.len() >= 1000 {
-        return Err(HsError::validation("An app may have at most 1,000 subscriptions"));
+        return Err(HsError::validation(
+            "An app may have at most 1,000 subscriptions",
+        ));
     }
-    if h.subs.values().any(|s| s.event_type == et && s.property_name == prop) {
+    if h.subs
+        .values()
+        .any(|s| s.event_type == et && s.property_name == prop)
+    {
         // inferred: a duplicate subscription is refused
-        return Err(HsError::new(409, "CONFLICT", "A subscription for this event type and property already exists"));
+        return Err(HsError::new(
+            409,
+            "CONFLICT",
+            "A subscription for this event type and property already exists",
+        ));
     }
     Ok((et.into(), prop))
 }
@@ -151,7 +189,11 @@ pub async fn read_sub(State(s): State<Arc<Shared>>, Path(p): Path<Vec<String>>) 
     }
 }
 
-pub async fn update_sub(State(s): State<Arc<Shared>>, Path(p): Path<Vec<String>>, body: Bytes) -> Response {
+pub async fn update_sub(
+    State(s): State<Arc<Shared>>,
+    Path(p): Path<Vec<String>>,
+    body: Bytes,
+) -> Response {
     let v = match query::json(&body) {
         Ok(v) => v,
         Err(e) => return bad_json(&e),
@@ -172,7 +214,11 @@ pub async fn update_sub(State(s): State<Arc<Shared>>, Path(p): Path<Vec<String>>
 
 pub async fn delete_sub(State(s): State<Arc<Shared>>, Path(p): Path<Vec<String>>) -> Response {
     let removed = sub_id(&p).is_some_and(|id| s.hub().subs.remove(&id).is_some());
-    if removed { StatusCode::NO_CONTENT.into_response() } else { HsError::not_found().into_response() }
+    if removed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        HsError::not_found().into_response()
+    }
 }
 
 pub async fn batch_update(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -180,7 +226,11 @@ pub async fn batch_update(State(s): State<Arc<Shared>>, body: Bytes) -> Response
         Ok(v) => v,
         Err(e) => return bad_json(&e),
     };
-    let inputs = v.get("inputs").and_then(Value::as_array).cloned().unwrap_or_default();
+    let inputs = v
+        .get("inputs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let now = now_ms();
     let mut h = s.hub();
     let mut results = Vec::new();

@@ -23,8 +23,16 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
         Err(e) => return e.into_response(),
     };
     let store = s.tte();
-    let all: Vec<&super::store::Customer> = store.all().filter(|c| include_deleted || !c.deleted).collect();
-    let results: Vec<Value> = all.iter().skip(offset).take(limit).map(|c| c.to_json(include_deleted)).collect();
+    let all: Vec<&super::store::Customer> = store
+        .all()
+        .filter(|c| include_deleted || !c.deleted)
+        .collect();
+    let results: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| c.to_json(include_deleted))
+        .collect();
     let base = format!("{}/customer/", store.api_base());
     let body = page_body(&base, &pairs, all.len(), limit, offset, results);
     json_response(200, &body)
@@ -35,29 +43,52 @@ pub fn page_params(pairs: &[(String, String)]) -> Result<(usize, usize, bool), T
     let limit = match query::first(pairs, "limit") {
         None | Some("") => 10,
         Some(v) => match v.parse::<i64>() {
-            Ok(n) if n > 100 => return Err(field_err("limit", "Ensure this value is less than or equal to 100.")),
-            Ok(n) if n < 1 => return Err(field_err("limit", "Ensure this value is greater than or equal to 1.")),
+            Ok(n) if n > 100 => {
+                return Err(field_err(
+                    "limit",
+                    "Ensure this value is less than or equal to 100.",
+                ));
+            }
+            Ok(n) if n < 1 => {
+                return Err(field_err(
+                    "limit",
+                    "Ensure this value is greater than or equal to 1.",
+                ));
+            }
             Ok(n) => n as usize,
             Err(_) => return Err(field_err("limit", "A valid integer is required.")),
         },
     };
     let offset = match query::first(pairs, "offset") {
         None | Some("") => 0,
-        Some(v) => v.parse::<usize>().map_err(|_| field_err("offset", "A valid integer is required."))?,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| field_err("offset", "A valid integer is required."))?,
     };
     let include_deleted = match query::first(pairs, "include_deleted") {
         None | Some("") => false,
-        Some(v) => query::boolean(v).map_err(|_| field_err("include_deleted", "Must be a valid boolean."))?,
+        Some(v) => query::boolean(v)
+            .map_err(|_| field_err("include_deleted", "Must be a valid boolean."))?,
     };
     Ok((limit, offset, include_deleted))
 }
 
 fn field_err(field: &str, msg: &str) -> TteError {
-    TteError { status: 400, body: json!({ field: [msg] }) }
+    TteError {
+        status: 400,
+        body: json!({ field: [msg] }),
+    }
 }
 
 /// DRF limit/offset envelope with absolute `next`/`previous` links [T-04].
-pub fn page_body(base: &str, pairs: &[(String, String)], count: usize, limit: usize, offset: usize, results: Vec<Value>) -> Value {
+pub fn page_body(
+    base: &str,
+    pairs: &[(String, String)],
+    count: usize,
+    limit: usize,
+    offset: usize,
+    results: Vec<Value>,
+) -> Value {
     let link = |off: usize| {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs {
@@ -71,8 +102,16 @@ pub fn page_body(base: &str, pairs: &[(String, String)], count: usize, limit: us
         }
         format!("{base}?{}", ser.finish())
     };
-    let next = if offset + limit < count { Value::String(link(offset + limit)) } else { Value::Null };
-    let previous = if offset > 0 { Value::String(link(offset.saturating_sub(limit))) } else { Value::Null };
+    let next = if offset + limit < count {
+        Value::String(link(offset + limit))
+    } else {
+        Value::Null
+    };
+    let previous = if offset > 0 {
+        Value::String(link(offset.saturating_sub(limit)))
+    } else {
+        Value::Null
+    };
     json!({ "count": count, "next": next, "previous": previous, "results": results })
 }
 
@@ -125,7 +164,11 @@ pub async fn patch(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: B
 }
 
 /// `DELETE <resource_uri>?force=True` [T-10].
-pub async fn delete(State(s): State<Arc<Shared>>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub async fn delete(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let Ok(id) = id.parse::<u64>() else {
         return TteError::not_found().into_response();
     };

@@ -21,13 +21,24 @@ use store::TteError;
 pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let p = "/api/enterprise/v2";
     Router::new()
-        .route(&format!("{p}/customer/"), get(customers::list).post(customers::create))
+        .route(
+            &format!("{p}/customer/"),
+            get(customers::list).post(customers::create),
+        )
         .route(
             &format!("{p}/customer/{{id}}/"),
-            get(customers::read).patch(customers::patch).delete(customers::delete),
+            get(customers::read)
+                .patch(customers::patch)
+                .delete(customers::delete),
         )
-        .route(&format!("{p}/subscription/"), get(subscriptions::list).post(subscriptions::create))
-        .route(&format!("{p}/subscription/{{id}}/"), get(subscriptions::read).delete(subscriptions::delete))
+        .route(
+            &format!("{p}/subscription/"),
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            &format!("{p}/subscription/{{id}}/"),
+            get(subscriptions::read).delete(subscriptions::delete),
+        )
         .route_layer(middleware::from_fn_with_state(shared, auth))
 }
 
@@ -37,7 +48,8 @@ async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         Ok(()) => next.run(req).await,
         Err(msg) => {
             let mut r = json_response(401, &json!({ "detail": msg }));
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
             r
         }
     }
@@ -47,7 +59,9 @@ fn check(h: &HeaderMap, key: &str) -> Result<(), &'static str> {
     let Some(v) = h.get(header::AUTHORIZATION) else {
         return Err("Authentication credentials were not provided.");
     };
-    let v = v.to_str().map_err(|_| "Invalid token header. Token string should not contain invalid characters.")?;
+    let v = v
+        .to_str()
+        .map_err(|_| "Invalid token header. Token string should not contain invalid characters.")?;
     let mut parts = v.split(' ');
     let kw = parts.next().unwrap_or("");
     if !kw.eq_ignore_ascii_case("token") {
@@ -65,7 +79,12 @@ fn check(h: &HeaderMap, key: &str) -> Result<(), &'static str> {
 /// A JSON answer with a status.
 pub fn json_response(status: u16, body: &Value) -> Response {
     let st = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (st, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        st,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl IntoResponse for TteError {
@@ -93,6 +112,10 @@ pub fn throttled(secs: u64) -> Response {
 
 /// An injected server error in DRF's shape.
 pub fn server_error(status: u16) -> Response {
-    let msg = if status == 503 { "Service temporarily unavailable, try again later." } else { "A server error occurred." };
+    let msg = if status == 503 {
+        "Service temporarily unavailable, try again later."
+    } else {
+        "A server error occurred."
+    };
     json_response(status, &json!({ "detail": msg }))
 }

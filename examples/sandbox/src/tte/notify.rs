@@ -22,7 +22,11 @@ pub async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<String>) {
         }
         let mut seen = std::collections::HashSet::new();
         uris.retain(|u| seen.insert(u.clone()));
-        let callbacks: Vec<String> = shared.tte().subscriptions().map(|s| s.callback_url.clone()).collect();
+        let callbacks: Vec<String> = shared
+            .tte()
+            .subscriptions()
+            .map(|s| s.callback_url.clone())
+            .collect();
         for chunk in uris.chunks(cfg.max_items.max(1)) {
             for url in &callbacks {
                 let faults = shared.faults(System::Tte);
@@ -41,7 +45,12 @@ pub async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<String>) {
                     retry_client_errors: true,
                     basic_from_userinfo: true, // [T-16]
                 };
-                deliver(&shared, ob, plan, Box::new(move |_| (body.clone(), Vec::new())));
+                deliver(
+                    &shared,
+                    ob,
+                    plan,
+                    Box::new(move |_| (body.clone(), Vec::new())),
+                );
             }
         }
     }

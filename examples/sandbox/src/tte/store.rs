@@ -67,13 +67,19 @@ pub struct TteError {
 
 impl TteError {
     pub fn detail(status: u16, msg: &str) -> Self {
-        TteError { status, body: json!({ "detail": msg }) }
+        TteError {
+            status,
+            body: json!({ "detail": msg }),
+        }
     }
     pub fn not_found() -> Self {
         Self::detail(404, "Not found.")
     }
     fn fields(errs: BTreeMap<String, Vec<String>>) -> Self {
-        TteError { status: 400, body: serde_json::to_value(errs).unwrap_or(Value::Null) }
+        TteError {
+            status: 400,
+            body: serde_json::to_value(errs).unwrap_or(Value::Null),
+        }
     }
 }
 
@@ -99,7 +105,14 @@ struct Input {
 impl TteStore {
     /// `root` is `http://host:port` of the 10to8 server.
     pub fn new(root: String, labels: Vec<String>) -> Self {
-        TteStore { root, labels, next_id: 1001, customers: BTreeMap::new(), next_sub: 1, subs: BTreeMap::new() }
+        TteStore {
+            root,
+            labels,
+            next_id: 1001,
+            customers: BTreeMap::new(),
+            next_sub: 1,
+            subs: BTreeMap::new(),
+        }
     }
 
     /// `<root>/api/enterprise/v2`.
@@ -155,7 +168,9 @@ impl TteStore {
             Some(Value::Null) => input.name = Some(String::new()), // [T-19]
             Some(Value::String(s)) => input.name = Some(s.clone()),
             Some(_) => {
-                errs.entry("name".into()).or_default().push("Not a valid string.".into());
+                errs.entry("name".into())
+                    .or_default()
+                    .push("Not a valid string.".into());
             }
         }
         for key in ["emails", "numbers"] {
@@ -167,7 +182,9 @@ impl TteStore {
                         match it {
                             Value::String(s) => out.push(s.clone()),
                             _ => {
-                                errs.entry(key.into()).or_default().push("Not a valid string.".into());
+                                errs.entry(key.into())
+                                    .or_default()
+                                    .push("Not a valid string.".into());
                                 break;
                             }
                         }
@@ -195,10 +212,18 @@ impl TteStore {
                     .push("Expected a dictionary of items.".into());
             }
         }
-        if errs.is_empty() { Ok(input) } else { Err(TteError::fields(errs)) }
+        if errs.is_empty() {
+            Ok(input)
+        } else {
+            Err(TteError::fields(errs))
+        }
     }
 
-    fn parse_custom(&self, m: &Map<String, Value>, errs: &mut BTreeMap<String, Vec<String>>) -> Vec<(String, String)> {
+    fn parse_custom(
+        &self,
+        m: &Map<String, Value>,
+        errs: &mut BTreeMap<String, Vec<String>>,
+    ) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (label, v) in m {
             if !self.labels.iter().any(|l| l == label) {
@@ -226,8 +251,11 @@ impl TteStore {
         let input = self.parse(body)?;
         let id = self.next_id;
         self.next_id += 1;
-        let mut custom_fields: BTreeMap<String, String> =
-            self.labels.iter().map(|l| (l.clone(), String::new())).collect();
+        let mut custom_fields: BTreeMap<String, String> = self
+            .labels
+            .iter()
+            .map(|l| (l.clone(), String::new()))
+            .collect();
         for (k, v) in input.custom_fields.unwrap_or_default() {
             custom_fields.insert(k, v);
         }
@@ -252,7 +280,10 @@ impl TteStore {
             _ => return Err(TteError::not_found()),
         }
         let input = self.parse(body)?;
-        let c = self.customers.get_mut(&id).ok_or_else(TteError::not_found)?;
+        let c = self
+            .customers
+            .get_mut(&id)
+            .ok_or_else(TteError::not_found)?;
         if let Some(n) = input.name {
             c.name = n;
         }
@@ -294,17 +325,30 @@ impl TteStore {
     /// [T-15] create a subscription; only scope `customer` exists.
     pub fn create_subscription(&mut self, body: &Value) -> Result<Subscription, TteError> {
         let mut errs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let url = body.get("callback_url").and_then(Value::as_str).unwrap_or("");
+        let url = body
+            .get("callback_url")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let scope = body.get("scope").and_then(Value::as_str).unwrap_or("");
         match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ if url.is_empty() => errs.entry("callback_url".into()).or_default().push("This field is required.".into()),
-            _ => errs.entry("callback_url".into()).or_default().push("Enter a valid URL.".into()),
+            _ if url.is_empty() => errs
+                .entry("callback_url".into())
+                .or_default()
+                .push("This field is required.".into()),
+            _ => errs
+                .entry("callback_url".into())
+                .or_default()
+                .push("Enter a valid URL.".into()),
         }
         if scope.is_empty() {
-            errs.entry("scope".into()).or_default().push("This field is required.".into());
+            errs.entry("scope".into())
+                .or_default()
+                .push("This field is required.".into());
         } else if scope != "customer" {
-            errs.entry("scope".into()).or_default().push(format!("\"{scope}\" is not a valid choice."));
+            errs.entry("scope".into())
+                .or_default()
+                .push(format!("\"{scope}\" is not a valid choice."));
         }
         if !errs.is_empty() {
             return Err(TteError::fields(errs));

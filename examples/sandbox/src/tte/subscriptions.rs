@@ -23,7 +23,10 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
     let count = all.len();
     let results = all.into_iter().skip(offset).take(limit).collect();
     let base = format!("{}/subscription/", store.api_base());
-    json_response(200, &page_body(&base, &pairs, count, limit, offset, results))
+    json_response(
+        200,
+        &page_body(&base, &pairs, count, limit, offset, results),
+    )
 }
 
 pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -53,6 +56,12 @@ pub async fn read(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Respo
 }
 
 pub async fn delete(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    let ok = id.parse::<u64>().is_ok_and(|id| s.tte().delete_subscription(id));
-    if ok { StatusCode::NO_CONTENT.into_response() } else { TteError::not_found().into_response() }
+    let ok = id
+        .parse::<u64>()
+        .is_ok_and(|id| s.tte().delete_subscription(id));
+    if ok {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        TteError::not_found().into_response()
+    }
 }

@@ -19,7 +19,11 @@ pub async fn start_default() -> SandboxHandle {
 
 pub fn client() -> reqwest::Client {
     sandbox::init_crypto();
-    reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// A response's status and JSON body (Null when empty).
@@ -27,7 +31,11 @@ pub async fn parts(r: reqwest::Response) -> (u16, Value, HeaderMap) {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.unwrap_or_default();
-    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, v, headers)
 }
 
@@ -39,16 +47,40 @@ pub struct Tte {
 
 impl Tte {
     pub fn new(sb: &SandboxHandle) -> Self {
-        Tte { c: client(), base: sb.tte_base_url(), key: sb.tte_api_key().to_string() }
+        Tte {
+            c: client(),
+            base: sb.tte_base_url(),
+            key: sb.tte_api_key().to_string(),
+        }
     }
     pub fn url(&self, p: &str) -> String {
-        if p.starts_with("http") { p.to_string() } else { format!("{}{p}", self.base) }
+        if p.starts_with("http") {
+            p.to_string()
+        } else {
+            format!("{}{p}", self.base)
+        }
     }
     pub async fn get(&self, p: &str) -> (u16, Value, HeaderMap) {
-        parts(self.c.get(self.url(p)).header("authorization", format!("token {}", self.key)).send().await.expect("send")).await
+        parts(
+            self.c
+                .get(self.url(p))
+                .header("authorization", format!("token {}", self.key))
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
     }
-    pub async fn send(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value, HeaderMap) {
-        let mut r = self.c.request(m, self.url(p)).header("authorization", format!("token {}", self.key));
+    pub async fn send(
+        &self,
+        m: reqwest::Method,
+        p: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, HeaderMap) {
+        let mut r = self
+            .c
+            .request(m, self.url(p))
+            .header("authorization", format!("token {}", self.key));
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -64,16 +96,41 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(sb: &SandboxHandle) -> Self {
-        Hub { c: client(), base: sb.hubspot_base_url(), token: sb.hubspot_access_token().to_string() }
+        Hub {
+            c: client(),
+            base: sb.hubspot_base_url(),
+            token: sb.hubspot_access_token().to_string(),
+        }
     }
     pub fn with_token(sb: &SandboxHandle, token: &str) -> Self {
-        Hub { c: client(), base: sb.hubspot_base_url(), token: token.to_string() }
+        Hub {
+            c: client(),
+            base: sb.hubspot_base_url(),
+            token: token.to_string(),
+        }
     }
     pub async fn get(&self, p: &str) -> (u16, Value, HeaderMap) {
-        parts(self.c.get(format!("{}{p}", self.base)).bearer_auth(&self.token).send().await.expect("send")).await
+        parts(
+            self.c
+                .get(format!("{}{p}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
     }
     pub async fn send(&self, m: reqwest::Method, p: &str, body: Value) -> (u16, Value, HeaderMap) {
-        parts(self.c.request(m, format!("{}{p}", self.base)).bearer_auth(&self.token).json(&body).send().await.expect("send")).await
+        parts(
+            self.c
+                .request(m, format!("{}{p}", self.base))
+                .bearer_auth(&self.token)
+                .json(&body)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
     }
     pub async fn post(&self, p: &str, body: Value) -> (u16, Value, HeaderMap) {
         self.send(reqwest::Method::POST, p, body).await
@@ -84,7 +141,10 @@ impl Hub {
 pub async fn wait_until<F: FnMut() -> bool>(secs: u64, what: &str, mut f: F) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -127,7 +187,9 @@ impl Receiver {
         let app = axum::Router::new()
             .route(path, axum::routing::post(receive))
             .with_state(state.clone());
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}{path}", l.local_addr().expect("addr"));
         tokio::spawn(async move {
             let _ = axum::serve(l, app).await;
@@ -145,7 +207,11 @@ impl Receiver {
     }
 }
 
-async fn receive(State(s): State<RecvState>, headers: HeaderMap, body: Bytes) -> axum::http::StatusCode {
+async fn receive(
+    State(s): State<RecvState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::http::StatusCode {
     s.hits.lock().unwrap().push(Hit { headers, body });
     let next = s.script.lock().unwrap().pop_front();
     match next {

@@ -10,14 +10,24 @@ use std::time::Duration;
 async fn error_throttle_and_drop_shares_are_applied_and_logged() {
     let sb = start(SandboxConfig {
         seed: 7,
-        tte_faults: Faults { error_rate: 0.3, throttle_rate: 0.2, retry_after_secs: 2, drop_rate: 0.1, ..Faults::default() },
+        tte_faults: Faults {
+            error_rate: 0.3,
+            throttle_rate: 0.2,
+            retry_after_secs: 2,
+            drop_rate: 0.1,
+            ..Faults::default()
+        },
         ..SandboxConfig::for_tests()
     })
     .await;
     let t = Tte::new(&sb);
     let (mut ok, mut err, mut thr, mut dropped) = (0, 0, 0, 0);
     for _ in 0..100 {
-        let r = t.c.get(t.url("/customer/")).header("authorization", format!("token {}", t.key)).send().await;
+        let r =
+            t.c.get(t.url("/customer/"))
+                .header("authorization", format!("token {}", t.key))
+                .send()
+                .await;
         match r {
             Err(_) => dropped += 1,
             Ok(r) => match r.status().as_u16() {
@@ -25,7 +35,10 @@ async fn error_throttle_and_drop_shares_are_applied_and_logged() {
                 429 => {
                     assert_eq!(r.headers()["retry-after"], "2");
                     let v: serde_json::Value = r.json().await.unwrap();
-                    assert_eq!(v["detail"], "Request was throttled. Expected available in 2 seconds.");
+                    assert_eq!(
+                        v["detail"],
+                        "Request was throttled. Expected available in 2 seconds."
+                    );
                     thr += 1
                 }
                 500 | 503 => err += 1,
@@ -33,11 +46,18 @@ async fn error_throttle_and_drop_shares_are_applied_and_logged() {
             },
         }
     }
-    assert!(ok > 20 && err > 10 && thr > 3 && dropped > 2, "ok {ok} err {err} thr {thr} dropped {dropped}");
+    assert!(
+        ok > 20 && err > 10 && thr > 3 && dropped > 2,
+        "ok {ok} err {err} thr {thr} dropped {dropped}"
+    );
     let log = sb.requests(System::Tte);
     assert_eq!(log.len(), 100);
     assert_eq!(log.iter().filter(|l| l.status.is_none()).count(), dropped);
-    assert!(log.iter().filter(|l| l.status == Some(429)).all(|l| l.retry_after == Some(2)));
+    assert!(
+        log.iter()
+            .filter(|l| l.status == Some(429))
+            .all(|l| l.retry_after == Some(2))
+    );
     // faults can be switched off at run time
     sb.set_faults(System::Tte, Faults::default());
     assert_eq!(t.get("/customer/").await.0, 200);
@@ -50,20 +70,36 @@ async fn scripted_faults_and_latency() {
         System::Hubspot,
         Faults {
             scripted: vec![
-                ScriptedFault { method: Some("POST".into()), path_contains: Some("/contacts".into()), status: 503, count: 1, ..Default::default() },
-                ScriptedFault { status: 429, count: 1, retry_after_secs: Some(3), ..Default::default() },
+                ScriptedFault {
+                    method: Some("POST".into()),
+                    path_contains: Some("/contacts".into()),
+                    status: 503,
+                    count: 1,
+                    ..Default::default()
+                },
+                ScriptedFault {
+                    status: 429,
+                    count: 1,
+                    retry_after_secs: Some(3),
+                    ..Default::default()
+                },
             ],
             latency: Duration::from_millis(30),
             ..Faults::default()
         },
     );
     let h = Hub::new(&sb);
-    let (st, v, _) = h.post("/crm/v3/objects/contacts", json!({"properties": {}})).await;
+    let (st, v, _) = h
+        .post("/crm/v3/objects/contacts", json!({"properties": {}}))
+        .await;
     assert_eq!(st, 503);
     assert_hs_error(&v, "SERVICE_UNAVAILABLE");
     let (st, v, hd) = h.get("/crm/v3/objects/contacts").await;
     assert_eq!((st, hd["retry-after"].to_str().unwrap()), (429, "3"));
-    assert_eq!((v["errorType"].as_str(), v["policyName"].as_str()), (Some("RATE_LIMIT"), Some("TEN_SECONDLY_ROLLING")));
+    assert_eq!(
+        (v["errorType"].as_str(), v["policyName"].as_str()),
+        (Some("RATE_LIMIT"), Some("TEN_SECONDLY_ROLLING"))
+    );
     let (st, _, _) = h.get("/crm/v3/objects/contacts").await;
     assert_eq!(st, 200);
     let log = sb.requests(System::Hubspot);
@@ -76,12 +112,35 @@ async fn delivery_drop_and_duplicate() {
     let sb = start_default().await;
     let rx = Receiver::start("/hook").await;
     let t = Tte::new(&sb);
-    t.send(reqwest::Method::POST, "/subscription/", Some(json!({"callback_url": rx.url, "scope": "customer"}))).await;
-    sb.set_faults(System::Tte, Faults { delivery_drop_rate: 1.0, ..Faults::default() });
+    t.send(
+        reqwest::Method::POST,
+        "/subscription/",
+        Some(json!({"callback_url": rx.url, "scope": "customer"})),
+    )
+    .await;
+    sb.set_faults(
+        System::Tte,
+        Faults {
+            delivery_drop_rate: 1.0,
+            ..Faults::default()
+        },
+    );
     sb.ui_create_customer(json!({"name": "Lost"})).unwrap();
-    wait_until(10, "dropped delivery logged", || !sb.deliveries(System::Tte).is_empty()).await;
-    assert_eq!(sb.deliveries(System::Tte)[0].error.as_deref(), Some("dropped by fault"));
-    sb.set_faults(System::Tte, Faults { delivery_duplicate_rate: 1.0, ..Faults::default() });
+    wait_until(10, "dropped delivery logged", || {
+        !sb.deliveries(System::Tte).is_empty()
+    })
+    .await;
+    assert_eq!(
+        sb.deliveries(System::Tte)[0].error.as_deref(),
+        Some("dropped by fault")
+    );
+    sb.set_faults(
+        System::Tte,
+        Faults {
+            delivery_duplicate_rate: 1.0,
+            ..Faults::default()
+        },
+    );
     sb.ui_create_customer(json!({"name": "Twice"})).unwrap();
     wait_until(10, "duplicate delivered", || rx.count() == 2).await;
     assert_eq!(rx.hits()[0].body, rx.hits()[1].body);

@@ -34,17 +34,30 @@ async fn batch_create_partial_with_trace_ids_and_all_or_nothing_without() {
         .await;
     assert_eq!(st, 400);
     assert_eq!(sb.contacts().len(), 1);
-    let (st, v, _) = h.post("/crm/v3/objects/contacts/batch/create", json!({"inputs": [{"properties": {"email": "ok2@x.com"}}]})).await;
+    let (st, v, _) = h
+        .post(
+            "/crm/v3/objects/contacts/batch/create",
+            json!({"inputs": [{"properties": {"email": "ok2@x.com"}}]}),
+        )
+        .await;
     assert_eq!((st, v["results"].as_array().unwrap().len()), (201, 1));
 }
 
 #[tokio::test]
 async fn batch_read_update_upsert_archive() {
-    let sb = start(SandboxConfig { contacts: 5, precreate_custom_properties: true, ..SandboxConfig::for_tests() }).await;
+    let sb = start(SandboxConfig {
+        contacts: 5,
+        precreate_custom_properties: true,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
     let h = Hub::new(&sb);
     let ids = sb.seed_report().plain_contacts;
     let (st, v, _) = h
-        .post("/crm/v3/objects/contacts/batch/read", json!({"inputs": [{"id": ids[0]}, {"id": "424242"}], "properties": ["email"]}))
+        .post(
+            "/crm/v3/objects/contacts/batch/read",
+            json!({"inputs": [{"id": ids[0]}, {"id": "424242"}], "properties": ["email"]}),
+        )
         .await;
     assert_eq!(st, 207);
     assert_eq!(v["results"][0]["id"], ids[0].as_str());
@@ -60,17 +73,32 @@ async fn batch_read_update_upsert_archive() {
     assert_eq!(v["results"][0]["properties"]["firstname"], "Z");
     let uri = "http://tte/customer/1/";
     let body = json!({"inputs": [{"id": uri, "idProperty": "tte_customer_uri", "properties": {"firstname": "U"}}]});
-    let (st, v, _) = h.post("/crm/v3/objects/contacts/batch/upsert", body.clone()).await;
+    let (st, v, _) = h
+        .post("/crm/v3/objects/contacts/batch/upsert", body.clone())
+        .await;
     assert_eq!((st, &v["results"][0]["new"]), (200, &json!(true)), "{v}");
     let (st, v2, _) = h.post("/crm/v3/objects/contacts/batch/upsert", body).await;
     assert_eq!((st, &v2["results"][0]["new"]), (200, &json!(false)));
-    assert_eq!(v["results"][0]["id"], v2["results"][0]["id"], "idempotent create");
-    let (st, _, _) = h.post("/crm/v3/objects/contacts/batch/archive", json!({"inputs": [{"id": ids[0]}, {"id": "424242"}]})).await;
+    assert_eq!(
+        v["results"][0]["id"], v2["results"][0]["id"],
+        "idempotent create"
+    );
+    let (st, _, _) = h
+        .post(
+            "/crm/v3/objects/contacts/batch/archive",
+            json!({"inputs": [{"id": ids[0]}, {"id": "424242"}]}),
+        )
+        .await;
     assert_eq!(st, 204);
     assert!(sb.contact(&ids[0]).unwrap().archived);
     // over 100 inputs
     let inputs: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string()})).collect();
-    let (st, v, _) = h.post("/crm/v3/objects/contacts/batch/read", json!({"inputs": inputs})).await;
+    let (st, v, _) = h
+        .post(
+            "/crm/v3/objects/contacts/batch/read",
+            json!({"inputs": inputs}),
+        )
+        .await;
     assert_eq!(st, 400);
     assert_hs_error(&v, "VALIDATION_ERROR");
 }

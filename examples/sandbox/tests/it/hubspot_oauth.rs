@@ -12,7 +12,12 @@ pub async fn obtain_token(sb: &SandboxHandle) -> (String, String) {
         .get(
             url::Url::parse_with_params(
                 &format!("{}/oauth/authorize", sb.hubspot_base_url()),
-                [("client_id", sb.hubspot_client_id()), ("redirect_uri", redirect), ("scope", "oauth crm.objects.contacts.read"), ("state", "xyz")],
+                [
+                    ("client_id", sb.hubspot_client_id()),
+                    ("redirect_uri", redirect),
+                    ("scope", "oauth crm.objects.contacts.read"),
+                    ("state", "xyz"),
+                ],
             )
             .unwrap(),
         )
@@ -31,7 +36,9 @@ pub async fn obtain_token(sb: &SandboxHandle) -> (String, String) {
         ("redirect_uri", redirect),
         ("code", q["code"].as_str()),
     ];
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     let (st, v, _) = parts(
         c.post(format!("{}/oauth/v1/token", sb.hubspot_base_url()))
             .header("content-type", "application/x-www-form-urlencoded")
@@ -42,13 +49,29 @@ pub async fn obtain_token(sb: &SandboxHandle) -> (String, String) {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    for k in ["token_type", "access_token", "refresh_token", "expires_in", "token_use"] {
+    for k in [
+        "token_type",
+        "access_token",
+        "refresh_token",
+        "expires_in",
+        "token_use",
+    ] {
         assert!(v.get(k).is_some(), "{k}");
     }
     // a code works once
-    let (st, _, _) = parts(c.post(format!("{}/oauth/v1/token", sb.hubspot_base_url())).body(body).send().await.unwrap()).await;
+    let (st, _, _) = parts(
+        c.post(format!("{}/oauth/v1/token", sb.hubspot_base_url()))
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(st, 400);
-    (v["access_token"].as_str().unwrap().into(), v["refresh_token"].as_str().unwrap().into())
+    (
+        v["access_token"].as_str().unwrap().into(),
+        v["refresh_token"].as_str().unwrap().into(),
+    )
 }
 
 #[tokio::test]
@@ -69,14 +92,41 @@ async fn token_expiry_and_refresh() {
             ("refresh_token", refresh.as_str()),
         ])
         .finish();
-    let (st, v, _) = parts(client().post(format!("{}/oauth/v1/token", sb.hubspot_base_url())).body(body).send().await.unwrap()).await;
+    let (st, v, _) = parts(
+        client()
+            .post(format!("{}/oauth/v1/token", sb.hubspot_base_url()))
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(st, 200);
     let fresh = v["access_token"].as_str().unwrap();
     assert_ne!(fresh, access);
-    assert_eq!(Hub::with_token(&sb, fresh).get("/crm/v3/objects/contacts").await.0, 200);
+    assert_eq!(
+        Hub::with_token(&sb, fresh)
+            .get("/crm/v3/objects/contacts")
+            .await
+            .0,
+        200
+    );
     let bad = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("grant_type", "refresh_token"), ("client_id", sb.hubspot_client_id()), ("client_secret", sb.hubspot_client_secret()), ("refresh_token", "nope")])
+        .extend_pairs([
+            ("grant_type", "refresh_token"),
+            ("client_id", sb.hubspot_client_id()),
+            ("client_secret", sb.hubspot_client_secret()),
+            ("refresh_token", "nope"),
+        ])
         .finish();
-    let (st, v, _) = parts(client().post(format!("{}/oauth/v1/token", sb.hubspot_base_url())).body(bad).send().await.unwrap()).await;
+    let (st, v, _) = parts(
+        client()
+            .post(format!("{}/oauth/v1/token", sb.hubspot_base_url()))
+            .body(bad)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((st, &v["status"]), (400, &Value::from("BAD_REFRESH_TOKEN")));
 }

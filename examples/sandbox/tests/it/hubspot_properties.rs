@@ -8,9 +8,18 @@ use serde_json::{Value, json};
 async fn properties_and_groups() {
     let sb = start_default().await;
     let h = Hub::new(&sb);
-    assert!(!sb.property_names().contains(&"tte_customer_uri".to_string()), "custom properties not precreated");
+    assert!(
+        !sb.property_names()
+            .contains(&"tte_customer_uri".to_string()),
+        "custom properties not precreated"
+    );
     let g = json!({"name": "tte_sync", "label": "10to8 Sync", "displayOrder": -1});
-    assert_eq!(h.post("/crm/v3/properties/contacts/groups", g.clone()).await.0, 201);
+    assert_eq!(
+        h.post("/crm/v3/properties/contacts/groups", g.clone())
+            .await
+            .0,
+        201
+    );
     let (st, v, _) = h.post("/crm/v3/properties/contacts/groups", g).await;
     assert_eq!(st, 409);
     assert_hs_error(&v, "CONFLICT");
@@ -33,14 +42,54 @@ async fn properties_and_groups() {
     }
     let (st, v, _) = h.get("/crm/v3/properties/contacts/tte_customer_uri").await;
     assert_eq!((st, &v["groupName"]), (200, &json!("tte_sync")));
-    let (st, v, _) = h.send(Method::PATCH, "/crm/v3/properties/contacts/tte_customer_uri", json!({"label": "URI"})).await;
+    let (st, v, _) = h
+        .send(
+            Method::PATCH,
+            "/crm/v3/properties/contacts/tte_customer_uri",
+            json!({"label": "URI"}),
+        )
+        .await;
     assert_eq!((st, &v["label"]), (200, &json!("URI")));
     // a contact can now carry it
-    let (st, _, _) = h.post("/crm/v3/objects/contacts", json!({"properties": {"tte_customer_uri": "http://x/customer/1/"}})).await;
+    let (st, _, _) = h
+        .post(
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"tte_customer_uri": "http://x/customer/1/"}}),
+        )
+        .await;
     assert_eq!(st, 201);
     let (_, v, _) = h.get("/crm/v3/properties/contacts").await;
-    assert!(v["results"].as_array().unwrap().iter().any(|p| p["name"] == "email"));
-    assert_eq!(h.send(Method::DELETE, "/crm/v3/properties/contacts/tte_customer_uri", Value::Null).await.0, 204);
-    assert_eq!(h.get("/crm/v3/properties/contacts/tte_customer_uri").await.0, 404);
-    assert_eq!(h.send(Method::DELETE, "/crm/v3/properties/contacts/groups/tte_sync", Value::Null).await.0, 204);
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "email")
+    );
+    assert_eq!(
+        h.send(
+            Method::DELETE,
+            "/crm/v3/properties/contacts/tte_customer_uri",
+            Value::Null
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        h.get("/crm/v3/properties/contacts/tte_customer_uri")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        h.send(
+            Method::DELETE,
+            "/crm/v3/properties/contacts/groups/tte_sync",
+            Value::Null
+        )
+        .await
+        .0,
+        204
+    );
 }

@@ -6,7 +6,11 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn search_filters_and_pages() {
-    let sb = start(SandboxConfig { contacts: 30, ..SandboxConfig::for_tests() }).await;
+    let sb = start(SandboxConfig {
+        contacts: 30,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
     let h = Hub::new(&sb);
     let r = sb.seed_report();
     let any = sb.contact(&r.plain_contacts[0]).unwrap();
@@ -35,7 +39,12 @@ async fn search_filters_and_pages() {
     let total = v["total"].as_u64().unwrap();
     assert_eq!(total as usize, r.live_contacts() - r.no_email.len());
     assert_eq!(v["paging"]["next"]["after"], "5");
-    let (_, v, _) = h.post("/crm/v3/objects/contacts/search", json!({"query": "example.com", "limit": 200})).await;
+    let (_, v, _) = h
+        .post(
+            "/crm/v3/objects/contacts/search",
+            json!({"query": "example.com", "limit": 200}),
+        )
+        .await;
     assert!(v.get("paging").is_none());
     // CONTAINS_TOKEN with a wildcard
     let (_, v, _) = h
@@ -63,6 +72,11 @@ async fn search_limits_answer_400() {
         assert_eq!(st, 400, "{v}");
         assert_hs_error(&v, "VALIDATION_ERROR");
     }
-    let (st, _, _) = h.post("/crm/v3/objects/contacts/search", json!({"filterGroups": vec![group(6); 3]})).await;
+    let (st, _, _) = h
+        .post(
+            "/crm/v3/objects/contacts/search",
+            json!({"filterGroups": vec![group(6); 3]}),
+        )
+        .await;
     assert_eq!(st, 200, "18 filters are allowed");
 }

@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 async fn manage(sb: &SandboxHandle, m: Method, path: &str, body: Value) -> (u16, Value) {
-    let url = format!("{}/webhooks/v3/{}{path}?hapikey={}", sb.hubspot_base_url(), sb.hubspot_app_id(), sb.hubspot_developer_api_key());
+    let url = format!(
+        "{}/webhooks/v3/{}{path}?hapikey={}",
+        sb.hubspot_base_url(),
+        sb.hubspot_app_id(),
+        sb.hubspot_developer_api_key()
+    );
     let mut r = client().request(m, url);
     if !body.is_null() {
         r = r.json(&body);
@@ -20,14 +25,32 @@ async fn manage(sb: &SandboxHandle, m: Method, path: &str, body: Value) -> (u16,
 }
 
 async fn setup(sb: &SandboxHandle, target: &str, props: &[&str]) {
-    let (st, v) = manage(sb, Method::PUT, "/settings", json!({"targetUrl": target, "throttling": {"maxConcurrentRequests": 10}})).await;
+    let (st, v) = manage(
+        sb,
+        Method::PUT,
+        "/settings",
+        json!({"targetUrl": target, "throttling": {"maxConcurrentRequests": 10}}),
+    )
+    .await;
     assert_eq!(st, 200, "{v}");
     for et in ["contact.creation", "contact.deletion"] {
-        let (st, _) = manage(sb, Method::POST, "/subscriptions", json!({"eventType": et, "active": true})).await;
+        let (st, _) = manage(
+            sb,
+            Method::POST,
+            "/subscriptions",
+            json!({"eventType": et, "active": true}),
+        )
+        .await;
         assert_eq!(st, 201);
     }
     for p in props {
-        let (st, v) = manage(sb, Method::POST, "/subscriptions", json!({"eventType": "contact.propertyChange", "propertyName": p, "active": true})).await;
+        let (st, v) = manage(
+            sb,
+            Method::POST,
+            "/subscriptions",
+            json!({"eventType": "contact.propertyChange", "propertyName": p, "active": true}),
+        )
+        .await;
         assert_eq!(st, 201, "{v}");
     }
 }
@@ -36,30 +59,82 @@ async fn setup(sb: &SandboxHandle, target: &str, props: &[&str]) {
 async fn management_api() {
     let sb = start_default().await;
     let bad = client()
-        .get(format!("{}/webhooks/v3/{}/settings?hapikey=wrong", sb.hubspot_base_url(), sb.hubspot_app_id()))
+        .get(format!(
+            "{}/webhooks/v3/{}/settings?hapikey=wrong",
+            sb.hubspot_base_url(),
+            sb.hubspot_app_id()
+        ))
         .send()
         .await
         .unwrap();
     let (st, v, _) = parts(bad).await;
     assert_eq!(st, 401);
     assert_hs_error(&v, "INVALID_AUTHENTICATION");
-    assert_eq!(manage(&sb, Method::GET, "/settings", Value::Null).await.0, 404);
-    let (st, v) = manage(&sb, Method::PUT, "/settings", json!({"targetUrl": "http://127.0.0.1:9/h", "throttling": {"maxConcurrentRequests": 3}})).await;
+    assert_eq!(
+        manage(&sb, Method::GET, "/settings", Value::Null).await.0,
+        404
+    );
+    let (st, v) = manage(
+        &sb,
+        Method::PUT,
+        "/settings",
+        json!({"targetUrl": "http://127.0.0.1:9/h", "throttling": {"maxConcurrentRequests": 3}}),
+    )
+    .await;
     assert_eq!(st, 400, "{v}");
     // a new subscription starts paused; propertyChange needs an existing property
-    let (st, v) = manage(&sb, Method::POST, "/subscriptions", json!({"eventType": "contact.propertyChange", "propertyName": "email"})).await;
+    let (st, v) = manage(
+        &sb,
+        Method::POST,
+        "/subscriptions",
+        json!({"eventType": "contact.propertyChange", "propertyName": "email"}),
+    )
+    .await;
     assert_eq!((st, &v["active"]), (201, &json!(false)));
     let id = v["id"].as_str().expect("id is a string [H-12]").to_string();
-    let (st, _) = manage(&sb, Method::POST, "/subscriptions", json!({"eventType": "contact.propertyChange", "propertyName": "tte_customer_uri"})).await;
+    let (st, _) = manage(
+        &sb,
+        Method::POST,
+        "/subscriptions",
+        json!({"eventType": "contact.propertyChange", "propertyName": "tte_customer_uri"}),
+    )
+    .await;
     assert_eq!(st, 400);
-    let (st, v) = manage(&sb, Method::PATCH, &format!("/subscriptions/{id}"), json!({"active": true})).await;
+    let (st, v) = manage(
+        &sb,
+        Method::PATCH,
+        &format!("/subscriptions/{id}"),
+        json!({"active": true}),
+    )
+    .await;
     assert_eq!((st, &v["active"]), (200, &json!(true)));
-    let (st, v) = manage(&sb, Method::POST, "/subscriptions/batch/update", json!({"inputs": [{"id": id.parse::<u64>().unwrap(), "active": false}]})).await;
+    let (st, v) = manage(
+        &sb,
+        Method::POST,
+        "/subscriptions/batch/update",
+        json!({"inputs": [{"id": id.parse::<u64>().unwrap(), "active": false}]}),
+    )
+    .await;
     assert_eq!((st, &v["results"][0]["active"]), (200, &json!(false)));
     let (_, v) = manage(&sb, Method::GET, "/subscriptions", Value::Null).await;
     assert_eq!(v["results"].as_array().unwrap().len(), 1);
-    assert_eq!(manage(&sb, Method::DELETE, &format!("/subscriptions/{id}"), Value::Null).await.0, 204);
-    assert_eq!(manage(&sb, Method::DELETE, "/settings", Value::Null).await.0, 204);
+    assert_eq!(
+        manage(
+            &sb,
+            Method::DELETE,
+            &format!("/subscriptions/{id}"),
+            Value::Null
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        manage(&sb, Method::DELETE, "/settings", Value::Null)
+            .await
+            .0,
+        204
+    );
 }
 
 fn hex_sha256(parts: &[&[u8]]) -> String {
@@ -77,14 +152,33 @@ async fn deliveries_are_signed_attributed_and_filtered() {
     setup(&sb, &rx.url, &["firstname", "phone"]).await;
     let h = Hub::new(&sb);
     // private-app write: creation only (no propertyChange on create [H-17])
-    let (_, v, _) = h.post("/crm/v3/objects/contacts", json!({"properties": {"email": "w@x.com", "firstname": "A"}})).await;
+    let (_, v, _) = h
+        .post(
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"email": "w@x.com", "firstname": "A"}}),
+        )
+        .await;
     let id: u64 = v["id"].as_str().unwrap().parse().unwrap();
     wait_until(10, "creation event", || rx.count() >= 1).await;
     // UI edit of firstname + phone + lastname (not subscribed) → 2 events
-    sb.ui_update_contact(&id.to_string(), json!({"firstname": "B", "phone": "123", "lastname": "C"})).unwrap();
-    wait_until(10, "ui events", || rx.hits().iter().map(|h| h.json().as_array().unwrap().len()).sum::<usize>() >= 3).await;
+    sb.ui_update_contact(
+        &id.to_string(),
+        json!({"firstname": "B", "phone": "123", "lastname": "C"}),
+    )
+    .unwrap();
+    wait_until(10, "ui events", || {
+        rx.hits()
+            .iter()
+            .map(|h| h.json().as_array().unwrap().len())
+            .sum::<usize>()
+            >= 3
+    })
+    .await;
     let hits = rx.hits();
-    let events: Vec<Value> = hits.iter().flat_map(|h| h.json().as_array().unwrap().clone()).collect();
+    let events: Vec<Value> = hits
+        .iter()
+        .flat_map(|h| h.json().as_array().unwrap().clone())
+        .collect();
     assert_eq!(events.len(), 3, "{events:?}");
     let created = &events[0];
     assert_eq!(created["subscriptionType"], "contact.creation");
@@ -95,37 +189,60 @@ async fn deliveries_are_signed_attributed_and_filtered() {
     assert_eq!(created["appId"], sb.hubspot_app_id());
     assert_eq!(created["portalId"], sb.hubspot_portal_id());
     assert_eq!(created["attemptNumber"], 0);
-    assert!(created["subscriptionId"].is_u64() && created["eventId"].is_u64() && created["occurredAt"].is_i64());
+    assert!(
+        created["subscriptionId"].is_u64()
+            && created["eventId"].is_u64()
+            && created["occurredAt"].is_i64()
+    );
     let mut changed: Vec<(String, String)> = events[1..]
         .iter()
         .map(|e| {
             assert_eq!(e["subscriptionType"], "contact.propertyChange");
             assert_eq!(e["changeSource"], "CRM_UI");
             assert!(e["sourceId"].as_str().unwrap().starts_with("userId:"));
-            (e["propertyName"].as_str().unwrap().into(), e["propertyValue"].as_str().unwrap().into())
+            (
+                e["propertyName"].as_str().unwrap().into(),
+                e["propertyValue"].as_str().unwrap().into(),
+            )
         })
         .collect();
     changed.sort();
-    assert_eq!(changed, vec![("firstname".into(), "B".into()), ("phone".into(), "123".into())]);
+    assert_eq!(
+        changed,
+        vec![
+            ("firstname".into(), "B".into()),
+            ("phone".into(), "123".into())
+        ]
+    );
     // signatures, computed independently
     let secret = sb.hubspot_client_secret();
     for hit in &hits {
         let hd = &hit.headers;
         assert_eq!(hd["x-hubspot-signature-version"], "v1");
-        assert_eq!(hd["x-hubspot-signature"].to_str().unwrap(), hex_sha256(&[secret.as_bytes(), &hit.body]));
+        assert_eq!(
+            hd["x-hubspot-signature"].to_str().unwrap(),
+            hex_sha256(&[secret.as_bytes(), &hit.body])
+        );
         let ts = hd["x-hubspot-request-timestamp"].to_str().unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(b"POST");
         mac.update(rx.url.as_bytes());
         mac.update(&hit.body);
         mac.update(ts.as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD.decode(hd["x-hubspot-signature-v3"].to_str().unwrap()).unwrap();
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(hd["x-hubspot-signature-v3"].to_str().unwrap())
+            .unwrap();
         mac.verify_slice(&sig).expect("v3 signature verifies");
         assert!(hit.body.len() > 2 && hd["content-type"] == "application/json");
     }
     // deletion by the UI
     assert!(sb.ui_delete_contact(&id.to_string()));
-    wait_until(10, "deletion event", || rx.hits().iter().any(|h| h.json()[0]["subscriptionType"] == "contact.deletion")).await;
+    wait_until(10, "deletion event", || {
+        rx.hits()
+            .iter()
+            .any(|h| h.json()[0]["subscriptionType"] == "contact.deletion")
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -136,16 +253,37 @@ async fn oauth_writes_carry_the_app_id_and_retries_increment_attempt_number() {
     let token = crate::hubspot_oauth::obtain_token(&sb).await.0;
     let h = Hub::with_token(&sb, &token);
     rx.script([Answer::Status(500), Answer::Status(404)]);
-    let (st, _, _) = h.post("/crm/v3/objects/contacts", json!({"properties": {"firstname": "O"}})).await;
+    let (st, _, _) = h
+        .post(
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"firstname": "O"}}),
+        )
+        .await;
     assert_eq!(st, 201);
     wait_until(10, "third attempt", || rx.count() >= 3).await;
-    let attempts: Vec<u64> = rx.hits().iter().map(|h| h.json()[0]["attemptNumber"].as_u64().unwrap()).collect();
+    let attempts: Vec<u64> = rx
+        .hits()
+        .iter()
+        .map(|h| h.json()[0]["attemptNumber"].as_u64().unwrap())
+        .collect();
     assert_eq!(attempts, vec![0, 1, 2]);
     let e = rx.hits()[2].json()[0].clone();
-    assert_eq!((e["changeSource"].as_str(), e["sourceId"].as_str()), (Some("INTEGRATION"), Some(sb.hubspot_app_id().to_string().as_str())));
-    wait_until(10, "delivery log", || sb.deliveries(System::Hubspot).len() >= 3).await;
+    assert_eq!(
+        (e["changeSource"].as_str(), e["sourceId"].as_str()),
+        (
+            Some("INTEGRATION"),
+            Some(sb.hubspot_app_id().to_string().as_str())
+        )
+    );
+    wait_until(10, "delivery log", || {
+        sb.deliveries(System::Hubspot).len() >= 3
+    })
+    .await;
     let d = sb.deliveries(System::Hubspot);
-    assert_eq!(d.iter().map(|x| x.status).collect::<Vec<_>>(), vec![Some(500), Some(404), Some(200)]);
+    assert_eq!(
+        d.iter().map(|x| x.status).collect::<Vec<_>>(),
+        vec![Some(500), Some(404), Some(200)]
+    );
 }
 
 #[tokio::test]
@@ -157,9 +295,21 @@ async fn batches_hold_at_most_max_events() {
     let rx = Receiver::start("/wh").await;
     setup(&sb, &rx.url, &[]).await;
     for i in 0..7 {
-        sb.ui_create_contact(json!({"email": format!("b{i}@x.com")})).unwrap();
+        sb.ui_create_contact(json!({"email": format!("b{i}@x.com")}))
+            .unwrap();
     }
-    wait_until(10, "7 events", || rx.hits().iter().map(|h| h.json().as_array().unwrap().len()).sum::<usize>() == 7).await;
-    assert!(rx.hits().iter().all(|h| h.json().as_array().unwrap().len() <= 3));
+    wait_until(10, "7 events", || {
+        rx.hits()
+            .iter()
+            .map(|h| h.json().as_array().unwrap().len())
+            .sum::<usize>()
+            == 7
+    })
+    .await;
+    assert!(
+        rx.hits()
+            .iter()
+            .all(|h| h.json().as_array().unwrap().len() <= 3)
+    );
     assert!(rx.count() >= 3);
 }

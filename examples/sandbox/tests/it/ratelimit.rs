@@ -7,7 +7,10 @@ use sandbox::{HubspotRateLimit, SandboxConfig, System, TteRateLimit};
 #[tokio::test]
 async fn hubspot_ten_secondly_limit_and_headers() {
     let sb = start(SandboxConfig {
-        hubspot_rate_limit: HubspotRateLimit { private_app_per_10s: 3, ..HubspotRateLimit::documented() },
+        hubspot_rate_limit: HubspotRateLimit {
+            private_app_per_10s: 3,
+            ..HubspotRateLimit::documented()
+        },
         ..SandboxConfig::for_tests()
     })
     .await;
@@ -33,21 +36,38 @@ async fn hubspot_ten_secondly_limit_and_headers() {
     sb.set_hubspot_rate_limit(HubspotRateLimit::documented());
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let (st, _, hd) = h.post("/crm/v3/objects/contacts/search", serde_json::json!({})).await;
+        let (st, _, hd) = h
+            .post("/crm/v3/objects/contacts/search", serde_json::json!({}))
+            .await;
         assert!(hd.get("x-hubspot-ratelimit-remaining").is_none());
         statuses.push(st);
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
 async fn tte_token_bucket() {
-    let sb = start(SandboxConfig { tte_rate_limit: TteRateLimit { enabled: true, per_second: 1.0, burst: 2 }, ..SandboxConfig::for_tests() }).await;
+    let sb = start(SandboxConfig {
+        tte_rate_limit: TteRateLimit {
+            enabled: true,
+            per_second: 1.0,
+            burst: 2,
+        },
+        ..SandboxConfig::for_tests()
+    })
+    .await;
     let t = Tte::new(&sb);
     assert_eq!(t.get("/customer/").await.0, 200);
     assert_eq!(t.get("/customer/").await.0, 200);
     let (st, v, hd) = t.get("/customer/").await;
     assert_eq!(st, 429);
     assert_eq!(hd["retry-after"], "1");
-    assert_eq!(v["detail"], "Request was throttled. Expected available in 1 seconds.");
+    assert_eq!(
+        v["detail"],
+        "Request was throttled. Expected available in 1 seconds."
+    );
 }

@@ -5,16 +5,41 @@ use sandbox::{SandboxConfig, System};
 
 #[tokio::test]
 async fn seeding_is_deterministic_and_shaped_as_documented() {
-    let cfg = SandboxConfig { seed: 42, customers: 20, contacts: 10, ..SandboxConfig::for_tests() };
+    let cfg = SandboxConfig {
+        seed: 42,
+        customers: 20,
+        contacts: 10,
+        ..SandboxConfig::for_tests()
+    };
     let a = start(cfg.clone()).await;
     let b = start(cfg).await;
     let strip = |sb: &sandbox::SandboxHandle| {
-        sb.customers().into_iter().map(|c| (c.name, c.emails, c.numbers, c.custom_fields, c.deleted, c.future_bookings)).collect::<Vec<_>>()
+        sb.customers()
+            .into_iter()
+            .map(|c| {
+                (
+                    c.name,
+                    c.emails,
+                    c.numbers,
+                    c.custom_fields,
+                    c.deleted,
+                    c.future_bookings,
+                )
+            })
+            .collect::<Vec<_>>()
     };
     assert_eq!(strip(&a), strip(&b));
     let r = a.seed_report();
     assert_eq!(r.customers.len(), 20);
-    assert_eq!((r.one_word_names.len(), r.three_word_names.len(), r.merged.len(), r.deleted.len()), (2, 2, 2, 2));
+    assert_eq!(
+        (
+            r.one_word_names.len(),
+            r.three_word_names.len(),
+            r.merged.len(),
+            r.deleted.len()
+        ),
+        (2, 2, 2, 2)
+    );
     for u in &r.one_word_names {
         assert_eq!(a.customer(u).unwrap().name.split(' ').count(), 1);
     }
@@ -57,11 +82,32 @@ async fn control_routes_over_http() {
         .await
         .unwrap();
     assert_eq!(r["customers"].as_array().unwrap().len(), 10);
-    let recs: serde_json::Value = c.get(format!("{}/_sandbox/records", sb.tte_root_url())).send().await.unwrap().json().await.unwrap();
+    let recs: serde_json::Value = c
+        .get(format!("{}/_sandbox/records", sb.tte_root_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(recs.as_array().unwrap().len(), 10);
-    let env: serde_json::Value = c.get(format!("{}/_sandbox/env", sb.hubspot_base_url())).send().await.unwrap().json().await.unwrap();
+    let env: serde_json::Value = c
+        .get(format!("{}/_sandbox/env", sb.hubspot_base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(env["HUBSPOT_APP_ID"], sb.hubspot_app_id().to_string());
-    let a: serde_json::Value = c.get(format!("{}/_sandbox/assumptions", sb.hubspot_base_url())).send().await.unwrap().json().await.unwrap();
+    let a: serde_json::Value = c
+        .get(format!("{}/_sandbox/assumptions", sb.hubspot_base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(a.as_array().unwrap().len(), 38);
     let st = c
         .put(format!("{}/_sandbox/faults", sb.hubspot_base_url()))
@@ -72,7 +118,14 @@ async fn control_routes_over_http() {
         .status();
     assert_eq!(st, 200);
     assert_eq!(Hub::new(&sb).get("/crm/v3/objects/contacts").await.0, 502);
-    let log: serde_json::Value = c.get(format!("{}/_sandbox/requests", sb.hubspot_base_url())).send().await.unwrap().json().await.unwrap();
+    let log: serde_json::Value = c
+        .get(format!("{}/_sandbox/requests", sb.hubspot_base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(log[0]["status"], 502);
     assert_eq!(log[0]["operation"], "contacts.list");
 }

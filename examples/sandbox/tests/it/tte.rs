@@ -14,21 +14,45 @@ async fn auth_errors_are_drf_401s() {
     let url = format!("{}/customer/", sb.tte_base_url());
     let r = parts(c.get(&url).send().await.unwrap()).await;
     assert_eq!(r.0, 401);
-    assert_eq!(r.1, json!({"detail": "Authentication credentials were not provided."}));
+    assert_eq!(
+        r.1,
+        json!({"detail": "Authentication credentials were not provided."})
+    );
     assert_eq!(r.2["www-authenticate"], "Token");
-    let r = parts(c.get(&url).header("authorization", "token wrong").send().await.unwrap()).await;
+    let r = parts(
+        c.get(&url)
+            .header("authorization", "token wrong")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((r.0, r.1), (401, json!({"detail": "Invalid token."})));
     // [T-02] the keyword is case-insensitive
-    let r = parts(c.get(&url).header("authorization", format!("Token {}", sb.tte_api_key())).send().await.unwrap()).await;
+    let r = parts(
+        c.get(&url)
+            .header("authorization", format!("Token {}", sb.tte_api_key()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.0, 200);
 }
 
 #[tokio::test]
 async fn list_pages_over_three_pages_with_next_links() {
-    let sb = start(SandboxConfig { customers: 25, ..SandboxConfig::for_tests() }).await;
+    let sb = start(SandboxConfig {
+        customers: 25,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
     let t = Tte::new(&sb);
     let report = sb.seed_report();
-    let mut url = format!("{}/customer/?include_deleted=True&limit=10", sb.tte_base_url());
+    let mut url = format!(
+        "{}/customer/?include_deleted=True&limit=10",
+        sb.tte_base_url()
+    );
     let mut seen = Vec::new();
     let mut pages = 0;
     loop {
@@ -50,15 +74,27 @@ async fn list_pages_over_three_pages_with_next_links() {
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(seen, report.customers, "creation order, every customer once");
+    assert_eq!(
+        seen, report.customers,
+        "creation order, every customer once"
+    );
     // without include_deleted, deleted customers are left out [T-11]
     let (_, v, _) = t.get("/customer/?limit=100").await;
-    assert_eq!(v["count"].as_u64().unwrap() as usize, report.live_customers());
+    assert_eq!(
+        v["count"].as_u64().unwrap() as usize,
+        report.live_customers()
+    );
     // default page size 10; max 100 [T-04]
     let (_, v, _) = t.get("/customer/").await;
     assert_eq!(v["results"].as_array().unwrap().len(), 10);
     let (st, v, _) = t.get("/customer/?limit=101").await;
-    assert_eq!((st, v), (400, json!({"limit": ["Ensure this value is less than or equal to 100."]})));
+    assert_eq!(
+        (st, v),
+        (
+            400,
+            json!({"limit": ["Ensure this value is less than or equal to 100."]})
+        )
+    );
 }
 
 #[tokio::test]
@@ -71,14 +107,38 @@ async fn create_patch_delete_follow_the_register() {
     let uri = h["location"].to_str().unwrap().to_string();
     assert_eq!(v["resource_uri"], uri.as_str());
     assert!(uri.starts_with(&sb.tte_base_url()) && uri.ends_with('/'));
-    assert_eq!(v["custom_fields"], json!({"External ID": "", "Sync Status": "new"}));
+    assert_eq!(
+        v["custom_fields"],
+        json!({"External ID": "", "Sync Status": "new"})
+    );
     // unknown custom field [T-09]
-    let (st, v, _) = t.send(Method::POST, "/customer/", Some(json!({"name": "X", "custom_fields": {"Colour": "red"}}))).await;
-    assert_eq!((st, v), (400, json!({"custom_fields": ["Unknown custom field: Colour"]})));
+    let (st, v, _) = t
+        .send(
+            Method::POST,
+            "/customer/",
+            Some(json!({"name": "X", "custom_fields": {"Colour": "red"}})),
+        )
+        .await;
+    assert_eq!(
+        (st, v),
+        (
+            400,
+            json!({"custom_fields": ["Unknown custom field: Colour"]})
+        )
+    );
     // PATCH merges custom_fields, replaces arrays, keeps absent keys [T-08]
-    let (st, v, _) = t.send(Method::PATCH, &uri, Some(json!({"custom_fields": {"External ID": "101"}, "emails": ["c@z.com"]}))).await;
+    let (st, v, _) = t
+        .send(
+            Method::PATCH,
+            &uri,
+            Some(json!({"custom_fields": {"External ID": "101"}, "emails": ["c@z.com"]})),
+        )
+        .await;
     assert_eq!(st, 200);
-    assert_eq!(v["custom_fields"], json!({"External ID": "101", "Sync Status": "new"}));
+    assert_eq!(
+        v["custom_fields"],
+        json!({"External ID": "101", "Sync Status": "new"})
+    );
     assert_eq!(v["emails"], json!(["c@z.com"]));
     assert_eq!(v["name"], "Mary Ann Smith");
     // future bookings: 409 without force, 204 with force, then 404 [T-10]
@@ -86,11 +146,15 @@ async fn create_patch_delete_follow_the_register() {
     let (st, v, _) = t.send(Method::DELETE, &uri, None).await;
     assert_eq!(st, 409);
     assert!(v["detail"].is_string());
-    let (st, _, _) = t.send(Method::DELETE, &format!("{uri}?force=True"), None).await;
+    let (st, _, _) = t
+        .send(Method::DELETE, &format!("{uri}?force=True"), None)
+        .await;
     assert_eq!(st, 204);
     let (st, v, _) = t.get(&uri).await;
     assert_eq!((st, v), (404, json!({"detail": "Not found."})));
-    let (st, _, _) = t.send(Method::DELETE, &format!("{uri}?force=true"), None).await;
+    let (st, _, _) = t
+        .send(Method::DELETE, &format!("{uri}?force=true"), None)
+        .await;
     assert_eq!(st, 404);
     assert_eq!(sb.count(System::Tte, "customers.create").ok, 1);
     assert_eq!(sb.count(System::Tte, "customers.patch").total, 1);
@@ -105,12 +169,23 @@ async fn subscriptions_create_list_delete() {
             .send(Method::POST, "/subscription/", Some(json!({"callback_url": format!("http://127.0.0.1:9/cb{i}"), "scope": "customer"})))
             .await;
         assert_eq!(st, 201, "{v}");
-        assert!(v["resource_uri"].as_str().unwrap().contains("/subscription/"));
+        assert!(
+            v["resource_uri"]
+                .as_str()
+                .unwrap()
+                .contains("/subscription/")
+        );
     }
     let (_, v, _) = t.get("/subscription/").await;
     assert_eq!(v["count"], 12);
     assert!(v["next"].is_string());
-    let (st, v, _) = t.send(Method::POST, "/subscription/", Some(json!({"callback_url": "nope", "scope": "booking"}))).await;
+    let (st, v, _) = t
+        .send(
+            Method::POST,
+            "/subscription/",
+            Some(json!({"callback_url": "nope", "scope": "booking"})),
+        )
+        .await;
     assert_eq!(st, 400);
     assert!(v["callback_url"].is_array() && v["scope"].is_array());
     let first = format!("{}/subscription/1/", sb.tte_base_url());
@@ -126,13 +201,21 @@ async fn notifications_coalesce_echo_and_retry() {
     let rx = Receiver::start("/tte/hook").await;
     let t = Tte::new(&sb);
     let cb = rx.url.replace("http://", "http://user:s3cret@");
-    t.send(Method::POST, "/subscription/", Some(json!({"callback_url": cb, "scope": "customer"}))).await;
+    t.send(
+        Method::POST,
+        "/subscription/",
+        Some(json!({"callback_url": cb, "scope": "customer"})),
+    )
+    .await;
     // first answer fails: the notification is retried
     rx.script([Answer::Status(500)]);
-    let (_, v, _) = t.send(Method::POST, "/customer/", Some(json!({"name": "A"}))).await;
+    let (_, v, _) = t
+        .send(Method::POST, "/customer/", Some(json!({"name": "A"})))
+        .await;
     let uri = v["resource_uri"].as_str().unwrap().to_string();
     // an API write and a UI write within the window are coalesced into one POST
-    t.send(Method::PATCH, &uri, Some(json!({"name": "B"}))).await;
+    t.send(Method::PATCH, &uri, Some(json!({"name": "B"})))
+        .await;
     wait_until(10, "retried notification", || rx.count() >= 2).await;
     let hits = rx.hits();
     assert_eq!(hits[0].json(), json!({"scope": "customer", "items": [uri]}));
@@ -156,10 +239,22 @@ async fn notification_timeout_counts_as_failure() {
     let rx = Receiver::start("/hook").await;
     rx.script([Answer::Slow(Duration::from_secs(2))]);
     let t = Tte::new(&sb);
-    t.send(Method::POST, "/subscription/", Some(json!({"callback_url": rx.url, "scope": "customer"}))).await;
+    t.send(
+        Method::POST,
+        "/subscription/",
+        Some(json!({"callback_url": rx.url, "scope": "customer"})),
+    )
+    .await;
     sb.ui_create_customer(json!({"name": "Slow"})).unwrap();
-    wait_until(10, "retry after timeout", || sb.deliveries(System::Tte).iter().any(|d| d.succeeded())).await;
+    wait_until(10, "retry after timeout", || {
+        sb.deliveries(System::Tte).iter().any(|d| d.succeeded())
+    })
+    .await;
     let d = sb.deliveries(System::Tte);
-    assert!(d[0].error.as_deref().unwrap_or("").contains("timeout"), "{:?}", d[0]);
+    assert!(
+        d[0].error.as_deref().unwrap_or("").contains("timeout"),
+        "{:?}",
+        d[0]
+    );
     assert_eq!(d[1].attempt, 1);
 }
