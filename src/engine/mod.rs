@@ -16,6 +16,3 @@ pub use normalize::{canonical, is_empty, same};
 pub use plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
 pub use shadow::Shadow;
 pub use status::{StatusMeaning, StatusTexts};
-
-#[cfg(test)]
-mod tests;

@@ -47,7 +47,7 @@ impl JsonPath {
     pub fn compile(source: &str) -> Result<JsonPath, ExprError> {
         let parsed = parse_json_path(source).map_err(|e| ExprError::JsonPath {
             source_text: source.to_string(),
-            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+            message: describe(&e.to_string()),
         })?;
         let kind = match simple_segments(source) {
             Some(segs) => Kind::Simple(segs),
@@ -113,6 +113,24 @@ impl JsonPath {
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         }
+    }
+}
+
+/// Condenses pest's multi-line report to `at character N: expected …`.
+fn describe(report: &str) -> String {
+    let position = report
+        .split("-->")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.split(':').nth(1));
+    let expected = report
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("= "))
+        .unwrap_or("unexpected input");
+    match position {
+        Some(col) => format!("at character {col}: {expected}"),
+        None => expected.to_string(),
     }
 }
 

@@ -3,6 +3,8 @@
 //! stdout, stderr and exit code.
 
 mod cli;
+mod compile_reference;
+mod engine_reference;
 mod fuzz;
 mod roundtrip;
 mod schema;

@@ -59,11 +59,13 @@ fn unknown_reference() {
     check(
         "unknown-reference",
         expect![[r#"
-        exit: 0
-        --- stdout
-        mapping.yaml: ok
-        0 errors, 0 warnings in 1 file
-    "#]],
+            exit: 1
+            --- stdout
+            mapping.yaml:25:13: error[unknown-reference]: the pair's external collection `clients` is not declared
+              at: /pair/external
+              hint: declared collections: customers, people
+            1 error, 0 warnings in 1 file
+        "#]],
     );
 }
 
@@ -72,11 +74,13 @@ fn bad_jsonpath() {
     check(
         "bad-jsonpath",
         expect![[r#"
-        exit: 0
-        --- stdout
-        mapping.yaml: ok
-        0 errors, 0 warnings in 1 file
-    "#]],
+            exit: 1
+            --- stdout
+            mapping.yaml:15:37: error[bad-jsonpath]: JSONPath `$.items[` is not valid: at character 9: expected selector
+              at: /collections/people/list/records
+              hint: JSONPaths start with `$`, e.g. `$.results` or `$.paging.next.after` (RFC 9535)
+            1 error, 0 warnings in 1 file
+        "#]],
     );
 }
 
@@ -85,11 +89,13 @@ fn bad_expression() {
     check(
         "bad-expression",
         expect![[r#"
-        exit: 0
-        --- stdout
-        mapping.yaml: ok
-        0 errors, 0 warnings in 1 file
-    "#]],
+            exit: 1
+            --- stdout
+            mapping.yaml:29:30: error[bad-expression]: expression `record.name |` does not compile: syntax error: unexpected end of input, expected identifier
+              at: /pair/fields/0/outbound/full_name
+              hint: expressions use minijinja syntax, e.g. `record.emails | first | default('')`
+            1 error, 0 warnings in 1 file
+        "#]],
     );
 }
 

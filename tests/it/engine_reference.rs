@@ -1,14 +1,14 @@
-//! Engine tests on the reference mapping: the 2021 demo's fixtures (parity and fixed), links,
+//! Engine tests on the reference mapping (`mappings/hubspot.yaml`): the 2021 demo's fixtures (parity and fixed), links,
 //! echoes, conflicts and deletes, plus properties.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::mapping::env::Env;
-use crate::mapping::model::Mapping;
-use crate::mapping::raw::RawMapping;
-use crate::mapping::{Direction, EnvMode, Side, compile};
+use mapsync::engine::*;
+use mapsync::mapping::env::Env;
+use mapsync::mapping::model::Mapping;
+use mapsync::mapping::raw::RawMapping;
+use mapsync::mapping::{Direction, EnvMode, Side, compile};
 
 const NOW: &str = "2026-11-29T05:00:00Z";
 const URI: &str = "https://app.10to8.com/api/enterprise/v2/customer/1/";

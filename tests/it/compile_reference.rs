@@ -1,12 +1,12 @@
 //! Stage-2 tests: the reference mapping compiles, and each kind of semantic problem is reported
 //! at its pointer, all at once.
 
-use super::*;
-use crate::mapping::raw::RawMapping;
-use crate::mapping::{Severity, Side};
+use mapsync::mapping::env::Env;
+use mapsync::mapping::raw::RawMapping;
+use mapsync::mapping::{Compiled, EnvMode, Severity, Side, compile};
 
 fn reference_raw() -> RawMapping {
-    let src = include_str!("../../../mappings/hubspot.yaml");
+    let src = include_str!("../../mappings/hubspot.yaml");
     serde_saphyr::from_str(src).expect("the reference mapping parses")
 }
 
