@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::store::inbox::NewDeadLetter;
 use crate::store::intent::IntentSettlement;
 use crate::store::ledger::{LedgerEntry, StatusMark};
 use crate::store::link::Link;
@@ -20,7 +21,8 @@ pub struct RunCheckpoint {
 }
 
 /// One page's worth of state changes, committed after the target acknowledged the page's writes.
-/// Applied in this order: links, ledger, statuses, outcomes, intent settlements, checkpoint.
+/// Applied in this order: links, ledger, statuses, outcomes, intent settlements, dead letters,
+/// checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageCommit {
     /// When the page was committed (from the injected clock).
@@ -31,6 +33,8 @@ pub struct PageCommit {
     pub statuses: Vec<StatusMark>,
     pub outcomes: Vec<Outcome>,
     pub settled_intents: Vec<IntentSettlement>,
+    /// Operations the target refused for good (e.g. a delete refused with 409, E6).
+    pub dead_letters: Vec<NewDeadLetter>,
     /// The new checkpoint; `None` for commits outside a full sync (e.g. a webhook worker).
     pub checkpoint: Option<RunCheckpoint>,
 }
@@ -45,6 +49,7 @@ impl PageCommit {
             statuses: Vec::new(),
             outcomes: Vec::new(),
             settled_intents: Vec::new(),
+            dead_letters: Vec::new(),
             checkpoint: None,
         }
     }

@@ -64,7 +64,16 @@ pub(super) fn claim(
     let lease_until = millis(at).saturating_add(lease_ms);
     let claimed = conn
         .prepare_cached(
-            "UPDATE inbox_work SET claimed_by = ?1, lease_until = ?2
+            // Taking over a record whose lease ran out counts as a failed attempt: the previous
+            // worker died or hung on it, and a record that kills every worker must reach the
+            // dead letters rather than loop forever.
+            "UPDATE inbox_work SET
+                 attempts = attempts + (claimed_by IS NOT NULL),
+                 first_failed_at = CASE WHEN claimed_by IS NOT NULL THEN coalesce(first_failed_at, ?3)
+                                        ELSE first_failed_at END,
+                 last_error = CASE WHEN claimed_by IS NOT NULL THEN 'the previous worker''s lease ran out'
+                                   ELSE last_error END,
+                 claimed_by = ?1, lease_until = ?2
              WHERE rowid = (
                  SELECT rowid FROM inbox_work
                  WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
@@ -469,6 +478,10 @@ mod tests {
         let c = s.inbox_claim(&lease("c"), t(62)).unwrap().unwrap();
         assert_eq!(c.record_key, "r1");
         assert_eq!(c.events.len(), 2);
+        assert_eq!(
+            c.attempts, 1,
+            "a lease that ran out counts as a failed attempt"
+        );
         assert!(!s.inbox_ack(&a, t(63)).unwrap());
         assert!(s.inbox_ack(&c, t(63)).unwrap());
         assert!(

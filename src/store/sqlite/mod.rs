@@ -92,8 +92,7 @@ impl SqliteStore {
         let location = path.display().to_string();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -314,6 +313,9 @@ impl StateStore for SqliteStore {
             ledger::set_status_marks(tx, pair, &commit.statuses, commit.at)?;
             outcomes::record(tx, pair, &commit.outcomes, commit.at)?;
             intents::settle(tx, pair, &commit.settled_intents)?;
+            for letter in &commit.dead_letters {
+                inbox::add_dead_letter(tx, letter)?;
+            }
             if let Some(checkpoint) = &commit.checkpoint {
                 runs::checkpoint(tx, pair, checkpoint, commit.at)?;
             }

@@ -109,7 +109,10 @@ mod open {
     #[test]
     fn clones_share_one_store_across_threads() {
         fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+        fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
         assert_traits::<SqliteStore>();
+        assert_error::<StoreError>();
+        let _object_safe: Box<dyn StateStore> = Box::new(store());
         let s = store();
         let threads: Vec<_> = (0..4)
             .map(|n| {
@@ -300,8 +303,8 @@ mod commit {
     use super::*;
     use crate::mapping::{Direction, Side};
     use crate::store::{
-        CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, Link, Outcome, OutcomeKind,
-        StateStore, StatusKind, StatusMark, StoreError,
+        CreateIntent, DeadLetterQuery, IntentSettlement, LedgerEntry, LedgerKind, Link,
+        NewDeadLetter, Outcome, OutcomeKind, StateStore, StatusKind, StatusMark, StoreError,
     };
 
     /// A page commit that touches every table, for run `run_id` at page `n`.
@@ -331,6 +334,15 @@ mod commit {
             direction: Direction::Outbound,
             source_id: "h1".into(),
         }];
+        commit.dead_letters = vec![NewDeadLetter {
+            source: "p".into(),
+            record_key: "h0".into(),
+            payload: json!({"op": "delete"}),
+            error: "409".into(),
+            attempts: 1,
+            first_failed_at: t(0),
+            at: t(0),
+        }];
         commit
     }
 
@@ -346,6 +358,11 @@ mod commit {
         assert_eq!(
             s.unsettled_intents("p", Direction::Outbound).unwrap().len(),
             1
+        );
+        assert!(
+            s.dead_letters(&DeadLetterQuery::default())
+                .unwrap()
+                .is_empty()
         );
         let stored = s.run(run_id).unwrap().unwrap().checkpoint.map(|c| c.page);
         assert_eq!(stored, page);
@@ -381,6 +398,10 @@ mod commit {
             s.unsettled_intents("p", Direction::Outbound)
                 .unwrap()
                 .is_empty()
+        );
+        assert_eq!(
+            s.dead_letters(&DeadLetterQuery::default()).unwrap().len(),
+            1
         );
         assert_eq!(s.run(&run_id).unwrap().unwrap().checkpoint.unwrap().page, 1);
     }
