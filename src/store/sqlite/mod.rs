@@ -123,6 +123,8 @@ impl SqliteStore {
                 conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
             conn.pragma_update(None, "synchronous", synchronous)?;
             conn.pragma_update(None, "foreign_keys", true)?;
+            // Every statement of the store fits in the cache, so none is re-prepared.
+            conn.set_prepared_statement_cache_capacity(64);
             migrations::migrate(&mut conn, &location, APPLICATION_ID)
         })();
         result.map_err(|error| classify(error, &location))?;
