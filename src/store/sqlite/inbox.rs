@@ -1,0 +1,573 @@
+//! SQL for the webhook inbox and dead letters. Events are stored once per dedup key; all
+//! pending events of a record key form one `inbox_work` row, which one worker at a time claims
+//! under a lease (`UPDATE … RETURNING`).
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use super::codec::{json, json_text, millis, timestamp, unsigned};
+use crate::store::{
+    ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
+    NewDeadLetter, RetryLater, StoreError, StoreResult,
+};
+
+pub(super) fn insert(
+    conn: &Connection,
+    events: &[InboxEvent],
+    at: Timestamp,
+) -> StoreResult<InsertSummary> {
+    let mut event_stmt = conn.prepare_cached(
+        "INSERT INTO inbox_event (source, dedup_key, record_key, payload_json, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (source, dedup_key) DO NOTHING
+         RETURNING id",
+    )?;
+    // A new event makes its record dirty; `dirty_since` keeps the oldest pending time, and a
+    // record in backoff stays in backoff.
+    let mut work_stmt = conn.prepare_cached(
+        "INSERT INTO inbox_work (source, record_key, dirty_since, last_event_id, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?3)
+         ON CONFLICT (source, record_key) DO UPDATE SET last_event_id = excluded.last_event_id",
+    )?;
+    let mut summary = InsertSummary::default();
+    for event in events {
+        let id: Option<i64> = event_stmt
+            .query_row(
+                params![
+                    event.source,
+                    event.dedup_key,
+                    event.record_key,
+                    json_text(&event.payload),
+                    millis(at)
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match id {
+            Some(id) => {
+                work_stmt.execute(params![event.source, event.record_key, millis(at), id])?;
+                summary.inserted += 1;
+            }
+            None => summary.duplicates += 1,
+        }
+    }
+    Ok(summary)
+}
+
+pub(super) fn claim(
+    conn: &Connection,
+    lease: &Lease,
+    at: Timestamp,
+) -> StoreResult<Option<InboxClaim>> {
+    let lease_ms = i64::try_from(lease.duration.as_millis()).unwrap_or(i64::MAX);
+    let lease_until = millis(at).saturating_add(lease_ms);
+    let claimed = conn
+        .prepare_cached(
+            // Taking over a record whose lease ran out counts as a failed attempt: the previous
+            // worker died or hung on it, and a record that kills every worker must reach the
+            // dead letters rather than loop forever.
+            "UPDATE inbox_work SET
+                 attempts = attempts + (claimed_by IS NOT NULL),
+                 first_failed_at = CASE WHEN claimed_by IS NOT NULL THEN coalesce(first_failed_at, ?3)
+                                        ELSE first_failed_at END,
+                 last_error = CASE WHEN claimed_by IS NOT NULL THEN 'the previous worker''s lease ran out'
+                                   ELSE last_error END,
+                 claimed_by = ?1, lease_until = ?2
+             WHERE rowid = (
+                 SELECT rowid FROM inbox_work
+                 WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+                 ORDER BY next_attempt_at, dirty_since LIMIT 1)
+             RETURNING source, record_key, dirty_since, attempts, last_event_id",
+        )?
+        .query_row(params![lease.worker, lease_until, millis(at)], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((source, record_key, dirty_since, attempts, high_water)) = claimed else {
+        return Ok(None);
+    };
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, dedup_key, payload_json, received_at FROM inbox_event
+         WHERE source = ?1 AND record_key = ?2 AND processed_at IS NULL AND id <= ?3 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![source, record_key, high_water], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, Option<String>>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+        ))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (id, dedup_key, payload, received_at) = row?;
+        events.push(ClaimedEvent {
+            id,
+            dedup_key,
+            payload: json("inbox payload", &payload)?,
+            received_at: timestamp(received_at)?,
+        });
+    }
+    Ok(Some(InboxClaim {
+        source,
+        record_key,
+        worker: lease.worker.clone(),
+        lease_until: timestamp(lease_until)?,
+        dirty_since: timestamp(dirty_since)?,
+        attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
+        events,
+        high_water,
+    }))
+}
+
+/// The claim's work row if the claim still holds: (last_event_id, attempts, first_failed_at).
+fn owned(conn: &Connection, claim: &InboxClaim) -> StoreResult<Option<(i64, i64, Option<i64>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT last_event_id, attempts, first_failed_at FROM inbox_work
+             WHERE source = ?1 AND record_key = ?2 AND claimed_by = ?3 AND lease_until = ?4",
+        )?
+        .query_row(
+            params![
+                claim.source,
+                claim.record_key,
+                claim.worker,
+                millis(claim.lease_until)
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?)
+}
+
+/// Marks the claimed events processed and removes the work row, or, if events arrived during
+/// the claim, leaves the record dirty and ready for the next claim.
+fn complete(
+    conn: &Connection,
+    claim: &InboxClaim,
+    last_event_id: i64,
+    at: Timestamp,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE inbox_event SET processed_at = ?4
+         WHERE source = ?1 AND record_key = ?2 AND processed_at IS NULL AND id <= ?3",
+    )?
+    .execute(params![
+        claim.source,
+        claim.record_key,
+        claim.high_water,
+        millis(at)
+    ])?;
+    if last_event_id > claim.high_water {
+        conn.prepare_cached(
+            "UPDATE inbox_work SET
+                 claimed_by = NULL, lease_until = NULL, attempts = 0, first_failed_at = NULL,
+                 last_error = NULL, next_attempt_at = ?3,
+                 dirty_since = coalesce((SELECT min(received_at) FROM inbox_event
+                     WHERE source = ?1 AND record_key = ?2 AND processed_at IS NULL), ?3)
+             WHERE source = ?1 AND record_key = ?2",
+        )?
+        .execute(params![claim.source, claim.record_key, millis(at)])?;
+    } else {
+        conn.prepare_cached("DELETE FROM inbox_work WHERE source = ?1 AND record_key = ?2")?
+            .execute(params![claim.source, claim.record_key])?;
+    }
+    Ok(())
+}
+
+pub(super) fn ack(conn: &Connection, claim: &InboxClaim, at: Timestamp) -> StoreResult<bool> {
+    let Some((last_event_id, _, _)) = owned(conn, claim)? else {
+        return Ok(false);
+    };
+    complete(conn, claim, last_event_id, at)?;
+    Ok(true)
+}
+
+pub(super) fn retry(
+    conn: &Connection,
+    claim: &InboxClaim,
+    retry: &RetryLater,
+) -> StoreResult<bool> {
+    if owned(conn, claim)?.is_none() {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "UPDATE inbox_work SET
+             attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
+             first_failed_at = coalesce(first_failed_at, ?5), claimed_by = NULL, lease_until = NULL
+         WHERE source = ?1 AND record_key = ?2",
+    )?
+    .execute(params![
+        claim.source,
+        claim.record_key,
+        retry.error,
+        millis(retry.next_attempt_at),
+        millis(retry.at)
+    ])?;
+    Ok(true)
+}
+
+pub(super) fn dead_letter(
+    conn: &Connection,
+    claim: &InboxClaim,
+    error: &str,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let Some((last_event_id, attempts, first_failed_at)) = owned(conn, claim)? else {
+        return Ok(false);
+    };
+    let payload = Value::Array(
+        claim
+            .events
+            .iter()
+            .map(|event| event.payload.clone())
+            .collect(),
+    );
+    conn.prepare_cached(
+        "INSERT INTO dead_letter (source, record_key, payload_json, last_error, attempts, first_failed_at, last_failed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        claim.source,
+        claim.record_key,
+        json_text(&payload),
+        error,
+        attempts + 1,
+        first_failed_at.unwrap_or(millis(at)),
+        millis(at)
+    ])?;
+    complete(conn, claim, last_event_id, at)?;
+    Ok(true)
+}
+
+pub(super) fn depth(conn: &Connection) -> StoreResult<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM inbox_work")?
+        .query_row([], |row| row.get(0))?;
+    unsigned("inbox depth", n)
+}
+
+pub(super) fn prune(conn: &Connection, before: Timestamp) -> StoreResult<u64> {
+    let n = conn
+        .prepare_cached(
+            "DELETE FROM inbox_event WHERE processed_at IS NOT NULL AND received_at < ?1",
+        )?
+        .execute(params![millis(before)])?;
+    Ok(n as u64)
+}
+
+pub(super) fn add_dead_letter(conn: &Connection, letter: &NewDeadLetter) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO dead_letter (source, record_key, payload_json, last_error, attempts, first_failed_at, last_failed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )?
+        .query_row(
+            params![
+                letter.source,
+                letter.record_key,
+                json_text(&letter.payload),
+                letter.error,
+                letter.attempts,
+                millis(letter.first_failed_at),
+                millis(letter.at)
+            ],
+            |row| row.get(0),
+        )?)
+}
+
+pub(super) fn dead_letters(
+    conn: &Connection,
+    query: &DeadLetterQuery,
+) -> StoreResult<Vec<DeadLetter>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, source, record_key, payload_json, last_error, attempts, first_failed_at, last_failed_at
+         FROM dead_letter WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR id > ?2)
+         ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![query.source, query.after_id, query.limit], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, i64>(5)?,
+            row.get::<_, i64>(6)?,
+            row.get::<_, i64>(7)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (id, source, record_key, payload, last_error, attempts, first, last) = row?;
+        Ok(DeadLetter {
+            id,
+            source,
+            record_key,
+            payload: json("dead letter payload", &payload)?,
+            last_error,
+            attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
+            first_failed_at: timestamp(first)?,
+            last_failed_at: timestamp(last)?,
+        })
+    })
+    .collect()
+}
+
+pub(super) fn retry_dead_letter(conn: &Connection, id: i64, at: Timestamp) -> StoreResult<bool> {
+    let letter = conn
+        .prepare_cached(
+            "DELETE FROM dead_letter WHERE id = ?1 RETURNING source, record_key, payload_json",
+        )?
+        .query_row(params![id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((source, record_key, payload)) = letter else {
+        return Ok(false);
+    };
+    let event = InboxEvent {
+        source,
+        dedup_key: None,
+        record_key,
+        payload: json("dead letter payload", &payload)?,
+    };
+    insert(conn, std::slice::from_ref(&event), at)?;
+    Ok(true)
+}
+
+pub(super) fn drop_dead_letter(conn: &Connection, id: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM dead_letter WHERE id = ?1")?
+        .execute(params![id])?
+        > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::super::tests::{store, t};
+    use crate::store::{
+        DeadLetterQuery, InboxEvent, InsertSummary, Lease, NewDeadLetter, RetryLater, StateStore,
+    };
+
+    fn event(dedup_key: Option<&str>, record_key: &str, n: i64) -> InboxEvent {
+        InboxEvent {
+            source: "crm".into(),
+            dedup_key: dedup_key.map(str::to_owned),
+            record_key: record_key.into(),
+            payload: json!({"n": n}),
+        }
+    }
+
+    fn lease(worker: &str) -> Lease {
+        Lease {
+            worker: worker.into(),
+            duration: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn a_redelivered_event_is_stored_once() {
+        let s = store();
+        let summary = s
+            .inbox_insert(
+                &[event(Some("ev1"), "r1", 1), event(Some("ev1"), "r1", 1)],
+                t(0),
+            )
+            .unwrap();
+        assert_eq!(
+            summary,
+            InsertSummary {
+                inserted: 1,
+                duplicates: 1
+            }
+        );
+        let summary = s
+            .inbox_insert(
+                &[event(Some("ev1"), "r1", 1), event(Some("ev2"), "r2", 2)],
+                t(1),
+            )
+            .unwrap();
+        assert_eq!(
+            summary,
+            InsertSummary {
+                inserted: 1,
+                duplicates: 1
+            }
+        );
+        // The same key from another source is another event.
+        let other = InboxEvent {
+            source: "shop".into(),
+            ..event(Some("ev1"), "r1", 1)
+        };
+        assert_eq!(s.inbox_insert(&[other], t(1)).unwrap().inserted, 1);
+        assert_eq!(s.inbox_depth().unwrap(), 3);
+
+        let claim = s.inbox_claim(&lease("w"), t(2)).unwrap().unwrap();
+        assert_eq!((claim.record_key.as_str(), claim.events.len()), ("r1", 1));
+        assert!(s.inbox_ack(&claim, t(3)).unwrap());
+        // Still deduplicated after processing, until pruned.
+        assert_eq!(
+            s.inbox_insert(&[event(Some("ev1"), "r1", 1)], t(4))
+                .unwrap()
+                .duplicates,
+            1
+        );
+        assert_eq!(
+            s.inbox_prune(t(0)).unwrap(),
+            0,
+            "only events received before the cutoff go"
+        );
+        assert_eq!(s.inbox_prune(t(10)).unwrap(), 1);
+        assert_eq!(
+            s.inbox_insert(&[event(Some("ev1"), "r1", 1)], t(11))
+                .unwrap()
+                .inserted,
+            1
+        );
+    }
+
+    #[test]
+    fn id_less_notifications_coalesce_into_one_unit_of_work() {
+        let s = store();
+        let batch: Vec<_> = (0..50).map(|n| event(None, "customer-7", n)).collect();
+        assert_eq!(s.inbox_insert(&batch, t(0)).unwrap().inserted, 50);
+        assert_eq!(s.inbox_depth().unwrap(), 1);
+        let claim = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
+        assert_eq!(claim.events.len(), 50);
+        assert_eq!(claim.dirty_since, t(0));
+        assert!(s.inbox_ack(&claim, t(2)).unwrap());
+        assert_eq!(s.inbox_depth().unwrap(), 0);
+        assert_eq!(s.inbox_claim(&lease("w"), t(3)).unwrap(), None);
+    }
+
+    #[test]
+    fn one_worker_at_a_time_holds_a_record() {
+        let s = store();
+        s.inbox_insert(&[event(None, "r1", 1)], t(0)).unwrap();
+        s.inbox_insert(&[event(None, "r2", 2)], t(1)).unwrap();
+
+        let a = s.inbox_claim(&lease("a"), t(2)).unwrap().unwrap();
+        let b = s.inbox_claim(&lease("b"), t(2)).unwrap().unwrap();
+        assert_eq!((a.record_key.as_str(), b.record_key.as_str()), ("r1", "r2"));
+        assert_eq!(
+            s.inbox_claim(&lease("c"), t(3)).unwrap(),
+            None,
+            "both records are held"
+        );
+
+        // A new event for a held record does not free it for another worker.
+        s.inbox_insert(&[event(None, "r1", 3)], t(4)).unwrap();
+        assert_eq!(s.inbox_claim(&lease("c"), t(5)).unwrap(), None);
+
+        // Worker a's lease runs out: c takes r1 with every pending event, and a's ack is refused.
+        let c = s.inbox_claim(&lease("c"), t(62)).unwrap().unwrap();
+        assert_eq!(c.record_key, "r1");
+        assert_eq!(c.events.len(), 2);
+        assert_eq!(
+            c.attempts, 1,
+            "a lease that ran out counts as a failed attempt"
+        );
+        assert!(!s.inbox_ack(&a, t(63)).unwrap());
+        assert!(s.inbox_ack(&c, t(63)).unwrap());
+        assert!(
+            s.inbox_ack(&b, t(63)).unwrap(),
+            "b's lease ran out but nobody took r2"
+        );
+        assert_eq!(s.inbox_depth().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_event_during_a_claim_makes_the_record_dirty_again() {
+        let s = store();
+        s.inbox_insert(&[event(None, "r1", 1)], t(0)).unwrap();
+        let first = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
+        s.inbox_insert(&[event(None, "r1", 2)], t(2)).unwrap();
+        assert!(s.inbox_ack(&first, t(3)).unwrap());
+
+        let second = s.inbox_claim(&lease("w"), t(4)).unwrap().unwrap();
+        let payloads: Vec<_> = second.events.iter().map(|e| e.payload.clone()).collect();
+        assert_eq!(payloads, [json!({"n": 2})]);
+        assert_eq!(second.dirty_since, t(2));
+        assert!(s.inbox_ack(&second, t(5)).unwrap());
+        assert_eq!(s.inbox_depth().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_failed_record_waits_for_its_next_attempt_then_dead_letters() {
+        let s = store();
+        s.inbox_insert(&[event(Some("e1"), "r1", 1)], t(0)).unwrap();
+        let claim = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
+        let retry = RetryLater {
+            error: "503".into(),
+            next_attempt_at: t(100),
+            at: t(1),
+        };
+        assert!(s.inbox_retry(&claim, &retry).unwrap());
+        assert_eq!(
+            s.inbox_claim(&lease("w"), t(99)).unwrap(),
+            None,
+            "backing off"
+        );
+
+        let claim = s.inbox_claim(&lease("w"), t(100)).unwrap().unwrap();
+        assert_eq!(claim.attempts, 1);
+        assert!(
+            s.inbox_dead_letter(&claim, "422 invalid property", t(101))
+                .unwrap()
+        );
+        assert_eq!(s.inbox_depth().unwrap(), 0);
+
+        let letters = s.dead_letters(&DeadLetterQuery::default()).unwrap();
+        assert_eq!(letters.len(), 1);
+        let letter = &letters[0];
+        assert_eq!((letter.record_key.as_str(), letter.attempts), ("r1", 2));
+        assert_eq!(
+            (letter.first_failed_at, letter.last_failed_at),
+            (t(1), t(101))
+        );
+        assert_eq!(letter.payload, json!([{"n": 1}]));
+        assert_eq!(letter.last_error, "422 invalid property");
+
+        // Replay puts the record back in the inbox; drop forgets a letter.
+        assert!(s.retry_dead_letter(letter.id, t(200)).unwrap());
+        assert!(!s.retry_dead_letter(letter.id, t(200)).unwrap());
+        assert_eq!(s.inbox_depth().unwrap(), 1);
+        let claim = s.inbox_claim(&lease("w"), t(201)).unwrap().unwrap();
+        assert_eq!((claim.record_key.as_str(), claim.attempts), ("r1", 0));
+
+        let id = s
+            .add_dead_letter(&NewDeadLetter {
+                source: "pair-a".into(),
+                record_key: "h1".into(),
+                payload: json!({"op": "delete"}),
+                error: "409 future bookings".into(),
+                attempts: 1,
+                first_failed_at: t(300),
+                at: t(300),
+            })
+            .unwrap();
+        let query = DeadLetterQuery {
+            source: Some("pair-a".into()),
+            ..DeadLetterQuery::default()
+        };
+        assert_eq!(s.dead_letters(&query).unwrap().len(), 1);
+        assert!(s.drop_dead_letter(id).unwrap());
+        assert!(!s.drop_dead_letter(id).unwrap());
+        assert!(s.dead_letters(&query).unwrap().is_empty());
+    }
+}

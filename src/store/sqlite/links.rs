@@ -1,0 +1,297 @@
+//! SQL for links (the id map): unique per (pair, home id) and per (pair, external id).
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::codec::{millis, unsigned};
+use crate::mapping::Side;
+use crate::store::{Link, LinkCounts, LinkQuery, LinkState, StoreError, StoreResult};
+
+const COLUMNS: &str = "home_id, external_id, state, home_version, external_version";
+
+type RawLink = (String, String, String, Option<String>, Option<String>);
+
+fn raw(row: &Row<'_>) -> rusqlite::Result<RawLink> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn decode(
+    (home_id, external_id, state, home_version, external_version): RawLink,
+) -> StoreResult<Link> {
+    let state = state
+        .parse()
+        .map_err(|e| StoreError::decode("link state", e))?;
+    Ok(Link {
+        home_id,
+        external_id,
+        state,
+        home_version,
+        external_version,
+    })
+}
+
+fn id_column(side: Side) -> &'static str {
+    match side {
+        Side::Home => "home_id",
+        Side::External => "external_id",
+    }
+}
+
+pub(super) fn get(
+    conn: &Connection,
+    pair: &str,
+    side: Side,
+    record_id: &str,
+) -> StoreResult<Option<Link>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM link WHERE pair = ?1 AND {} = ?2",
+        id_column(side)
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![pair, record_id], raw)
+        .optional()?
+        .map(decode)
+        .transpose()
+}
+
+pub(super) fn upsert(conn: &Connection, pair: &str, link: &Link, at: Timestamp) -> StoreResult<()> {
+    // A record may already be linked on either side. The same partner: update in place. A
+    // live link to another partner: refuse. A deleted link in the way: replace it.
+    for side in [Side::Home, Side::External] {
+        let Some(existing) = get(conn, pair, side, link.id_on(side))? else {
+            continue;
+        };
+        let other = side.other();
+        if existing.id_on(other) == link.id_on(other) {
+            continue;
+        }
+        if !existing.state.is_deleted() {
+            return Err(StoreError::LinkTaken {
+                pair: pair.to_owned(),
+                side,
+                id: link.id_on(side).to_owned(),
+                linked_to: existing.id_on(other).to_owned(),
+            });
+        }
+        conn.prepare_cached("DELETE FROM link WHERE pair = ?1 AND home_id = ?2")?
+            .execute(params![pair, existing.home_id])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO link (pair, home_id, external_id, state, home_version, external_version,
+                           created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         ON CONFLICT (pair, home_id) DO UPDATE SET
+             state = excluded.state,
+             home_version = excluded.home_version,
+             external_version = excluded.external_version,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        pair,
+        link.home_id,
+        link.external_id,
+        link.state.as_str(),
+        link.home_version,
+        link.external_version,
+        millis(at)
+    ])?;
+    Ok(())
+}
+
+pub(super) fn mark_deleted(
+    conn: &Connection,
+    pair: &str,
+    side: Side,
+    record_id: &str,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let sql = format!(
+        "UPDATE link SET state = ?3, updated_at = ?4 WHERE pair = ?1 AND {} = ?2",
+        id_column(side)
+    );
+    let changed = conn.prepare_cached(&sql)?.execute(params![
+        pair,
+        record_id,
+        LinkState::deleted_on(side).as_str(),
+        millis(at)
+    ])?;
+    Ok(changed > 0)
+}
+
+pub(super) fn list(conn: &Connection, pair: &str, query: &LinkQuery) -> StoreResult<Vec<Link>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM link
+         WHERE pair = ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR home_id > ?3)
+         ORDER BY home_id LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            pair,
+            query.state.map(LinkState::as_str),
+            query.after_home_id,
+            query.limit
+        ],
+        raw,
+    )?;
+    rows.map(|row| decode(row?)).collect()
+}
+
+pub(super) fn counts(conn: &Connection, pair: &str) -> StoreResult<LinkCounts> {
+    let mut stmt =
+        conn.prepare_cached("SELECT state, count(*) FROM link WHERE pair = ?1 GROUP BY state")?;
+    let rows = stmt.query_map(params![pair], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    let mut counts = LinkCounts::default();
+    for row in rows {
+        let (state, n) = row?;
+        let state: LinkState = state
+            .parse()
+            .map_err(|e| StoreError::decode("link state", e))?;
+        counts.add(state, unsigned("link count", n)?);
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{store, t};
+    use crate::mapping::Side;
+    use crate::store::{Link, LinkCounts, LinkQuery, LinkState, StateStore, StoreError};
+
+    #[test]
+    fn a_link_is_found_from_either_side_and_updated_in_place() {
+        let s = store();
+        let mut link = Link::active("https://home/customers/1", "101");
+        s.upsert_link("p", &link, t(1)).unwrap();
+        assert_eq!(
+            s.link("p", Side::Home, "https://home/customers/1").unwrap(),
+            Some(link.clone())
+        );
+        assert_eq!(
+            s.link("p", Side::External, "101").unwrap(),
+            Some(link.clone())
+        );
+        assert_eq!(s.link("other-pair", Side::External, "101").unwrap(), None);
+
+        link.external_version = Some("2024-01-01T00:00:00Z".into());
+        s.upsert_link("p", &link, t(2)).unwrap();
+        assert_eq!(s.link("p", Side::External, "101").unwrap(), Some(link));
+        assert_eq!(s.link_counts("p").unwrap().total(), 1);
+    }
+
+    #[test]
+    fn a_record_cannot_have_two_live_partners_on_either_side() {
+        let s = store();
+        s.upsert_link("p", &Link::active("h1", "e1"), t(1)).unwrap();
+
+        let err = s
+            .upsert_link("p", &Link::active("h1", "e2"), t(2))
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::LinkTaken { side: Side::Home, id, linked_to, .. } if id == "h1" && linked_to == "e1"),
+            "{err:?}"
+        );
+        let err = s
+            .upsert_link("p", &Link::active("h2", "e1"), t(2))
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::LinkTaken { side: Side::External, id, linked_to, .. } if id == "e1" && linked_to == "h1"),
+            "{err:?}"
+        );
+        assert_eq!(s.link("p", Side::External, "e2").unwrap(), None);
+        assert_eq!(s.link("p", Side::Home, "h2").unwrap(), None);
+
+        // The same ids in another pair are independent.
+        s.upsert_link("q", &Link::active("h1", "e2"), t(2)).unwrap();
+    }
+
+    #[test]
+    fn a_deleted_link_is_kept_until_the_record_is_linked_again() {
+        let s = store();
+        s.upsert_link("p", &Link::active("h1", "e1"), t(1)).unwrap();
+        assert!(
+            s.mark_link_deleted("p", Side::External, "e1", t(2))
+                .unwrap()
+        );
+        assert!(
+            !s.mark_link_deleted("p", Side::External, "nope", t(2))
+                .unwrap()
+        );
+        let link = s.link("p", Side::Home, "h1").unwrap().unwrap();
+        assert_eq!(link.state, LinkState::DeletedOnExternal);
+
+        // The external record was recreated under a new id: the deleted link gives way.
+        s.upsert_link("p", &Link::active("h1", "e9"), t(3)).unwrap();
+        assert_eq!(s.link("p", Side::External, "e1").unwrap(), None);
+        assert_eq!(
+            s.link("p", Side::Home, "h1").unwrap().unwrap().external_id,
+            "e9"
+        );
+    }
+
+    #[test]
+    fn listing_and_counting_for_status() {
+        let s = store();
+        for i in 0..5 {
+            s.upsert_link("p", &Link::active(format!("h{i}"), format!("e{i}")), t(1))
+                .unwrap();
+        }
+        s.mark_link_deleted("p", Side::Home, "h3", t(2)).unwrap();
+        let conflict = Link {
+            state: LinkState::Conflict,
+            ..Link::active("h4", "e4")
+        };
+        s.upsert_link("p", &conflict, t(2)).unwrap();
+
+        assert_eq!(
+            s.link_counts("p").unwrap(),
+            LinkCounts {
+                active: 3,
+                deleted_on_home: 1,
+                deleted_on_external: 0,
+                conflict: 1
+            }
+        );
+        let page1 = s
+            .links(
+                "p",
+                &LinkQuery {
+                    limit: 2,
+                    ..LinkQuery::default()
+                },
+            )
+            .unwrap();
+        let ids: Vec<_> = page1.iter().map(|l| l.home_id.as_str()).collect();
+        assert_eq!(ids, ["h0", "h1"]);
+        let page2 = s
+            .links(
+                "p",
+                &LinkQuery {
+                    after_home_id: Some("h1".into()),
+                    limit: 10,
+                    ..LinkQuery::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(page2.len(), 3);
+        let deleted = s
+            .links(
+                "p",
+                &LinkQuery {
+                    state: Some(LinkState::DeletedOnHome),
+                    ..LinkQuery::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(deleted[0].home_id, "h3");
+    }
+}
