@@ -116,7 +116,7 @@ async fn hubspot_limited(
     path: &str,
     fault: &mut Option<String>,
 ) -> Response {
-    if !path.starts_with("/crm/") {
+    if !path.starts_with("/crm/") || !s.hub_limiter.enabled() {
         return next.run(req).await;
     }
     let (kind, token) = hubspot::classify(s, req.headers());

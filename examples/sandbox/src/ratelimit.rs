@@ -60,6 +60,11 @@ impl HubspotLimiter {
         self.cfg.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
     }
 
+    /// True when limits are on.
+    pub fn enabled(&self) -> bool {
+        self.cfg.lock().unwrap_or_else(|p| p.into_inner()).0.enabled
+    }
+
     pub fn set(&self, c: HubspotRateLimit) {
         let mut g = self.cfg.lock().unwrap_or_else(|p| p.into_inner());
         *g = (c, HashMap::new());
