@@ -12,6 +12,7 @@ mod link;
 mod outcome;
 mod run;
 mod secret;
+mod snapshot;
 mod sqlite;
 mod token;
 
@@ -34,6 +35,7 @@ pub use link::{Link, LinkCounts, LinkQuery, LinkState};
 pub use outcome::{Outcome, OutcomeKind, OutcomeRecord};
 pub use run::{Checkpoint, Run, RunEnd, RunStart, RunState};
 pub use secret::Secret;
+pub use snapshot::SnapshotEntry;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use token::{ConsumedState, OAuthState, OAuthToken};
 
@@ -163,4 +165,34 @@ pub trait StateStore: Send + Sync {
     /// Puts a dead letter back into the inbox as a new event for its record; false if no such id.
     fn retry_dead_letter(&self, id: i64, at: Timestamp) -> StoreResult<bool>;
     fn drop_dead_letter(&self, id: i64) -> StoreResult<bool>;
+
+    // The snapshot: a full sync's index of one side's records (a cache, rebuilt per sync).
+
+    /// Forgets the snapshot of a side.
+    fn snapshot_clear(&self, pair: &str, side: Side) -> StoreResult<()>;
+    /// Adds or replaces records in a side's snapshot, in one transaction.
+    fn snapshot_put(&self, pair: &str, side: Side, entries: &[SnapshotEntry]) -> StoreResult<()>;
+    /// One record by id.
+    fn snapshot_get(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+    ) -> StoreResult<Option<serde_json::Value>>;
+    /// Records whose link field holds `link_value` (at most 10).
+    fn snapshot_by_link(
+        &self,
+        pair: &str,
+        side: Side,
+        link_value: &str,
+    ) -> StoreResult<Vec<(String, serde_json::Value)>>;
+    /// Records whose match key is `key` (at most 10).
+    fn snapshot_by_match(
+        &self,
+        pair: &str,
+        side: Side,
+        key: &str,
+    ) -> StoreResult<Vec<(String, serde_json::Value)>>;
+    /// How many records a side's snapshot holds.
+    fn snapshot_count(&self, pair: &str, side: Side) -> StoreResult<u64>;
 }

@@ -15,6 +15,7 @@ mod links;
 mod migrations;
 mod outcomes;
 mod runs;
+mod snapshot;
 mod tokens;
 
 use std::path::Path;
@@ -29,8 +30,8 @@ use crate::store::{
     ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent,
     InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
     NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent,
-    RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, StateStore, StatusMark, StoreError,
-    StoreResult,
+    RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark,
+    StoreError, StoreResult,
 };
 
 /// How hard SQLite works to keep a commit through a power loss.
@@ -396,6 +397,45 @@ impl StateStore for SqliteStore {
 
     fn drop_dead_letter(&self, id: i64) -> StoreResult<bool> {
         self.write(|tx| inbox::drop_dead_letter(tx, id))
+    }
+
+    fn snapshot_clear(&self, pair: &str, side: Side) -> StoreResult<()> {
+        self.write(|tx| snapshot::clear(tx, pair, side))
+    }
+
+    fn snapshot_put(&self, pair: &str, side: Side, entries: &[SnapshotEntry]) -> StoreResult<()> {
+        self.write(|tx| snapshot::put(tx, pair, side, entries))
+    }
+
+    fn snapshot_get(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        self.read(|c| snapshot::get(c, pair, side, record_id))
+    }
+
+    fn snapshot_by_link(
+        &self,
+        pair: &str,
+        side: Side,
+        link_value: &str,
+    ) -> StoreResult<Vec<(String, serde_json::Value)>> {
+        self.read(|c| snapshot::by_link(c, pair, side, link_value))
+    }
+
+    fn snapshot_by_match(
+        &self,
+        pair: &str,
+        side: Side,
+        key: &str,
+    ) -> StoreResult<Vec<(String, serde_json::Value)>> {
+        self.read(|c| snapshot::by_match(c, pair, side, key))
+    }
+
+    fn snapshot_count(&self, pair: &str, side: Side) -> StoreResult<u64> {
+        self.read(|c| snapshot::count(c, pair, side))
     }
 }
 
