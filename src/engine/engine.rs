@@ -60,6 +60,8 @@ pub struct PlanContext<'a> {
     pub source_shadow: Option<&'a Shadow>,
     /// The target record's values at the last sync.
     pub target_shadow: Option<&'a Shadow>,
+    /// The source record is known to be deleted (e.g. it came from a list of archived records).
+    pub source_deleted: bool,
 }
 
 /// How a planned write ended, for the write-back to the source.
@@ -235,12 +237,15 @@ impl<'m> Engine<'m> {
     }
 
     /// Finds the target of a source record: the store's link first, then the source's link
-    /// field, then the match keys. `get` looks a target up by id; `matches` by match key.
+    /// field, then a target whose link field names the source (a write whose link never made it
+    /// back), then the match keys. `get` looks a target up by id; `linked_to` by the value of
+    /// its link field; `matches` by match key.
     pub fn resolve<'a>(
         &self,
         source: &Value,
         store_link: Option<&str>,
         get: impl Fn(&str) -> Option<&'a Value>,
+        linked_to: impl Fn(&str) -> Vec<(String, &'a Value)>,
         matches: impl Fn(&str) -> Vec<(String, &'a Value)>,
     ) -> Target<'a> {
         let found = |id: &str, by| match get(id) {
@@ -265,6 +270,30 @@ impl<'m> Engine<'m> {
                 return Target::Ambiguous { ids, why };
             }
             LinkValue::None => {}
+        }
+        if let Some(source_id) = self.source().id_of(source) {
+            let mut back = linked_to(&source_id);
+            match back.len() {
+                0 => {}
+                1 => {
+                    let (id, record) = back.remove(0);
+                    return Target::Found {
+                        id,
+                        record,
+                        by: LinkedBy::TargetLinkField,
+                    };
+                }
+                _ => {
+                    let ids: Vec<String> = back.into_iter().map(|(id, _)| id).collect();
+                    let why = format!(
+                        "{} {} records name this {} in their link field",
+                        ids.len(),
+                        self.target().title,
+                        self.source().title
+                    );
+                    return Target::Ambiguous { ids, why };
+                }
+            }
         }
         let Some(key) = self.match_key(self.direction.source(), source) else {
             return Target::None;
@@ -309,7 +338,7 @@ impl<'m> Engine<'m> {
         };
         plan.source_status = self.status_text(src_side, source);
         plan.source_shadow = self.shadow_of(src_side, source);
-        if self.is_deleted(src_side, source) {
+        if ctx.source_deleted || self.is_deleted(src_side, source) {
             return self.plan_delete(plan, target);
         }
         let result = match target {

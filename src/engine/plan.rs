@@ -40,6 +40,8 @@ pub enum LinkedBy {
     Store,
     /// The source's link field.
     LinkField,
+    /// The target's link field names the source.
+    TargetLinkField,
     /// The match keys (first linking).
     Match,
 }

@@ -33,6 +33,7 @@ fn ctx() -> PlanContext<'static> {
         now: NOW,
         source_shadow: None,
         target_shadow: None,
+        source_deleted: false,
     }
 }
 
@@ -243,6 +244,7 @@ fn echoes_and_conflicts_follow_the_shadows() {
             now: NOW,
             source_shadow: Some(&src_shadow),
             target_shadow: None,
+            source_deleted: false,
         },
     );
     assert_eq!(p.kind, PlanKind::Echo);
@@ -257,6 +259,7 @@ fn echoes_and_conflicts_follow_the_shadows() {
             now: NOW,
             source_shadow: Some(&old),
             target_shadow: Some(&old_target),
+            source_deleted: false,
         },
     );
     assert_eq!(p.kind, PlanKind::Update);
@@ -272,14 +275,14 @@ fn links_resolve_from_store_then_field_then_match() {
     let get = |id: &str| (id == "555").then_some(&h);
     let none = |_: &str| Vec::new();
     assert!(matches!(
-        e.resolve(&c, Some("555"), get, none),
+        e.resolve(&c, Some("555"), get, none, none),
         Target::Found {
             by: LinkedBy::Store,
             ..
         }
     ));
     assert!(matches!(
-        e.resolve(&c, Some("404"), get, none),
+        e.resolve(&c, Some("404"), get, none, none),
         Target::Gone { .. }
     ));
     let by_email = |k: &str| {
@@ -290,14 +293,14 @@ fn links_resolve_from_store_then_field_then_match() {
         }
     };
     assert!(matches!(
-        e.resolve(&c, None, get, by_email),
+        e.resolve(&c, None, get, none, by_email),
         Target::Found {
             by: LinkedBy::Match,
             ..
         }
     ));
     c["custom_fields"] = json!({"External ID": "101, 102"});
-    let t = e.resolve(&c, None, get, by_email);
+    let t = e.resolve(&c, None, get, none, by_email);
     assert!(matches!(t, Target::Ambiguous { .. }), "{t:?}");
     let p = e.plan(&c, t, &ctx());
     assert_eq!(p.kind, PlanKind::Conflict);
@@ -305,7 +308,7 @@ fn links_resolve_from_store_then_field_then_match() {
     let two = |_: &str| vec![("1".to_string(), &h), ("2".to_string(), &h)];
     c["custom_fields"] = json!({});
     assert!(matches!(
-        e.resolve(&c, None, get, two),
+        e.resolve(&c, None, get, none, two),
         Target::Ambiguous { .. }
     ));
 }
