@@ -49,6 +49,7 @@ fn main() {
         now: "2026-11-29T05:00:00Z",
         source_shadow: None,
         target_shadow: None,
+        source_deleted: false,
     };
 
     let out = Engine::new(&mapping, Direction::Outbound);

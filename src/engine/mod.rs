@@ -4,14 +4,14 @@
 //! Architecture invariant: no I/O of any kind (no tokio, reqwest or SQL) and no clock: `now`
 //! comes in through `PlanContext`. The same inputs always give the same plan.
 
-mod engine;
+mod planner;
 mod mapper;
 mod normalize;
 mod plan;
 mod shadow;
 mod status;
 
-pub use engine::{Engine, LinkValue, PlanContext, Target, WriteOutcome};
+pub use planner::{Engine, LinkValue, PlanContext, Target, WriteOutcome};
 pub use normalize::{canonical, is_empty, same};
 pub use plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
 pub use shadow::Shadow;
