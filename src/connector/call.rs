@@ -1,0 +1,218 @@
+//! One logical call and its attempts: pace through the rate limiter, add credentials, send,
+//! read the budget headers and `Retry-After`, retry the declared statuses and network failures
+//! with backoff, refresh an OAuth token once on 401, and classify what is left. It never
+//! decides what happens after the last attempt; the caller gets a classified error.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::{ConnectorError, Result, api_text};
+use super::stats::Stats;
+use super::transport::{Body, Outgoing};
+use super::{Connector, parse_retry_after};
+use crate::mapping::model::Method;
+
+/// An API's answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: u16,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body: JSON, a string when it is not JSON, `null` when empty.
+    pub body: Value,
+    /// The URL that answered (for resolving links in the answer).
+    pub url: Url,
+}
+
+impl Response {
+    /// A header's value (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A request ready for its attempts.
+pub(crate) struct Call<'a> {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: Vec<(String, String, bool)>,
+    pub(crate) body: Option<Value>,
+    /// Non-2xx statuses the operation handles itself (missing, refused, exists): given back
+    /// as answers, never retried.
+    pub(crate) accept: &'a [u16],
+}
+
+impl Connector {
+    /// Makes the attempts of one call.
+    pub(crate) async fn call(&self, call: Call<'_>) -> Result<Response> {
+        let sys = &self.shared.system;
+        let policy = &sys.retry;
+        let transport = self.shared.transport.as_ref();
+        let limiter = &self.shared.limiter;
+        let stats = &self.shared.stats;
+        let method = call.method.as_str();
+        let path = call.url.path().to_string();
+        let body = call.body.map(Body::Json);
+        let mut attempts = 0u32;
+        let mut budget = policy.max_attempts.max(1);
+        let mut refreshed = false;
+        loop {
+            attempts += 1;
+            let mut out = Outgoing {
+                method: call.method,
+                url: call.url.clone(),
+                headers: call.headers.clone(),
+                body: body.clone(),
+            };
+            let used_token = self.creds.apply(&mut out, transport).await?;
+            limiter.acquire().await;
+            Stats::bump(&stats.requests);
+            if attempts > 1 {
+                Stats::bump(&stats.retries);
+            }
+            let answer = match transport.send(out).await {
+                Ok(a) => a,
+                Err(e) => {
+                    Stats::bump(&stats.transport_errors);
+                    if attempts >= budget {
+                        tracing::warn!(system = %sys.name, method, path = %path, attempt = attempts, error = %e.message, "Request failed; no attempts left.");
+                        return Err(ConnectorError::Transport {
+                            system: sys.name.clone(),
+                            method,
+                            path,
+                            kind: e.kind,
+                            message: self.scrub(&e.message),
+                            attempts,
+                        });
+                    }
+                    let delay = self.shared.backoff.delay(attempts - 1);
+                    tracing::debug!(system = %sys.name, method, path = %path, attempt = attempts, error = %e.message, delay_ms = delay.as_millis() as u64, "Request failed; retrying.");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            };
+            let received = Instant::now();
+            let status = answer.status;
+            self.observe_budget(&answer.headers);
+            let retry_after = if policy.retry_after {
+                header(&answer.headers, "retry-after")
+                    .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()))
+                    .map(|d| d.min(policy.max_retry_after))
+            } else {
+                None
+            };
+            let ok = (200..300).contains(&status) || call.accept.contains(&status);
+            if status == 429 {
+                Stats::bump(&stats.rate_limited);
+            }
+            if !ok && let Some(ra) = retry_after {
+                // The whole system waits: no request to it leaves before this has passed.
+                limiter.pause_until(received + ra);
+            }
+            tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, "Request answered.");
+            let body = parse_body(&answer.body);
+            if ok {
+                return Ok(Response {
+                    status,
+                    headers: answer.headers,
+                    body,
+                    url: call.url,
+                });
+            }
+            if status == 401
+                && !refreshed
+                && let (Some(session), Some(used)) = (self.creds.refreshable(), &used_token)
+            {
+                refreshed = true;
+                budget += 1;
+                session.after_unauthorized(transport, used).await?;
+                continue;
+            }
+            if policy.statuses.contains(&status) && attempts < budget {
+                let delay = self.shared.backoff.delay(attempts - 1);
+                if status == 429 && retry_after.is_none() {
+                    limiter.pause_until(received + delay);
+                }
+                tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, delay_ms = delay.as_millis() as u64, "Retrying after an error answer.");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let body_text = match &body {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let class = sys.classify(status, &body_text);
+            tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, class = ?class, "Request failed.");
+            return Err(ConnectorError::Http {
+                system: sys.name.clone(),
+                method,
+                path,
+                status,
+                class,
+                message: self.scrub(&api_text(&body)),
+                retry_after,
+                attempts,
+            });
+        }
+    }
+
+    /// Feeds the declared budget headers to the rate limiter.
+    fn observe_budget(&self, headers: &[(String, String)]) {
+        let Some(h) = self
+            .shared
+            .system
+            .rate_limit
+            .as_ref()
+            .and_then(|l| l.headers.as_ref())
+        else {
+            return;
+        };
+        let Some(remaining) =
+            header(headers, &h.remaining).and_then(|v| v.trim().parse::<u64>().ok())
+        else {
+            return;
+        };
+        let interval = h
+            .interval_ms
+            .as_deref()
+            .and_then(|n| header(headers, n))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis);
+        self.shared.limiter.observe_budget(remaining, interval);
+    }
+
+    /// Removes any credential the API might have echoed.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in self.creds.secrets() {
+            out = out.replace(&s, "[redacted]");
+        }
+        out
+    }
+}
+
+/// A header's value, name in any case.
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// JSON when it parses, the text otherwise, `null` when empty.
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}

@@ -1,0 +1,367 @@
+//! OAuth 2 tokens for one system: where they are kept (`TokenProvider`, implemented by the
+//! store), the in-memory copy behind a per-system async lock so concurrent callers never race a
+//! refresh, the refresh-token grant, and the authorization-code exchange of the install flow.
+//! It never touches the store directly, and never logs a token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::error::{ConnectorError, Result, api_text};
+use super::transport::{Body, Incoming, Outgoing, Transport};
+use crate::mapping::model::{ErrorClass, Method, OAuth2, Secret};
+
+/// An error from wherever tokens are kept.
+pub type TokenStoreError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The tokens an install or a refresh produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthTokens {
+    /// Sent as the bearer token.
+    pub access_token: Secret,
+    /// Exchanged for a new access token when it expires.
+    pub refresh_token: Option<Secret>,
+    /// When the access token stops working, if the server said.
+    pub expires_at: Option<jiff::Timestamp>,
+}
+
+impl OAuthTokens {
+    /// True when the token expires within `margin` (or has expired).
+    pub fn expires_within(&self, margin: Duration, now: jiff::Timestamp) -> bool {
+        match self.expires_at {
+            None => false,
+            Some(at) => at.duration_since(now).as_secs_f64() <= margin.as_secs_f64(),
+        }
+    }
+}
+
+/// Where a system's tokens are kept between runs (the state store). Calls may block briefly:
+/// the connector makes them off the async workers.
+pub trait TokenProvider: Send + Sync + 'static {
+    /// The tokens saved for `system`, if any.
+    fn load(&self, system: &str) -> std::result::Result<Option<OAuthTokens>, TokenStoreError>;
+    /// Saves (replaces) the tokens for `system`.
+    fn save(&self, system: &str, tokens: &OAuthTokens) -> std::result::Result<(), TokenStoreError>;
+}
+
+/// Tokens kept in memory only (tests, dry runs).
+#[derive(Debug, Default)]
+pub struct MemoryTokens {
+    tokens: std::sync::Mutex<std::collections::BTreeMap<String, OAuthTokens>>,
+}
+
+impl MemoryTokens {
+    /// Starts with the given tokens for a system.
+    pub fn with(system: &str, tokens: OAuthTokens) -> MemoryTokens {
+        let m = MemoryTokens::default();
+        m.lock().insert(system.to_string(), tokens);
+        m
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, OAuthTokens>> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl TokenProvider for MemoryTokens {
+    fn load(&self, system: &str) -> std::result::Result<Option<OAuthTokens>, TokenStoreError> {
+        Ok(self.lock().get(system).cloned())
+    }
+
+    fn save(&self, system: &str, tokens: &OAuthTokens) -> std::result::Result<(), TokenStoreError> {
+        self.lock().insert(system.to_string(), tokens.clone());
+        Ok(())
+    }
+}
+
+/// One system's OAuth state, shared by every clone of its connector.
+pub(crate) struct OAuthSession {
+    system: String,
+    config: OAuth2,
+    provider: Option<Arc<dyn TokenProvider>>,
+    /// The tokens in use. Held across a refresh, so one caller refreshes and the others wait
+    /// for its result instead of refreshing again (refresh tokens may be single-use).
+    current: Mutex<Option<OAuthTokens>>,
+    /// Refreshes made, for the stats.
+    pub(crate) refreshes: std::sync::atomic::AtomicU64,
+}
+
+impl OAuthSession {
+    pub(crate) fn new(
+        system: &str,
+        config: OAuth2,
+        provider: Option<Arc<dyn TokenProvider>>,
+    ) -> OAuthSession {
+        OAuthSession {
+            system: system.to_string(),
+            config,
+            provider,
+            current: Mutex::new(None),
+            refreshes: Default::default(),
+        }
+    }
+
+    /// The secrets this session may send, for scrubbing messages.
+    pub(crate) fn client_secret(&self) -> &Secret {
+        &self.config.client_secret
+    }
+
+    /// True when a static token is configured (nothing to refresh).
+    pub(crate) fn is_static(&self) -> bool {
+        self.config.static_token.is_some()
+    }
+
+    /// The access token to send now: the static one, else the kept one, refreshed first when
+    /// it expires within `refresh_before`.
+    pub(crate) async fn access_token(&self, transport: &dyn Transport) -> Result<Secret> {
+        if let Some(t) = &self.config.static_token {
+            return Ok(t.clone());
+        }
+        let mut current = self.current.lock().await;
+        if current.is_none() {
+            *current = self.load().await?;
+        }
+        let Some(tokens) = current.as_ref() else {
+            return Err(self.auth_error(
+                "no OAuth token is installed; run `mapsync serve` and open its OAuth install \
+                 link for this system, or set the static token the mapping names"
+                    .to_string(),
+            ));
+        };
+        if tokens.expires_within(self.config.refresh_before, jiff::Timestamp::now()) {
+            let fresh = self.refresh(transport, tokens).await?;
+            *current = Some(fresh);
+        }
+        match current.as_ref() {
+            Some(t) => Ok(t.access_token.clone()),
+            None => Err(ConnectorError::Internal(
+                "the OAuth token vanished during a refresh".to_string(),
+            )),
+        }
+    }
+
+    /// After a 401 to a request sent with `used`: refresh, unless another caller already
+    /// replaced that token, then give the token to retry with.
+    pub(crate) async fn after_unauthorized(
+        &self,
+        transport: &dyn Transport,
+        used: &Secret,
+    ) -> Result<Secret> {
+        let mut current = self.current.lock().await;
+        match current.as_ref() {
+            Some(t) if t.access_token != *used => Ok(t.access_token.clone()),
+            Some(t) => {
+                let fresh = self.refresh(transport, t).await?;
+                let token = fresh.access_token.clone();
+                *current = Some(fresh);
+                Ok(token)
+            }
+            None => Err(self.auth_error(
+                "the API refused the OAuth token and none is installed; reinstall the app"
+                    .to_string(),
+            )),
+        }
+    }
+
+    /// Exchanges an authorization code from the install flow for tokens, saves and uses them.
+    pub(crate) async fn exchange_code(
+        &self,
+        transport: &dyn Transport,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<OAuthTokens> {
+        let form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".to_string(), code.to_string()),
+            ("redirect_uri".to_string(), redirect_uri.to_string()),
+            ("client_id".to_string(), self.config.client_id.clone()),
+            (
+                "client_secret".to_string(),
+                self.config.client_secret.expose().to_string(),
+            ),
+        ];
+        let mut current = self.current.lock().await;
+        let answer = self.token_call(transport, form).await?;
+        let tokens = self.tokens_from(answer, None, "exchanging the install code")?;
+        self.save(&tokens).await?;
+        *current = Some(tokens.clone());
+        Ok(tokens)
+    }
+
+    /// The consent page URL for the install flow.
+    pub(crate) fn authorize_url(&self, redirect_uri: &str, state: &str) -> Url {
+        let mut u = self.config.authorize_url.clone();
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("client_id", &self.config.client_id);
+            q.append_pair("redirect_uri", redirect_uri);
+            if !self.config.scopes.is_empty() {
+                q.append_pair("scope", &self.config.scopes.join(" "));
+            }
+            q.append_pair("state", state);
+            q.append_pair("response_type", "code");
+        }
+        u
+    }
+
+    async fn refresh(&self, transport: &dyn Transport, old: &OAuthTokens) -> Result<OAuthTokens> {
+        let Some(refresh_token) = &old.refresh_token else {
+            return Err(self.auth_error(
+                "the OAuth token expired and there is no refresh token; reinstall the app \
+                 (`mapsync serve`, OAuth install link)"
+                    .to_string(),
+            ));
+        };
+        let form = vec![
+            ("grant_type".to_string(), "refresh_token".to_string()),
+            (
+                "refresh_token".to_string(),
+                refresh_token.expose().to_string(),
+            ),
+            ("client_id".to_string(), self.config.client_id.clone()),
+            (
+                "client_secret".to_string(),
+                self.config.client_secret.expose().to_string(),
+            ),
+        ];
+        let answer = self.token_call(transport, form).await?;
+        let tokens = self.tokens_from(answer, Some(refresh_token), "refreshing the OAuth token")?;
+        self.save(&tokens).await?;
+        self.refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(system = %self.system, "Refreshed the OAuth token.");
+        Ok(tokens)
+    }
+
+    async fn token_call(
+        &self,
+        transport: &dyn Transport,
+        form: Vec<(String, String)>,
+    ) -> Result<Incoming> {
+        let req = Outgoing {
+            method: Method::Post,
+            url: self.config.token_url.clone(),
+            headers: vec![("accept".into(), "application/json".into(), false)],
+            body: Some(Body::Form(form)),
+        };
+        transport
+            .send(req)
+            .await
+            .map_err(|e| ConnectorError::Transport {
+                system: self.system.clone(),
+                method: "POST",
+                path: self.config.token_url.path().to_string(),
+                kind: e.kind,
+                message: e.message,
+                attempts: 1,
+            })
+    }
+
+    fn tokens_from(
+        &self,
+        answer: Incoming,
+        previous_refresh: Option<&Secret>,
+        doing: &str,
+    ) -> Result<OAuthTokens> {
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        if !(200..300).contains(&answer.status) {
+            let text = self.scrub(api_text(&body));
+            if answer.status >= 500 || answer.status == 429 {
+                return Err(ConnectorError::Http {
+                    system: self.system.clone(),
+                    method: "POST",
+                    path: self.config.token_url.path().to_string(),
+                    status: answer.status,
+                    class: if answer.status == 429 {
+                        ErrorClass::RateLimited
+                    } else {
+                        ErrorClass::Transient
+                    },
+                    message: format!("{doing} failed: {text}"),
+                    retry_after: None,
+                    attempts: 1,
+                });
+            }
+            return Err(self.auth_error(format!(
+                "{doing} failed ({} {text}); check client_id and client_secret, or reinstall \
+                 the app (`mapsync serve`, OAuth install link)",
+                answer.status
+            )));
+        }
+        let access = body.get("access_token").and_then(Value::as_str);
+        let Some(access) = access.filter(|a| !a.is_empty()) else {
+            return Err(self.auth_error(format!(
+                "{doing}: the token endpoint answered without an access_token; check token_url"
+            )));
+        };
+        let refresh = body
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(Secret::new)
+            .or_else(|| previous_refresh.cloned());
+        let expires_in = match body.get("expires_in") {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        let expires_at = expires_in
+            .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s.max(0.0)).ok())
+            .and_then(|d| jiff::Timestamp::now().checked_add(d).ok());
+        Ok(OAuthTokens {
+            access_token: Secret::new(access),
+            refresh_token: refresh,
+            expires_at,
+        })
+    }
+
+    async fn load(&self) -> Result<Option<OAuthTokens>> {
+        let Some(p) = self.provider.clone() else {
+            return Ok(None);
+        };
+        let system = self.system.clone();
+        let loaded = tokio::task::spawn_blocking(move || p.load(&system))
+            .await
+            .map_err(|e| ConnectorError::Internal(format!("loading OAuth tokens: {e}")))?;
+        loaded.map_err(|e| {
+            self.auth_error(format!(
+                "the saved OAuth tokens could not be read ({e}); check the state store"
+            ))
+        })
+    }
+
+    async fn save(&self, tokens: &OAuthTokens) -> Result<()> {
+        let Some(p) = self.provider.clone() else {
+            return Ok(());
+        };
+        let system = self.system.clone();
+        let tokens = tokens.clone();
+        let saved = tokio::task::spawn_blocking(move || p.save(&system, &tokens))
+            .await
+            .map_err(|e| ConnectorError::Internal(format!("saving OAuth tokens: {e}")))?;
+        saved.map_err(|e| {
+            self.auth_error(format!(
+                "new OAuth tokens could not be saved ({e}); check the state store"
+            ))
+        })
+    }
+
+    fn scrub(&self, text: String) -> String {
+        let secret = self.config.client_secret.expose();
+        if secret.len() >= 4 {
+            text.replace(secret, "[redacted]")
+        } else {
+            text
+        }
+    }
+
+    fn auth_error(&self, message: String) -> ConnectorError {
+        ConnectorError::Auth {
+            system: self.system.clone(),
+            message,
+        }
+    }
+}

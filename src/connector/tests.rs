@@ -1,0 +1,1 @@
+//! HTTP behaviour tests (filled in below).
