@@ -14,12 +14,24 @@ async fn main() -> std::io::Result<()> {
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let conc: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
     let target = args.get(3).cloned().unwrap_or_else(|| "tte".into());
-    let sb = Sandbox::start(SandboxConfig { customers: 100, contacts: 100, request_log_capacity: 10_000, ..SandboxConfig::default() }).await?;
+    let sb = Sandbox::start(SandboxConfig {
+        customers: 100,
+        contacts: 100,
+        request_log_capacity: 10_000,
+        ..SandboxConfig::default()
+    })
+    .await?;
     let (url, auth) = if target == "hubspot" {
         let id = sb.seed_report().plain_contacts[0].clone();
-        (format!("{}/crm/v3/objects/contacts/{id}", sb.hubspot_base_url()), format!("Bearer {}", sb.hubspot_access_token()))
+        (
+            format!("{}/crm/v3/objects/contacts/{id}", sb.hubspot_base_url()),
+            format!("Bearer {}", sb.hubspot_access_token()),
+        )
     } else {
-        (sb.seed_report().plain_customers[0].clone(), format!("token {}", sb.tte_api_key()))
+        (
+            sb.seed_report().plain_customers[0].clone(),
+            format!("token {}", sb.tte_api_key()),
+        )
     };
     let ok = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
@@ -28,7 +40,11 @@ async fn main() -> std::io::Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..conc {
         // one client per worker: one keep-alive connection each
-        let c = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(1).build().map_err(std::io::Error::other)?;
+        let c = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(std::io::Error::other)?;
         let (url, auth, ok, bad) = (url.clone(), auth.clone(), ok.clone(), bad.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
@@ -54,6 +70,18 @@ async fn main() -> std::io::Result<()> {
         bad.load(Ordering::Relaxed),
         n as f64 / elapsed
     );
+    // cross-check with the server's own counters
+    let system = if target == "hubspot" {
+        sandbox::System::Hubspot
+    } else {
+        sandbox::System::Tte
+    };
+    let op = if target == "hubspot" {
+        "contacts.get"
+    } else {
+        "customers.get"
+    };
+    println!("server counted {op}: {:?}", sb.count(system, op));
     sb.shutdown().await;
     Ok(())
 }

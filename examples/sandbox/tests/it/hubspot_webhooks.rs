@@ -313,3 +313,68 @@ async fn batches_hold_at_most_max_events() {
     );
     assert!(rx.count() >= 3);
 }
+
+#[tokio::test]
+async fn reordered_batches_still_deliver_every_event() {
+    let mut cfg = SandboxConfig::for_tests();
+    cfg.webhooks.batch_window = std::time::Duration::from_millis(100);
+    cfg.hubspot_faults = sandbox::Faults {
+        delivery_reorder_rate: 1.0,
+        reorder_window: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let sb = start(cfg).await;
+    let rx = Receiver::start("/wh").await;
+    setup(&sb, &rx.url, &[]).await;
+    for i in 0..6 {
+        sb.ui_create_contact(json!({"email": format!("r{i}@x.com")}))
+            .unwrap();
+    }
+    wait_until(10, "6 events", || {
+        rx.hits()
+            .iter()
+            .map(|h| h.json().as_array().unwrap().len())
+            .sum::<usize>()
+            == 6
+    })
+    .await;
+    let mut ids: Vec<u64> = rx
+        .hits()
+        .iter()
+        .flat_map(|h| {
+            h.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["objectId"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+}
+
+#[tokio::test]
+async fn older_rule_does_not_retry_client_errors() {
+    let mut cfg = SandboxConfig::for_tests();
+    cfg.webhooks.retry_client_errors = false;
+    let sb = start(cfg).await;
+    let rx = Receiver::start("/wh").await;
+    setup(&sb, &rx.url, &[]).await;
+    rx.script([Answer::Status(404)]);
+    sb.ui_create_contact(json!({"email": "n@x.com"})).unwrap();
+    wait_until(10, "first attempt", || {
+        !sb.deliveries(System::Hubspot).is_empty()
+    })
+    .await;
+    // a later event still arrives, and the 404'd one was not retried
+    sb.ui_create_contact(json!({"email": "m@x.com"})).unwrap();
+    wait_until(10, "second delivery", || {
+        sb.deliveries(System::Hubspot).len() >= 2
+    })
+    .await;
+    let d = sb.deliveries(System::Hubspot);
+    assert_eq!(d[0].status, Some(404));
+    assert!(d.iter().all(|x| x.attempt == 0), "{d:?}");
+}
