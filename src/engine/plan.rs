@@ -115,6 +115,11 @@ impl RecordPlan {
         }
     }
 
+    /// A plan that does nothing, for the reason given.
+    pub fn skipped(source_id: &str, reason: &str) -> RecordPlan {
+        RecordPlan::new(source_id, PlanKind::Skip).because(reason)
+    }
+
     pub(crate) fn because(mut self, reason: impl Into<String>) -> RecordPlan {
         self.reason = Some(reason.into());
         self

@@ -1,1 +1,19 @@
-//! The sync loop: fetch → plan → apply → checkpoint, over the connector, engine and store.
+//! The sync loop: fetch → plan → apply → checkpoint, over the connector, the engine and the
+//! store.
+//!
+//! Architecture invariant: state lives in the store, never only in memory; a page's links,
+//! ledger, outcomes and checkpoint are committed in one transaction after the target
+//! acknowledged its writes, so a sync killed at any moment resumes without losing or
+//! duplicating records.
+
+mod apply;
+mod error;
+mod lookup;
+mod report;
+mod sync;
+mod tokens;
+
+pub use error::RunnerError;
+pub use report::{Counts, SyncOptions, SyncReport};
+pub use sync::{Connectors, Observer, Quiet, sync};
+pub use tokens::StoreTokens;

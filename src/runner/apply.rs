@@ -1,0 +1,239 @@
+//! Applies a page of plans: creates (batched where the mapping declares it), updates, deletes,
+//! then the write-backs of links and statuses to the source. Many writes are in flight at once;
+//! the connector's rate limit paces them.
+
+use futures_util::stream::{self, StreamExt};
+use serde_json::Value;
+
+use crate::connector::{BatchItem, Connector, ConnectorError, CreateOutcome, DeleteOutcome};
+use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan, WriteOutcome};
+use crate::expr::Vars;
+
+/// What happened to one planned record.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// The plan.
+    pub plan: RecordPlan,
+    /// The result of the target write (Ok with the target id when there is one).
+    pub result: Result<Option<String>, String>,
+    /// A create answered "already exists": the target was linked, not written.
+    pub linked_existing: bool,
+    /// A delete the API refused.
+    pub refused: Option<String>,
+    /// A write-back to the source that failed.
+    pub writeback_error: Option<String>,
+}
+
+impl Applied {
+    fn new(plan: RecordPlan) -> Applied {
+        let target = plan.target_id.clone();
+        Applied { plan, result: Ok(target), linked_existing: false, refused: None, writeback_error: None }
+    }
+}
+
+/// The connectors and settings a page is applied with.
+pub(crate) struct Writer<'a> {
+    pub engine: &'a Engine<'a>,
+    pub source: &'a Connector,
+    pub target: &'a Connector,
+    pub vars: Sides<'a>,
+    pub concurrency: usize,
+    pub now: &'a str,
+}
+
+/// Variables for requests to each side (`mapped_fields`).
+pub(crate) struct Sides<'a> {
+    pub source: &'a Vars,
+    pub target: &'a Vars,
+}
+
+fn message(e: &ConnectorError) -> String {
+    e.to_string()
+}
+
+impl Writer<'_> {
+    /// Applies every plan of a page and returns what happened, in the plans' order.
+    pub async fn apply(&self, plans: Vec<RecordPlan>) -> Vec<Applied> {
+        let mut applied: Vec<Applied> = plans.into_iter().map(Applied::new).collect();
+        let creates: Vec<usize> = (0..applied.len()).filter(|&i| applied[i].plan.kind == PlanKind::Create).collect();
+        let updates: Vec<usize> =
+            (0..applied.len()).filter(|&i| applied[i].plan.kind != PlanKind::Create && applied[i].plan.write.is_some()).collect();
+        let deletes: Vec<usize> = (0..applied.len()).filter(|&i| applied[i].plan.kind == PlanKind::Delete).collect();
+        let target = self.engine.target();
+        if target.batch_create.is_some() && creates.len() > 1 {
+            self.batch_create(&mut applied, &creates).await;
+        } else {
+            let results = self.each(&applied, &creates, |a| self.create_one(a)).await;
+            for (i, (result, existing)) in creates.iter().zip(results) {
+                applied[*i].result = result;
+                applied[*i].linked_existing = existing;
+            }
+        }
+        if target.batch_update.is_some() && updates.len() > 1 {
+            self.batch_update(&mut applied, &updates).await;
+        } else {
+            let results = self.each(&applied, &updates, |a| self.update_one(a)).await;
+            for (i, result) in updates.iter().zip(results) {
+                applied[*i].result = result;
+            }
+        }
+        let results = self.each(&applied, &deletes, |a| self.delete_one(a)).await;
+        for (i, (result, refused)) in deletes.iter().zip(results) {
+            applied[*i].result = result;
+            applied[*i].refused = refused;
+        }
+        self.write_back(&mut applied).await;
+        applied
+    }
+
+    /// Runs `f` over the selected records, `concurrency` at a time, keeping their order.
+    async fn each<'s, T, F, Fut>(&'s self, applied: &'s [Applied], which: &[usize], f: F) -> Vec<T>
+    where
+        F: Fn(&'s Applied) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        stream::iter(which.iter().map(|&i| f(&applied[i]))).buffered(self.concurrency.max(1)).collect().await
+    }
+
+    async fn create_one(&self, a: &Applied) -> (Result<Option<String>, String>, bool) {
+        let fields = a.plan.write.clone().unwrap_or(Value::Null);
+        match self.target.create(self.engine.target(), fields, self.vars.target).await {
+            Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
+            Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
+            Err(e) => (Err(message(&e)), false),
+        }
+    }
+
+    async fn update_one(&self, a: &Applied) -> Result<Option<String>, String> {
+        let (Some(id), Some(fields)) = (&a.plan.target_id, &a.plan.write) else {
+            return Ok(a.plan.target_id.clone());
+        };
+        match self.target.update(self.engine.target(), id, fields.clone(), self.vars.target).await {
+            Ok(_) => Ok(Some(id.clone())),
+            Err(e) => Err(message(&e)),
+        }
+    }
+
+    async fn delete_one(&self, a: &Applied) -> (Result<Option<String>, String>, Option<String>) {
+        let Some(id) = &a.plan.target_id else {
+            return (Ok(None), None);
+        };
+        match self.target.delete(self.engine.target(), id, a.plan.force).await {
+            Ok(DeleteOutcome::Deleted | DeleteOutcome::AlreadyGone) => (Ok(Some(id.clone())), None),
+            Ok(DeleteOutcome::Refused { status, message }) => {
+                (Ok(Some(id.clone())), Some(format!("the API refused the delete ({status}): {message}")))
+            }
+            Err(e) => (Err(message(&e)), None),
+        }
+    }
+
+    async fn batch_create(&self, applied: &mut [Applied], which: &[usize]) {
+        let items: Vec<BatchItem> = which
+            .iter()
+            .map(|&i| BatchItem { key: applied[i].plan.source_id.clone(), id: None, fields: applied[i].plan.write.clone().unwrap_or(Value::Null) })
+            .collect();
+        let target = self.engine.target();
+        let tgt_side = self.engine.direction().target();
+        match self.target.batch_create(target, items).await {
+            Ok(outcome) => {
+                for &i in which {
+                    applied[i].result = Err("the batch answer did not mention this record".to_string());
+                }
+                for r in &outcome.results {
+                    let (LinkValue::One(source_id), Some(id)) = (self.engine.link_value(tgt_side, r), target.id_of(r)) else {
+                        continue;
+                    };
+                    if let Some(&i) = which.iter().find(|&&i| applied[i].plan.source_id == source_id) {
+                        applied[i].result = Ok(Some(id));
+                    }
+                }
+                for e in &outcome.errors {
+                    let existing = target.create.as_ref().and_then(|c| c.exists.as_ref()).and_then(|x| {
+                        x.pattern.captures(&e.message).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())
+                    });
+                    let targets: Vec<usize> = match &e.key {
+                        Some(k) => which.iter().copied().filter(|&i| &applied[i].plan.source_id == k).collect(),
+                        None => which.iter().copied().filter(|&i| applied[i].result.is_err()).collect(),
+                    };
+                    for i in targets {
+                        match &existing {
+                            Some(id) if e.key.is_some() => {
+                                applied[i].result = Ok(Some(id.clone()));
+                                applied[i].linked_existing = true;
+                            }
+                            _ => applied[i].result = Err(e.message.clone()),
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for &i in which {
+                    applied[i].result = Err(message(&e));
+                }
+            }
+        }
+    }
+
+    async fn batch_update(&self, applied: &mut [Applied], which: &[usize]) {
+        let items: Vec<BatchItem> = which
+            .iter()
+            .map(|&i| BatchItem {
+                key: applied[i].plan.source_id.clone(),
+                id: applied[i].plan.target_id.clone(),
+                fields: applied[i].plan.write.clone().unwrap_or(Value::Null),
+            })
+            .collect();
+        match self.target.batch_update(self.engine.target(), items).await {
+            Ok(outcome) => {
+                for e in &outcome.errors {
+                    let targets: Vec<usize> = match &e.key {
+                        Some(k) => which.iter().copied().filter(|&i| &applied[i].plan.source_id == k).collect(),
+                        None => which.to_vec(),
+                    };
+                    for i in targets {
+                        applied[i].result = Err(e.message.clone());
+                    }
+                }
+            }
+            Err(e) => {
+                for &i in which {
+                    applied[i].result = Err(message(&e));
+                }
+            }
+        }
+    }
+
+    /// Writes links and statuses back to the source records.
+    async fn write_back(&self, applied: &mut [Applied]) {
+        let source = self.engine.source();
+        let mut jobs: Vec<(usize, Value)> = Vec::new();
+        for (i, a) in applied.iter().enumerate() {
+            if a.linked_existing || a.refused.is_some() {
+                continue;
+            }
+            let outcome = match &a.result {
+                Ok(Some(id)) => WriteOutcome::Done { target_id: id },
+                Ok(None) => continue,
+                Err(m) => WriteOutcome::Failed { message: m },
+            };
+            if let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) {
+                jobs.push((i, fields));
+            }
+        }
+        let results: Vec<(usize, Result<(), String>)> = stream::iter(jobs.into_iter().map(|(i, fields)| {
+            let id = applied[i].plan.source_id.clone();
+            async move {
+                let r = self.source.update(source, &id, fields, self.vars.source).await.map(|_| ()).map_err(|e| message(&e));
+                (i, r)
+            }
+        }))
+        .buffered(self.concurrency.max(1))
+        .collect()
+        .await;
+        for (i, r) in results {
+            if let Err(e) = r {
+                applied[i].writeback_error = Some(e);
+            }
+        }
+    }
+}
