@@ -1,1 +1,0 @@
-//! HTTP behaviour tests (filled in below).
