@@ -40,6 +40,10 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
+    let (req, body_hash) = match hash_body(req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let operation = operation(g.system, &method, matched.as_deref(), &path);
     let s = &g.shared;
     let (latency, action) = s.faults(g.system).decide(&method, &path);
@@ -58,6 +62,7 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
                 fault: Some("drop".into()),
                 received,
                 received_epoch_ms,
+                body_hash,
             });
             if let Some(k) = req.extensions().get::<ConnKill>() {
                 k.0.notify_one();
@@ -104,8 +109,25 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
         fault,
         received,
         received_epoch_ms,
+        body_hash,
     });
     resp
+}
+
+/// Buffer the body (≤ 4 MiB, else 413) and hash it, so the log can tell identical requests apart.
+async fn hash_body(req: Request) -> Result<(Request, Option<String>), Response> {
+    use sha2::{Digest, Sha256};
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
+        return Err(axum::response::IntoResponse::into_response(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        ));
+    };
+    let hash = (!bytes.is_empty()).then(|| hex::encode(&Sha256::digest(&bytes)[..8]));
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        hash,
+    ))
 }
 
 /// HubSpot's per-token limits on CRM calls, with `X-HubSpot-RateLimit-*` headers [H-09].

@@ -160,6 +160,12 @@ impl SandboxHandle {
         self.shared.journal(system).deliveries()
     }
 
+    /// Requests that came before the `Retry-After` of an earlier 429 to the identical request
+    /// (same method, path with query, and body) had passed. Empty when every client waited.
+    pub fn retry_after_violations(&self, system: System) -> Vec<crate::log::RetryAfterViolation> {
+        crate::log::retry_after_violations(&self.requests(system))
+    }
+
     /// Forget the request log, counters and delivery log of a system.
     pub fn clear_log(&self, system: System) {
         self.shared.journal(system).clear()

@@ -40,6 +40,6 @@ pub use config::{
 pub use handle::{Sandbox, SandboxHandle};
 pub use hubspot::error::HsError;
 pub use hubspot::store::Contact;
-pub use log::{DeliveryAttempt, LoggedRequest, OpCount};
+pub use log::{DeliveryAttempt, LoggedRequest, OpCount, RetryAfterViolation};
 pub use seed::SeedReport;
 pub use tte::store::{Customer, TteError};

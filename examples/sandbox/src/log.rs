@@ -35,6 +35,42 @@ pub struct LoggedRequest {
     pub answered_ms: f64,
     /// Wall clock at arrival, epoch milliseconds.
     pub received_epoch_ms: i64,
+    /// First 16 hex digits of SHA-256 of the body (`None` without a body): tells a retry of the
+    /// same request from a different request to the same path.
+    pub body_hash: Option<String>,
+}
+
+/// A request that arrived before the `Retry-After` of an earlier 429 for the same request had
+/// passed.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetryAfterViolation {
+    /// The 429 answer.
+    pub throttled: LoggedRequest,
+    /// The next identical request (method, path and query, body), which came too early.
+    pub early: LoggedRequest,
+}
+
+/// For every 429 with `Retry-After`, the next identical request must arrive at least that many
+/// seconds after the 429 was answered.
+pub fn retry_after_violations(log: &[LoggedRequest]) -> Vec<RetryAfterViolation> {
+    let mut out = Vec::new();
+    for (i, r) in log.iter().enumerate() {
+        let (Some(429), Some(secs)) = (r.status, r.retry_after) else {
+            continue;
+        };
+        let same = |x: &&LoggedRequest| {
+            x.method == r.method && x.path == r.path && x.body_hash == r.body_hash
+        };
+        if let Some(next) = log[i + 1..].iter().find(same)
+            && next.received.saturating_duration_since(r.answered) < Duration::from_secs(secs)
+        {
+            out.push(RetryAfterViolation {
+                throttled: r.clone(),
+                early: next.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Requests and successes of one operation.
@@ -100,6 +136,7 @@ pub struct Entry {
     pub fault: Option<String>,
     pub received: Instant,
     pub received_epoch_ms: i64,
+    pub body_hash: Option<String>,
 }
 
 impl Journal {
@@ -141,6 +178,7 @@ impl Journal {
             received_ms: self.since_start_ms(e.received),
             answered_ms: self.since_start_ms(answered),
             received_epoch_ms: e.received_epoch_ms,
+            body_hash: e.body_hash,
         };
         if g.requests.len() >= self.capacity {
             g.requests.pop_front();

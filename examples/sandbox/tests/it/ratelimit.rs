@@ -71,3 +71,34 @@ async fn tte_token_bucket() {
         "Request was throttled. Expected available in 1 seconds."
     );
 }
+
+#[tokio::test]
+async fn retry_after_violations_are_detected() {
+    use sandbox::{Faults, ScriptedFault};
+    let sb = start_default().await;
+    sb.set_faults(
+        System::Tte,
+        Faults {
+            scripted: vec![ScriptedFault {
+                status: 429,
+                count: 1,
+                retry_after_secs: Some(30),
+                ..Default::default()
+            }],
+            ..Faults::default()
+        },
+    );
+    let t = Tte::new(&sb);
+    assert_eq!(t.get("/customer/").await.0, 429);
+    // a different request is not a retry of the throttled one
+    assert_eq!(t.get("/customer/?limit=5").await.0, 200);
+    assert!(sb.retry_after_violations(System::Tte).is_empty());
+    // the same request again, at once: a violation
+    assert_eq!(t.get("/customer/").await.0, 200);
+    let v = sb.retry_after_violations(System::Tte);
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        (v[0].throttled.status, v[0].early.status),
+        (Some(429), Some(200))
+    );
+}
