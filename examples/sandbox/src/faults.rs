@@ -92,14 +92,12 @@ impl FaultState {
         {
             return (Duration::ZERO, Action::Serve);
         }
-        let latency = if cfg.jitter.is_zero() {
-            cfg.latency
-        } else {
-            let j = cfg.jitter.as_micros() as i64;
-            let off = rng.i64(-j..=j);
-            let base = cfg.latency.as_micros() as i64;
-            Duration::from_micros((base + off).max(0) as u64)
-        };
+        // Clamp to an hour so absurd settings from the control API cannot overflow.
+        const HOUR_US: i64 = 3_600_000_000;
+        let base = (cfg.latency.as_micros() as i64).clamp(0, HOUR_US);
+        let j = (cfg.jitter.as_micros() as i64).clamp(0, HOUR_US);
+        let off = if j == 0 { 0 } else { rng.i64(-j..=j) };
+        let latency = Duration::from_micros((base + off).max(0) as u64);
         let action = if cfg.drop_rate > 0.0 && rng.f64() < cfg.drop_rate {
             Action::Drop
         } else if cfg.error_rate > 0.0 && rng.f64() < cfg.error_rate {

@@ -74,6 +74,9 @@ impl SeedReport {
     }
 }
 
+/// At most this many records of each kind per call.
+pub const MAX_SEED: usize = 1_000_000;
+
 const FIRST: &[&str] = &[
     "Mary", "John", "Aisha", "Wei", "Olga", "Pedro", "Fatima", "Liam", "Noor", "Kenji", "Sofia",
     "Tomasz",
@@ -88,6 +91,7 @@ const INVALID: &[&str] = &["not-an-email", "a@b", "example.lcom", "a@-b.com", "a
 /// Seed `customers` customers and `contacts` contacts (added to what exists; no notifications
 /// or webhooks fire). Returns the report of this call and stores the cumulative one.
 pub fn seed(s: &Shared, seed: u64, customers: usize, contacts: usize) -> SeedReport {
+    let (customers, contacts) = (customers.min(MAX_SEED), contacts.min(MAX_SEED));
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut r = SeedReport {
         seed,
