@@ -19,9 +19,6 @@ mod stats;
 mod transport;
 mod url;
 
-#[cfg(test)]
-mod tests;
-
 use std::sync::Arc;
 
 pub use batch::{BatchItem, BatchItemError, BatchOutcome};

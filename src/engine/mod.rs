@@ -4,15 +4,15 @@
 //! Architecture invariant: no I/O of any kind (no tokio, reqwest or SQL) and no clock: `now`
 //! comes in through `PlanContext`. The same inputs always give the same plan.
 
-mod planner;
 mod mapper;
 mod normalize;
 mod plan;
+mod planner;
 mod shadow;
 mod status;
 
-pub use planner::{Engine, LinkValue, PlanContext, Target, WriteOutcome};
 pub use normalize::{canonical, is_empty, same};
 pub use plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
+pub use planner::{Engine, LinkValue, PlanContext, Target, WriteOutcome};
 pub use shadow::Shadow;
 pub use status::{StatusMeaning, StatusTexts};

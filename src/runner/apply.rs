@@ -27,7 +27,13 @@ pub(crate) struct Applied {
 impl Applied {
     fn new(plan: RecordPlan) -> Applied {
         let target = plan.target_id.clone();
-        Applied { plan, result: Ok(target), linked_existing: false, refused: None, writeback_error: None }
+        Applied {
+            plan,
+            result: Ok(target),
+            linked_existing: false,
+            refused: None,
+            writeback_error: None,
+        }
     }
 }
 
@@ -55,10 +61,17 @@ impl Writer<'_> {
     /// Applies every plan of a page and returns what happened, in the plans' order.
     pub async fn apply(&self, plans: Vec<RecordPlan>) -> Vec<Applied> {
         let mut applied: Vec<Applied> = plans.into_iter().map(Applied::new).collect();
-        let creates: Vec<usize> = (0..applied.len()).filter(|&i| applied[i].plan.kind == PlanKind::Create).collect();
-        let updates: Vec<usize> =
-            (0..applied.len()).filter(|&i| applied[i].plan.kind != PlanKind::Create && applied[i].plan.write.is_some()).collect();
-        let deletes: Vec<usize> = (0..applied.len()).filter(|&i| applied[i].plan.kind == PlanKind::Delete).collect();
+        let creates: Vec<usize> = (0..applied.len())
+            .filter(|&i| applied[i].plan.kind == PlanKind::Create)
+            .collect();
+        let updates: Vec<usize> = (0..applied.len())
+            .filter(|&i| {
+                applied[i].plan.kind != PlanKind::Create && applied[i].plan.write.is_some()
+            })
+            .collect();
+        let deletes: Vec<usize> = (0..applied.len())
+            .filter(|&i| applied[i].plan.kind == PlanKind::Delete)
+            .collect();
         let target = self.engine.target();
         if target.batch_create.is_some() && creates.len() > 1 {
             self.batch_create(&mut applied, &creates).await;
@@ -92,12 +105,19 @@ impl Writer<'_> {
         F: Fn(&'s Applied) -> Fut,
         Fut: std::future::Future<Output = T>,
     {
-        stream::iter(which.iter().map(|&i| f(&applied[i]))).buffered(self.concurrency.max(1)).collect().await
+        stream::iter(which.iter().map(|&i| f(&applied[i])))
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await
     }
 
     async fn create_one(&self, a: &Applied) -> (Result<Option<String>, String>, bool) {
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
-        match self.target.create(self.engine.target(), fields, self.vars.target).await {
+        match self
+            .target
+            .create(self.engine.target(), fields, self.vars.target)
+            .await
+        {
             Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
             Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
             Err(e) => (Err(message(&e)), false),
@@ -108,7 +128,11 @@ impl Writer<'_> {
         let (Some(id), Some(fields)) = (&a.plan.target_id, &a.plan.write) else {
             return Ok(a.plan.target_id.clone());
         };
-        match self.target.update(self.engine.target(), id, fields.clone(), self.vars.target).await {
+        match self
+            .target
+            .update(self.engine.target(), id, fields.clone(), self.vars.target)
+            .await
+        {
             Ok(_) => Ok(Some(id.clone())),
             Err(e) => Err(message(&e)),
         }
@@ -118,11 +142,16 @@ impl Writer<'_> {
         let Some(id) = &a.plan.target_id else {
             return (Ok(None), None);
         };
-        match self.target.delete(self.engine.target(), id, a.plan.force).await {
+        match self
+            .target
+            .delete(self.engine.target(), id, a.plan.force)
+            .await
+        {
             Ok(DeleteOutcome::Deleted | DeleteOutcome::AlreadyGone) => (Ok(Some(id.clone())), None),
-            Ok(DeleteOutcome::Refused { status, message }) => {
-                (Ok(Some(id.clone())), Some(format!("the API refused the delete ({status}): {message}")))
-            }
+            Ok(DeleteOutcome::Refused { status, message }) => (
+                Ok(Some(id.clone())),
+                Some(format!("the API refused the delete ({status}): {message}")),
+            ),
             Err(e) => (Err(message(&e)), None),
         }
     }
@@ -130,30 +159,55 @@ impl Writer<'_> {
     async fn batch_create(&self, applied: &mut [Applied], which: &[usize]) {
         let items: Vec<BatchItem> = which
             .iter()
-            .map(|&i| BatchItem { key: applied[i].plan.source_id.clone(), id: None, fields: applied[i].plan.write.clone().unwrap_or(Value::Null) })
+            .map(|&i| BatchItem {
+                key: applied[i].plan.source_id.clone(),
+                id: None,
+                fields: applied[i].plan.write.clone().unwrap_or(Value::Null),
+            })
             .collect();
         let target = self.engine.target();
         let tgt_side = self.engine.direction().target();
         match self.target.batch_create(target, items).await {
             Ok(outcome) => {
                 for &i in which {
-                    applied[i].result = Err("the batch answer did not mention this record".to_string());
+                    applied[i].result =
+                        Err("the batch answer did not mention this record".to_string());
                 }
                 for r in &outcome.results {
-                    let (LinkValue::One(source_id), Some(id)) = (self.engine.link_value(tgt_side, r), target.id_of(r)) else {
+                    let (LinkValue::One(source_id), Some(id)) =
+                        (self.engine.link_value(tgt_side, r), target.id_of(r))
+                    else {
                         continue;
                     };
-                    if let Some(&i) = which.iter().find(|&&i| applied[i].plan.source_id == source_id) {
+                    if let Some(&i) = which
+                        .iter()
+                        .find(|&&i| applied[i].plan.source_id == source_id)
+                    {
                         applied[i].result = Ok(Some(id));
                     }
                 }
                 for e in &outcome.errors {
-                    let existing = target.create.as_ref().and_then(|c| c.exists.as_ref()).and_then(|x| {
-                        x.pattern.captures(&e.message).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())
-                    });
+                    let existing = target
+                        .create
+                        .as_ref()
+                        .and_then(|c| c.exists.as_ref())
+                        .and_then(|x| {
+                            x.pattern
+                                .captures(&e.message)
+                                .and_then(|c| c.get(1))
+                                .map(|m| m.as_str().to_string())
+                        });
                     let targets: Vec<usize> = match &e.key {
-                        Some(k) => which.iter().copied().filter(|&i| &applied[i].plan.source_id == k).collect(),
-                        None => which.iter().copied().filter(|&i| applied[i].result.is_err()).collect(),
+                        Some(k) => which
+                            .iter()
+                            .copied()
+                            .filter(|&i| &applied[i].plan.source_id == k)
+                            .collect(),
+                        None => which
+                            .iter()
+                            .copied()
+                            .filter(|&i| applied[i].result.is_err())
+                            .collect(),
                     };
                     for i in targets {
                         match &existing {
@@ -187,7 +241,11 @@ impl Writer<'_> {
             Ok(outcome) => {
                 for e in &outcome.errors {
                     let targets: Vec<usize> = match &e.key {
-                        Some(k) => which.iter().copied().filter(|&i| &applied[i].plan.source_id == k).collect(),
+                        Some(k) => which
+                            .iter()
+                            .copied()
+                            .filter(|&i| &applied[i].plan.source_id == k)
+                            .collect(),
                         None => which.to_vec(),
                     };
                     for i in targets {
@@ -220,16 +278,22 @@ impl Writer<'_> {
                 jobs.push((i, fields));
             }
         }
-        let results: Vec<(usize, Result<(), String>)> = stream::iter(jobs.into_iter().map(|(i, fields)| {
-            let id = applied[i].plan.source_id.clone();
-            async move {
-                let r = self.source.update(source, &id, fields, self.vars.source).await.map(|_| ()).map_err(|e| message(&e));
-                (i, r)
-            }
-        }))
-        .buffered(self.concurrency.max(1))
-        .collect()
-        .await;
+        let results: Vec<(usize, Result<(), String>)> =
+            stream::iter(jobs.into_iter().map(|(i, fields)| {
+                let id = applied[i].plan.source_id.clone();
+                async move {
+                    let r = self
+                        .source
+                        .update(source, &id, fields, self.vars.source)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| message(&e));
+                    (i, r)
+                }
+            }))
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await;
         for (i, r) in results {
             if let Err(e) = r {
                 applied[i].writeback_error = Some(e);

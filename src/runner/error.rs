@@ -18,7 +18,7 @@ pub enum RunnerError {
         what: String,
         /// The connector's error.
         #[source]
-        source: ConnectorError,
+        source: Box<ConnectorError>,
     },
     /// A safety rail stopped the sync before it wrote anything more.
     #[error("{0}")]

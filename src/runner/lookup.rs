@@ -24,15 +24,32 @@ impl Planner<'_> {
         let dir = self.engine.direction();
         let (src_side, tgt_side) = (dir.source(), dir.target());
         let Some(source_id) = self.engine.source().id_of(source) else {
-            return Ok(self.engine.plan(source, Target::None, &PlanContext { now: self.now, ..Default::default() }));
+            return Ok(self.engine.plan(
+                source,
+                Target::None,
+                &PlanContext {
+                    now: self.now,
+                    ..Default::default()
+                },
+            ));
         };
         let link = self.store.link(self.pair, src_side, &source_id)?;
         let source_shadow = shadow(self.store.record_shadow(self.pair, src_side, &source_id)?);
         let mut store_link = None;
         match &link {
-            Some(l) if l.state == LinkState::Active => store_link = Some(l.id_on(tgt_side).to_string()),
-            Some(l) if matches!(l.state, LinkState::DeletedOnHome | LinkState::DeletedOnExternal) => {
-                let mut plan = RecordPlan::skipped(&source_id, "the linked records' deletion was already synced");
+            Some(l) if l.state == LinkState::Active => {
+                store_link = Some(l.id_on(tgt_side).to_string())
+            }
+            Some(l)
+                if matches!(
+                    l.state,
+                    LinkState::DeletedOnHome | LinkState::DeletedOnExternal
+                ) =>
+            {
+                let mut plan = RecordPlan::skipped(
+                    &source_id,
+                    "the linked records' deletion was already synced",
+                );
                 plan.target_id = Some(l.id_on(tgt_side).to_string());
                 if !source_deleted && !self.engine.is_deleted(src_side, source) {
                     plan.reason = Some(format!(
@@ -56,9 +73,16 @@ impl Planner<'_> {
                 by_id.insert(id, v);
             }
         }
-        let linked_to = self.free(self.store.snapshot_by_link(self.pair, tgt_side, &source_id)?, &source_id)?;
+        let linked_to = self.free(
+            self.store
+                .snapshot_by_link(self.pair, tgt_side, &source_id)?,
+            &source_id,
+        )?;
         let matched = match self.engine.match_key(src_side, source) {
-            Some(key) => self.free(self.store.snapshot_by_match(self.pair, tgt_side, &key)?, &source_id)?,
+            Some(key) => self.free(
+                self.store.snapshot_by_match(self.pair, tgt_side, &key)?,
+                &source_id,
+            )?,
             None => Vec::new(),
         };
         let target = self.engine.resolve(
@@ -82,7 +106,11 @@ impl Planner<'_> {
     }
 
     /// Drops candidates already linked to another source record.
-    fn free(&self, candidates: Vec<(String, Value)>, source_id: &str) -> Result<Vec<(String, Value)>, RunnerError> {
+    fn free(
+        &self,
+        candidates: Vec<(String, Value)>,
+        source_id: &str,
+    ) -> Result<Vec<(String, Value)>, RunnerError> {
         let tgt_side = self.engine.direction().target();
         let src_side = tgt_side.other();
         let mut out = Vec::new();
@@ -115,7 +143,11 @@ pub(crate) fn shadow(record: RecordShadow) -> Option<Shadow> {
 }
 
 /// The side a link id belongs to.
-pub(crate) fn link_for(side_of_source: Side, source_id: &str, target_id: &str) -> crate::store::Link {
+pub(crate) fn link_for(
+    side_of_source: Side,
+    source_id: &str,
+    target_id: &str,
+) -> crate::store::Link {
     match side_of_source {
         Side::Home => crate::store::Link::active(source_id, target_id),
         Side::External => crate::store::Link::active(target_id, source_id),

@@ -9,18 +9,19 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::RunnerError;
 use super::apply::{Applied, Sides, Writer};
 use super::lookup::{Planner, link_for};
 use super::report::{Counts, SyncOptions, SyncReport};
-use super::RunnerError;
 use crate::connector::{Connector, PageCursor};
 use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan};
 use crate::expr::Vars;
 use crate::mapping::model::{ListOp, Mapping};
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    Checkpoint, CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, LinkState, NewDeadLetter, Outcome, OutcomeKind,
-    PageCommit, RunCheckpoint, RunEnd, RunStart, RunState, SnapshotEntry, StateStore,
+    Checkpoint, CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, LinkState, NewDeadLetter,
+    Outcome, OutcomeKind, PageCommit, RunCheckpoint, RunEnd, RunStart, RunState, SnapshotEntry,
+    StateStore,
 };
 
 /// Told about progress as the sync goes.
@@ -73,7 +74,9 @@ pub async fn sync(
     let (src_side, tgt_side) = (dir.source(), dir.target());
     let conn = |side: Side| {
         let system = &mapping.collection(side).system;
-        connectors.get(system).ok_or_else(|| RunnerError::Internal(system.clone()))
+        connectors
+            .get(system)
+            .ok_or_else(|| RunnerError::Internal(system.clone()))
     };
     let (src_conn, tgt_conn) = (conn(src_side)?, conn(tgt_side)?);
     let vars_for = |side: Side| {
@@ -96,12 +99,20 @@ pub async fn sync(
         }
     }
 
-    let now = || Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| Timestamp::now());
+    let now = || {
+        Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| Timestamp::now())
+    };
     let sample = opts.limit.is_some();
     let run = if opts.dry_run {
         None
     } else {
-        let start = if opts.fresh || sample { RunStart::New } else { RunStart::ResumeOrNew };
+        let start = if opts.fresh || sample {
+            RunStart::New
+        } else {
+            RunStart::ResumeOrNew
+        };
         Some(store.begin_run(&pair, dir, start, now())?)
     };
     let resumed = run.as_ref().and_then(|r| r.checkpoint.clone());
@@ -113,7 +124,10 @@ pub async fn sync(
     let mut position = resumed
         .as_ref()
         .and_then(|c| serde_json::from_value::<Position>(c.cursor.clone()).ok())
-        .unwrap_or(Position { phase: Phase::Live, cursor: PageCursor::First });
+        .unwrap_or(Position {
+            phase: Phase::Live,
+            cursor: PageCursor::First,
+        });
     let mut page_no = resumed.as_ref().map(|c| c.page).unwrap_or(0);
     let mut records_done = resumed.as_ref().map(|c| c.records_done).unwrap_or(0);
     let mut pages = 0u64;
@@ -128,16 +142,27 @@ pub async fn sync(
                     None => break,
                 },
             };
-            let page = src_conn.list_page(engine.source(), op, &position.cursor, &src_vars).await.map_err(|source| {
-                RunnerError::List { what: format!("{} records (page {})", engine.source().name, page_no + 1), source }
-            })?;
+            let page = src_conn
+                .list_page(engine.source(), op, &position.cursor, &src_vars)
+                .await
+                .map_err(|source| RunnerError::List {
+                    what: format!("{} records (page {})", engine.source().name, page_no + 1),
+                    source: Box::new(source),
+                })?;
             let mut records = page.records;
             if let Some(limit) = opts.limit {
-                records.truncate(usize::try_from(limit.saturating_sub(processed)).unwrap_or(usize::MAX));
+                records.truncate(
+                    usize::try_from(limit.saturating_sub(processed)).unwrap_or(usize::MAX),
+                );
             }
             let stamp = now();
             let now_text = stamp.to_string();
-            let planner = Planner { engine: &engine, store, pair: &pair, now: &now_text };
+            let planner = Planner {
+                engine: &engine,
+                store,
+                pair: &pair,
+                now: &now_text,
+            };
             let deleted = position.phase == Phase::Deleted;
             let mut plans = Vec::with_capacity(records.len());
             for r in &records {
@@ -153,9 +178,15 @@ pub async fn sync(
                 (n, _) => n,
             };
             let next_position = match next {
-                Some(cursor) => Some(Position { phase: position.phase, cursor }),
+                Some(cursor) => Some(Position {
+                    phase: position.phase,
+                    cursor,
+                }),
                 None if position.phase == Phase::Live && engine.source().list_deleted.is_some() => {
-                    Some(Position { phase: Phase::Deleted, cursor: PageCursor::First })
+                    Some(Position {
+                        phase: Phase::Deleted,
+                        cursor: PageCursor::First,
+                    })
                 }
                 None => None,
             };
@@ -166,14 +197,21 @@ pub async fn sync(
                 }
             } else {
                 for p in plans.iter().filter(|p| p.kind == PlanKind::Create) {
-                    let intent = CreateIntent { direction: dir, source_id: p.source_id.clone(), attempt_key: format!("{}:{page_no}", p.source_id) };
+                    let intent = CreateIntent {
+                        direction: dir,
+                        source_id: p.source_id.clone(),
+                        attempt_key: format!("{}:{page_no}", p.source_id),
+                    };
                     store.record_intent(&pair, &intent, stamp)?;
                 }
                 let writer = Writer {
                     engine: &engine,
                     source: src_conn,
                     target: tgt_conn,
-                    vars: Sides { source: &src_vars, target: &tgt_vars },
+                    vars: Sides {
+                        source: &src_vars,
+                        target: &tgt_vars,
+                    },
                     concurrency: opts.concurrency,
                     now: &now_text,
                 };
@@ -187,10 +225,17 @@ pub async fn sync(
                     }
                 }
                 let run_id = run.as_ref().map(|r| r.id.clone()).unwrap_or_default();
-                let cursor = next_position.as_ref().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+                let cursor = next_position
+                    .as_ref()
+                    .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+                    .unwrap_or(Value::Null);
                 commit.checkpoint = Some(RunCheckpoint {
                     run_id,
-                    checkpoint: Checkpoint { cursor, page: page_no, records_done },
+                    checkpoint: Checkpoint {
+                        cursor,
+                        page: page_no,
+                        records_done,
+                    },
                     counters: serde_json::to_value(&counts).ok(),
                 });
                 store.commit_page(&pair, &commit)?;
@@ -206,8 +251,16 @@ pub async fn sync(
     .await;
 
     if let Some(run) = &run {
-        let state = if result.is_ok() { RunState::Done } else { RunState::Failed };
-        let end = RunEnd { state, counters: serde_json::to_value(&counts).unwrap_or(Value::Null), at: now() };
+        let state = if result.is_ok() {
+            RunState::Done
+        } else {
+            RunState::Failed
+        };
+        let end = RunEnd {
+            state,
+            counters: serde_json::to_value(&counts).unwrap_or(Value::Null),
+            at: now(),
+        };
         store.finish_run(&run.id, &end)?;
     }
     result?;
@@ -229,7 +282,13 @@ pub async fn sync(
 }
 
 /// Lists every live target record into the snapshot; returns how many there are.
-async fn index(engine: &Engine<'_>, store: &dyn StateStore, pair: &str, conn: &Connector, vars: &Vars) -> Result<u64, RunnerError> {
+async fn index(
+    engine: &Engine<'_>,
+    store: &dyn StateStore,
+    pair: &str,
+    conn: &Connector,
+    vars: &Vars,
+) -> Result<u64, RunnerError> {
     let side = engine.direction().target();
     let collection = engine.target();
     store.snapshot_clear(pair, side)?;
@@ -239,7 +298,10 @@ async fn index(engine: &Engine<'_>, store: &dyn StateStore, pair: &str, conn: &C
         let page = conn
             .list_page(collection, &collection.list, &cursor, vars)
             .await
-            .map_err(|source| RunnerError::List { what: format!("{} records", collection.name), source })?;
+            .map_err(|source| RunnerError::List {
+                what: format!("{} records", collection.name),
+                source: Box::new(source),
+            })?;
         let entries: Vec<SnapshotEntry> = page
             .records
             .iter()
@@ -266,7 +328,11 @@ async fn index(engine: &Engine<'_>, store: &dyn StateStore, pair: &str, conn: &C
 }
 
 /// Stops before a page that would take the run past `--max-creates` or `--max-deletes`.
-fn check_rails(opts: &SyncOptions, counts: &Counts, plans: &[RecordPlan]) -> Result<(), RunnerError> {
+fn check_rails(
+    opts: &SyncOptions,
+    counts: &Counts,
+    plans: &[RecordPlan],
+) -> Result<(), RunnerError> {
     let creates = plans.iter().filter(|p| p.kind == PlanKind::Create).count() as u64;
     let deletes = plans.iter().filter(|p| p.kind == PlanKind::Delete).count() as u64;
     if let Some(max) = opts.max_creates
@@ -310,7 +376,12 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
             return;
         }
     }
-    if !plan.invalid.is_empty() && matches!(plan.kind, PlanKind::Create | PlanKind::Update | PlanKind::Unchanged) {
+    if !plan.invalid.is_empty()
+        && matches!(
+            plan.kind,
+            PlanKind::Create | PlanKind::Update | PlanKind::Unchanged
+        )
+    {
         c.invalid += 1;
     }
     match plan.kind {
@@ -330,19 +401,34 @@ fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     let (src_side, tgt_side) = (dir.source(), dir.target());
     let plan = &a.plan;
     let id = plan.source_id.clone();
-    let outcome = |kind: OutcomeKind, message: Option<String>| Outcome { direction: dir, source_id: id.clone(), kind, message };
-    if plan.kind == PlanKind::Create || a.result.is_ok() && plan.target_id.is_some() || a.linked_existing {
-        commit.settled_intents.push(IntentSettlement { direction: dir, source_id: id.clone() });
+    let outcome = |kind: OutcomeKind, message: Option<String>| Outcome {
+        direction: dir,
+        source_id: id.clone(),
+        kind,
+        message,
+    };
+    if plan.kind == PlanKind::Create
+        || a.result.is_ok() && plan.target_id.is_some()
+        || a.linked_existing
+    {
+        commit.settled_intents.push(IntentSettlement {
+            direction: dir,
+            source_id: id.clone(),
+        });
     }
     let target_id = match &a.result {
         Err(message) => {
-            commit.outcomes.push(outcome(OutcomeKind::Failed, Some(message.clone())));
+            commit
+                .outcomes
+                .push(outcome(OutcomeKind::Failed, Some(message.clone())));
             return;
         }
         Ok(t) => t.clone(),
     };
     if let Some(refusal) = &a.refused {
-        commit.outcomes.push(outcome(OutcomeKind::NeedsAttention, Some(refusal.clone())));
+        commit
+            .outcomes
+            .push(outcome(OutcomeKind::NeedsAttention, Some(refusal.clone())));
         commit.dead_letters.push(NewDeadLetter {
             source: format!("sync:{dir}"),
             record_key: id.clone(),
@@ -359,7 +445,9 @@ fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
         PlanKind::Create if !plan.invalid.is_empty() => OutcomeKind::Invalid,
         PlanKind::Create => OutcomeKind::Created,
         PlanKind::Update if !plan.invalid.is_empty() => OutcomeKind::Invalid,
-        PlanKind::Update if plan.linked_by == Some(crate::engine::LinkedBy::Match) => OutcomeKind::Linked,
+        PlanKind::Update if plan.linked_by == Some(crate::engine::LinkedBy::Match) => {
+            OutcomeKind::Linked
+        }
         PlanKind::Update => OutcomeKind::Updated,
         PlanKind::Unchanged if !plan.invalid.is_empty() => OutcomeKind::Invalid,
         PlanKind::Unchanged => OutcomeKind::Unchanged,
@@ -370,13 +458,21 @@ fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
         PlanKind::Unlink | PlanKind::Skip => OutcomeKind::Skipped,
         PlanKind::Failed => OutcomeKind::Failed,
     };
-    let message = plan.reason.clone().or_else(|| plan.invalid.first().cloned()).or_else(|| a.writeback_error.clone());
+    let message = plan
+        .reason
+        .clone()
+        .or_else(|| plan.invalid.first().cloned())
+        .or_else(|| a.writeback_error.clone());
     commit.outcomes.push(outcome(kind, message));
     let Some(target_id) = target_id else { return };
     match plan.kind {
         PlanKind::Delete | PlanKind::Unlink => {
             let mut link = link_for(src_side, &id, &target_id);
-            link.state = if src_side == Side::Home { LinkState::DeletedOnHome } else { LinkState::DeletedOnExternal };
+            link.state = if src_side == Side::Home {
+                LinkState::DeletedOnHome
+            } else {
+                LinkState::DeletedOnExternal
+            };
             commit.links.push(link);
         }
         PlanKind::Create | PlanKind::Update | PlanKind::Unchanged => {
@@ -384,19 +480,38 @@ fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
             if a.linked_existing {
                 return;
             }
-            commit.ledger.extend(ledger(src_side, &id, LedgerKind::Read, &plan.source_shadow));
-            let kind = if plan.write.is_some() { LedgerKind::Written } else { LedgerKind::Read };
-            commit.ledger.extend(ledger(tgt_side, &target_id, kind, &plan.target_shadow));
+            commit
+                .ledger
+                .extend(ledger(src_side, &id, LedgerKind::Read, &plan.source_shadow));
+            let kind = if plan.write.is_some() {
+                LedgerKind::Written
+            } else {
+                LedgerKind::Read
+            };
+            commit
+                .ledger
+                .extend(ledger(tgt_side, &target_id, kind, &plan.target_shadow));
         }
         _ => {}
     }
 }
 
 /// Ledger entries for every field of a shadow.
-fn ledger(side: Side, record_id: &str, kind: LedgerKind, shadow: &crate::engine::Shadow) -> Vec<LedgerEntry> {
+fn ledger(
+    side: Side,
+    record_id: &str,
+    kind: LedgerKind,
+    shadow: &crate::engine::Shadow,
+) -> Vec<LedgerEntry> {
     shadow
         .0
         .iter()
-        .map(|(field, value)| LedgerEntry { side, record_id: record_id.to_string(), field: field.clone(), kind, value: value.clone() })
+        .map(|(field, value)| LedgerEntry {
+            side,
+            record_id: record_id.to_string(),
+            field: field.clone(),
+            kind,
+            value: value.clone(),
+        })
         .collect()
 }

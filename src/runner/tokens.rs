@@ -22,7 +22,10 @@ impl TokenProvider for StoreTokens {
     fn save(&self, system: &str, tokens: &OAuthTokens) -> Result<(), TokenStoreError> {
         let token = store::OAuthToken {
             access_token: store::Secret::new(tokens.access_token.expose()),
-            refresh_token: tokens.refresh_token.as_ref().map(|r| store::Secret::new(r.expose())),
+            refresh_token: tokens
+                .refresh_token
+                .as_ref()
+                .map(|r| store::Secret::new(r.expose())),
             expires_at: tokens.expires_at,
             scopes: Vec::new(),
         };

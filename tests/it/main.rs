@@ -4,6 +4,7 @@
 
 mod cli;
 mod compile_reference;
+mod connector;
 mod engine_reference;
 mod fuzz;
 mod roundtrip;

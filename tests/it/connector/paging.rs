@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::*;
-use crate::expr::{JsonPath, Template};
-use crate::mapping::model::{ListOp, Method, Paging, Request};
+use mapsync::expr::{JsonPath, Template};
+use mapsync::mapping::model::{ListOp, Method, Paging, Request};
 
 async fn all_pages(c: &Connector, op: &ListOp, vars: &Vars) -> (Vec<Value>, Vec<PageCursor>) {
     let mut cursor = PageCursor::First;

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
-use crate::expr::Template;
-use crate::mapping::model::{ErrorClass, Method, RateLimit, RateLimitHeaders, Request};
+use mapsync::expr::Template;
+use mapsync::mapping::model::{ErrorClass, Method, RateLimit, RateLimitHeaders, Request};
 
 type Answer =
     dyn Fn(usize, &Outgoing) -> std::result::Result<Incoming, TransportError> + Send + Sync;
@@ -319,9 +319,9 @@ async fn credentials_are_never_in_errors_or_debug_output() {
         ))
     });
     let mut sys = scripted_system(slow_retry(1));
-    sys.auth = Some(crate::mapping::model::Auth::Query {
+    sys.auth = Some(mapsync::mapping::model::Auth::Query {
         name: "apikey".into(),
-        value: crate::mapping::model::Secret::new("sup3rsecret"),
+        value: mapsync::mapping::model::Secret::new("sup3rsecret"),
     });
     let c = with(&sys, t.clone(), Jitter::None, 0.0);
     let e = c.send(&get("/x"), &Vars::new(), None).await.unwrap_err();

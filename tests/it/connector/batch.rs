@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::mapping::model::ErrorClass;
+use mapsync::mapping::model::ErrorClass;
 
 fn items(n: usize) -> Vec<BatchItem> {
     (0..n)

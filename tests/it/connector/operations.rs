@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::mapping::model::ErrorClass;
+use mapsync::mapping::model::ErrorClass;
 
 fn tte_server_handler(r: &Recorded) -> Reply {
     match (r.method.as_str(), r.path.as_str()) {
@@ -196,9 +196,9 @@ async fn retries_over_the_wire_and_connection_refused() {
     .await;
     let sys = system(&server.base);
     let c = connector(&sys);
-    let req = crate::mapping::model::Request {
-        method: crate::mapping::model::Method::Get,
-        path: crate::expr::Template::compile("/flaky").unwrap(),
+    let req = mapsync::mapping::model::Request {
+        method: mapsync::mapping::model::Method::Get,
+        path: mapsync::expr::Template::compile("/flaky").unwrap(),
         query: vec![],
         headers: vec![],
         body: None,
@@ -234,9 +234,9 @@ async fn retry_after_on_the_wire_holds_the_next_request() {
     })
     .await;
     let c = connector(&system(&server.base));
-    let req = crate::mapping::model::Request {
-        method: crate::mapping::model::Method::Get,
-        path: crate::expr::Template::compile("/x").unwrap(),
+    let req = mapsync::mapping::model::Request {
+        method: mapsync::mapping::model::Method::Get,
+        path: mapsync::expr::Template::compile("/x").unwrap(),
         query: vec![],
         headers: vec![],
         body: None,

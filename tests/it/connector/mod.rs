@@ -17,11 +17,11 @@ use axum::http::{HeaderMap, Method as AxumMethod, Uri};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::*;
-pub(super) use crate::expr::Vars;
-use crate::mapping::env::Env;
-use crate::mapping::model::{Mapping, RetryPolicy, System};
-use crate::mapping::{EnvMode, compile};
+pub(super) use mapsync::connector::*;
+pub(super) use mapsync::expr::Vars;
+use mapsync::mapping::env::Env;
+use mapsync::mapping::model::{Mapping, RetryPolicy, System};
+use mapsync::mapping::{EnvMode, compile};
 
 /// A request the test server received.
 #[derive(Debug, Clone)]
@@ -213,6 +213,6 @@ pub(super) fn reference(base: &Url, extra_env: &[(&str, &str)]) -> Mapping {
 }
 
 pub(super) fn connector(sys: &System) -> Connector {
-    crate::init_crypto();
+    mapsync::init_crypto();
     Connector::builder(sys).build().unwrap()
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 
 use super::*;
-use crate::mapping::model::{ErrorClass, Secret};
+use mapsync::mapping::model::{ErrorClass, Secret};
 
 fn tokens(access: &str, expires_in_s: i64) -> OAuthTokens {
     OAuthTokens {
@@ -59,7 +59,7 @@ async fn a_401_refreshes_once_under_concurrency() {
     let (server, refreshes) = oauth_server(200).await;
     let m = reference(&server.base, &[]);
     let store = Arc::new(MemoryTokens::with("hubspot", tokens("stale", 3600)));
-    crate::init_crypto();
+    mapsync::init_crypto();
     let c = Connector::builder(&m.systems["hubspot"])
         .token_provider(store.clone())
         .build()
@@ -92,7 +92,7 @@ async fn an_expiring_token_is_refreshed_before_use() {
     let m = reference(&server.base, &[]);
     // Expires in 30 s, within the default refresh_before of 60 s.
     let store = Arc::new(MemoryTokens::with("hubspot", tokens("fresh-0", 30)));
-    crate::init_crypto();
+    mapsync::init_crypto();
     let c = Connector::builder(&m.systems["hubspot"])
         .token_provider(store)
         .build()
@@ -110,7 +110,7 @@ async fn an_expiring_token_is_refreshed_before_use() {
 async fn a_failed_refresh_or_no_token_is_an_auth_error_saying_what_to_do() {
     let (server, _) = oauth_server(400).await;
     let m = reference(&server.base, &[]);
-    crate::init_crypto();
+    mapsync::init_crypto();
     let vars = Vars::new().with("mapped_fields", &json!(["email"]));
     let store = Arc::new(MemoryTokens::with("hubspot", tokens("stale", 3600)));
     let c = Connector::builder(&m.systems["hubspot"])
@@ -146,7 +146,7 @@ async fn the_install_flow_exchanges_a_code_and_uses_its_tokens() {
     let (server, _) = oauth_server(200).await;
     let m = reference(&server.base, &[]);
     let store = Arc::new(MemoryTokens::default());
-    crate::init_crypto();
+    mapsync::init_crypto();
     let c = Connector::builder(&m.systems["hubspot"])
         .token_provider(store.clone())
         .build()
