@@ -38,6 +38,9 @@ pub struct Shared {
     pub http: reqwest::Client,
     stop: watch::Receiver<bool>,
     delivery_ids: AtomicU64,
+    /// Webhook requests in flight, bounded by `maxConcurrentRequests` (default 10).
+    pub hub_inflight: tokio::sync::Semaphore,
+    hub_inflight_cap: Mutex<usize>,
     pub seed_report: Mutex<SeedReport>,
 }
 
@@ -77,6 +80,18 @@ impl Shared {
     pub fn emit(&self, events: Vec<Map<String, Value>>) {
         for e in events {
             let _ = self.events_tx.send(e);
+        }
+    }
+
+    /// Apply a new `maxConcurrentRequests` to webhook deliveries.
+    pub fn set_max_concurrent(&self, n: usize) {
+        let mut cap = lock(&self.hub_inflight_cap);
+        if n > *cap {
+            self.hub_inflight.add_permits(n - *cap);
+            *cap = n;
+        } else {
+            // permits held by requests in flight cannot be taken back; the rest shrink at once
+            *cap -= self.hub_inflight.forget_permits(*cap - n);
         }
     }
 
@@ -147,6 +162,8 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         http,
         stop: stop_rx.clone(),
         delivery_ids: AtomicU64::new(0),
+        hub_inflight: tokio::sync::Semaphore::new(10),
+        hub_inflight_cap: Mutex::new(10),
         seed_report: Mutex::new(SeedReport::default()),
         tte_root,
         hub_root,

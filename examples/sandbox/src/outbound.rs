@@ -76,7 +76,13 @@ async fn run(s: Arc<Shared>, ob: Outbound, delivery_id: u64, build: Arc<Build>) 
         for (k, v) in headers {
             req = req.header(k, v);
         }
-        let (status, error) = match req.send().await {
+        let permit = match ob.system {
+            System::Hubspot => s.hub_inflight.acquire().await.ok(),
+            System::Tte => None,
+        };
+        let sent = req.send().await;
+        drop(permit);
+        let (status, error) = match sent {
             Ok(r) => (Some(r.status().as_u16()), None),
             Err(e) if e.is_timeout() => (None, Some(format!("timeout after {:?}", ob.timeout))),
             Err(e) => (None, Some(format!("connection error: {e}"))),

@@ -100,6 +100,8 @@ pub async fn put_settings(State(s): State<Arc<Shared>>, body: Bytes) -> Response
     };
     let body = settings_json(&st);
     h.settings = Some(st);
+    drop(h);
+    s.set_max_concurrent(max.min(10_000) as usize);
     json_response(200, &body)
 }
 

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -173,6 +174,8 @@ impl Hit {
 pub struct RecvState {
     pub hits: Arc<Mutex<Vec<Hit>>>,
     pub script: Arc<Mutex<VecDeque<Answer>>>,
+    pub inflight: Arc<AtomicUsize>,
+    pub max_inflight: Arc<AtomicUsize>,
 }
 
 /// A tiny webhook receiver on 127.0.0.1:0; answers 200 unless scripted.
@@ -213,15 +216,19 @@ async fn receive(
     body: Bytes,
 ) -> axum::http::StatusCode {
     s.hits.lock().unwrap().push(Hit { headers, body });
+    let now = s.inflight.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_inflight.fetch_max(now, Ordering::SeqCst);
     let next = s.script.lock().unwrap().pop_front();
-    match next {
+    let status = match next {
         Some(Answer::Status(st)) => axum::http::StatusCode::from_u16(st).unwrap(),
         Some(Answer::Slow(d)) => {
             tokio::time::sleep(d).await;
             axum::http::StatusCode::OK
         }
         None => axum::http::StatusCode::OK,
-    }
+    };
+    s.inflight.fetch_sub(1, Ordering::SeqCst);
+    status
 }
 
 /// The correlationId is a UUID.

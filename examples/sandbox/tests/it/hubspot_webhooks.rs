@@ -378,3 +378,43 @@ async fn older_rule_does_not_retry_client_errors() {
     assert_eq!(d[0].status, Some(404));
     assert!(d.iter().all(|x| x.attempt == 0), "{d:?}");
 }
+
+#[tokio::test]
+async fn max_concurrent_requests_bounds_deliveries_in_flight() {
+    let mut cfg = SandboxConfig::for_tests();
+    cfg.webhooks.max_events = 1;
+    let sb = start(cfg).await;
+    let rx = Receiver::start("/wh").await;
+    rx.script(std::iter::repeat_n(
+        Answer::Slow(std::time::Duration::from_millis(150)),
+        12,
+    ));
+    let (st, _) = manage(
+        &sb,
+        Method::PUT,
+        "/settings",
+        json!({"targetUrl": rx.url, "throttling": {"maxConcurrentRequests": 6}}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    manage(
+        &sb,
+        Method::POST,
+        "/subscriptions",
+        json!({"eventType": "contact.creation", "active": true}),
+    )
+    .await;
+    for i in 0..12 {
+        sb.ui_create_contact(json!({"email": format!("c{i}@x.com")}))
+            .unwrap();
+    }
+    wait_until(10, "12 deliveries answered", || {
+        sb.deliveries(System::Hubspot).len() == 12
+    })
+    .await;
+    let max = rx
+        .state
+        .max_inflight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!((2..=6).contains(&max), "max in flight {max}");
+}
