@@ -115,7 +115,7 @@ pub fn set_future_bookings(s: &Shared, uri_or_id: &str, n: u32) -> bool {
 /// Make every issued OAuth access token expired now (forces a refresh).
 pub fn expire_oauth_tokens(s: &Shared) {
     let now = tokio::time::Instant::now();
-    for exp in s.hub().oauth.access.values_mut() {
+    for (exp, _) in s.hub().oauth.access.values_mut() {
         *exp = now;
     }
 }

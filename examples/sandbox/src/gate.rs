@@ -144,7 +144,7 @@ async fn hubspot_limited(
     let (kind, token) = hubspot::classify(s, req.headers());
     let oauth = match kind {
         TokenKind::PrivateApp => false,
-        TokenKind::OAuth => true,
+        TokenKind::OAuth(_) => true,
         _ => return next.run(req).await,
     };
     let search = path.ends_with("/search");

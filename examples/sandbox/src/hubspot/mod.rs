@@ -99,7 +99,8 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
 /// How a bearer token resolves.
 pub enum TokenKind {
     PrivateApp,
-    OAuth,
+    /// A live OAuth token with its granted scopes.
+    OAuth(Vec<String>),
     Expired(u64),
     Unknown,
 }
@@ -124,8 +125,10 @@ pub fn classify(s: &Shared, headers: &axum::http::HeaderMap) -> (TokenKind, Stri
     }
     let h = s.hub();
     let kind = match h.oauth.access.get(&token) {
-        Some(exp) if *exp > Instant::now() => TokenKind::OAuth,
-        Some(exp) => TokenKind::Expired(Instant::now().saturating_duration_since(*exp).as_secs()),
+        Some((exp, scopes)) if *exp > Instant::now() => TokenKind::OAuth(scopes.clone()),
+        Some((exp, _)) => {
+            TokenKind::Expired(Instant::now().saturating_duration_since(*exp).as_secs())
+        }
         None => TokenKind::Unknown,
     };
     (kind, token)
@@ -135,7 +138,20 @@ pub fn classify(s: &Shared, headers: &axum::http::HeaderMap) -> (TokenKind, Stri
 async fn crm_auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let actor = match classify(&s, req.headers()).0 {
         TokenKind::PrivateApp => Actor::PrivateApp,
-        TokenKind::OAuth => Actor::OAuth,
+        TokenKind::OAuth(scopes) => {
+            let need = required_scopes(req.method().as_str(), req.uri().path());
+            if !need.iter().any(|n| scopes.iter().any(|s| s == n)) {
+                // [H-01] 403 MISSING_SCOPES in the general shape
+                let mut e = HsError::new(
+                    403,
+                    "MISSING_SCOPES",
+                    "This app hasn't been granted all required scopes to make this call.",
+                );
+                e.context = Some(serde_json::json!({ "requiredScopes": need }));
+                return e.into_response();
+            }
+            Actor::OAuth
+        }
         TokenKind::Expired(ago) => {
             // seen in the wild as EXPIRED_AUTHENTICATION; not in the register
             return HsError::new(
@@ -156,6 +172,27 @@ async fn crm_auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) ->
     };
     req.extensions_mut().insert(actor);
     next.run(req).await
+}
+
+/// Any one of these scopes allows the call (the private-app token is granted everything).
+fn required_scopes(method: &str, path: &str) -> &'static [&'static str] {
+    let read = method == "GET" || path.ends_with("/search") || path.ends_with("/batch/read");
+    match (path.starts_with("/crm/v3/properties"), read) {
+        (true, true) => &[
+            "crm.schemas.contacts.read",
+            "crm.schemas.contacts.write",
+            "crm.objects.contacts.read",
+            "crm.objects.contacts.write",
+            "contacts",
+        ],
+        (true, false) => &["crm.schemas.contacts.write", "contacts"],
+        (false, true) => &[
+            "crm.objects.contacts.read",
+            "crm.objects.contacts.write",
+            "contacts",
+        ],
+        (false, false) => &["crm.objects.contacts.write", "contacts"],
+    }
 }
 
 /// HubSpot's 404 for unknown paths.

@@ -26,11 +26,20 @@ pub async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> R
     else {
         return HsError::validation("redirect_uri is missing or invalid").into_response();
     };
+    let scopes: Vec<String> = query::first(&pairs, "scope")
+        .unwrap_or("")
+        .split([' ', '+'])
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
+    if scopes.is_empty() {
+        return HsError::validation("scope is required").into_response();
+    }
     let code = format!("sandbox-code-{}", uuid::Uuid::new_v4());
     s.hub()
         .oauth
         .codes
-        .insert(code.clone(), redirect.to_string());
+        .insert(code.clone(), (redirect.to_string(), scopes));
     let mut target = redirect;
     {
         let mut qp = target.query_pairs_mut();
@@ -70,13 +79,16 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         return bad("missing or unknown client id or secret");
     }
     let mut h = s.hub();
-    match f("grant_type") {
+    let scopes = match f("grant_type") {
         "authorization_code" => {
             let code = f("code");
-            match h.oauth.codes.get(code) {
-                Some(redirect)
+            let scopes = match h.oauth.codes.get(code) {
+                Some((redirect, scopes))
                     if redirect.split('?').next()
-                        == Some(f("redirect_uri").split('?').next().unwrap_or("")) => {}
+                        == Some(f("redirect_uri").split('?').next().unwrap_or("")) =>
+                {
+                    scopes.clone()
+                }
                 Some(_) => return bad("redirect_uri does not match the one used to authorize"),
                 None => {
                     return json_response(
@@ -84,29 +96,33 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
                         &json!({"status": "BAD_AUTH_CODE", "message": "missing or invalid auth code", "correlationId": uuid::Uuid::new_v4().to_string()}),
                     );
                 }
-            }
+            };
             h.oauth.codes.remove(code);
+            scopes
         }
-        "refresh_token" => {
-            if !h.oauth.refresh.contains_key(f("refresh_token")) {
+        "refresh_token" => match h.oauth.refresh.get(f("refresh_token")) {
+            Some(scopes) => scopes.clone(),
+            None => {
                 return json_response(
                     400,
                     &json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": uuid::Uuid::new_v4().to_string()}),
                 );
             }
-        }
+        },
         other => return bad(&format!("unsupported grant_type '{other}'")),
-    }
+    };
     let refresh = if f("grant_type") == "refresh_token" {
         f("refresh_token").to_string()
     } else {
         let r = format!("sandbox-ort-{}", uuid::Uuid::new_v4());
-        h.oauth.refresh.insert(r.clone(), ()); // [H-18] no expiry until revoked
+        h.oauth.refresh.insert(r.clone(), scopes.clone()); // [H-18] no expiry until revoked
         r
     };
     let ttl = s.cfg.oauth_access_token_ttl;
     let access = format!("{ACCESS_PREFIX}{}", uuid::Uuid::new_v4());
-    h.oauth.access.insert(access.clone(), Instant::now() + ttl);
+    h.oauth
+        .access
+        .insert(access.clone(), (Instant::now() + ttl, scopes.clone()));
     json_response(
         200,
         &json!({
@@ -116,7 +132,7 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             "expires_in": ttl.as_secs(),
             "token_use": "access_token",
             "hub_id": creds.hubspot_portal_id,
-            "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write", "oauth"],
+            "scopes": scopes,
         }),
     )
 }
@@ -125,13 +141,13 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 pub async fn access_token_info(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Response {
     let h = s.hub();
     match h.oauth.access.get(&t) {
-        Some(exp) if *exp > Instant::now() => json_response(
+        Some((exp, scopes)) if *exp > Instant::now() => json_response(
             200,
             &json!({
                 "token": t,
                 "hub_id": s.cfg.credentials.hubspot_portal_id,
                 "app_id": s.cfg.credentials.hubspot_app_id,
-                "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write", "oauth"],
+                "scopes": scopes,
                 "token_type": "access",
                 "expires_in": exp.saturating_duration_since(Instant::now()).as_secs(),
             }),

@@ -86,9 +86,12 @@ impl WebhookSub {
 /// An OAuth grant in progress or issued.
 #[derive(Default)]
 pub struct OAuthState {
-    pub codes: HashMap<String, String>,
-    pub access: HashMap<String, Instant>,
-    pub refresh: HashMap<String, ()>,
+    /// code → (redirect_uri, granted scopes)
+    pub codes: HashMap<String, (String, Vec<String>)>,
+    /// access token → (expiry, scopes)
+    pub access: HashMap<String, (Instant, Vec<String>)>,
+    /// refresh token → scopes
+    pub refresh: HashMap<String, Vec<String>>,
 }
 
 /// Result of a successful write.

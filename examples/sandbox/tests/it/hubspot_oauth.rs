@@ -4,8 +4,17 @@ use crate::common::*;
 use sandbox::SandboxHandle;
 use serde_json::Value;
 
-/// Run the whole flow; returns (access, refresh).
+/// Run the whole flow with read and write scopes; returns (access, refresh).
 pub async fn obtain_token(sb: &SandboxHandle) -> (String, String) {
+    obtain_token_with(
+        sb,
+        "oauth crm.objects.contacts.read crm.objects.contacts.write",
+    )
+    .await
+}
+
+/// Run the whole flow with these scopes.
+pub async fn obtain_token_with(sb: &SandboxHandle, scope: &str) -> (String, String) {
     let c = client();
     let redirect = "http://localhost:8080/oauth/callback";
     let r = c
@@ -15,7 +24,7 @@ pub async fn obtain_token(sb: &SandboxHandle) -> (String, String) {
                 [
                     ("client_id", sb.hubspot_client_id()),
                     ("redirect_uri", redirect),
-                    ("scope", "oauth crm.objects.contacts.read"),
+                    ("scope", scope),
                     ("state", "xyz"),
                 ],
             )
@@ -129,4 +138,27 @@ async fn token_expiry_and_refresh() {
     )
     .await;
     assert_eq!((st, &v["status"]), (400, &Value::from("BAD_REFRESH_TOKEN")));
+}
+
+#[tokio::test]
+async fn missing_scopes_is_403() {
+    let sb = start_default().await;
+    let (access, _) = obtain_token_with(&sb, "oauth crm.objects.contacts.read").await;
+    let h = Hub::with_token(&sb, &access);
+    assert_eq!(h.get("/crm/v3/objects/contacts").await.0, 200);
+    let (st, v, _) = h
+        .post(
+            "/crm/v3/objects/contacts",
+            serde_json::json!({"properties": {}}),
+        )
+        .await;
+    assert_eq!(st, 403);
+    assert_hs_error(&v, "MISSING_SCOPES");
+    let (st, _, _) = h
+        .post(
+            "/crm/v3/properties/contacts/groups",
+            serde_json::json!({"name": "g", "label": "G"}),
+        )
+        .await;
+    assert_eq!(st, 403);
 }
