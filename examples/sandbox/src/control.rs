@@ -2,6 +2,7 @@
 //! UI-style edits that fire webhooks / notifications, and the `/_sandbox` routes themselves.
 
 use crate::app::Shared;
+use crate::assumptions::ASSUMPTIONS;
 use crate::config::{Faults, HubspotRateLimit, System, TteRateLimit};
 use crate::hubspot::error::HsError;
 use crate::hubspot::store::Actor;
@@ -129,108 +130,6 @@ fn as_map(v: &Value) -> Result<Map<String, Value>, HsError> {
         _ => Err(HsError::validation("properties must be an object")),
     }
 }
-
-/// The assumption register (apis.md §4) as the sandbox implements it.
-pub const ASSUMPTIONS: &[(&str, &str)] = &[
-    (
-        "T-01",
-        "serves under whatever base it is bound to; URIs use that base",
-    ),
-    ("T-02", "token/Token both accepted; DRF 401 texts"),
-    ("T-03", "<base>/api/enterprise/v2/customer/<n>/"),
-    (
-        "T-04",
-        "count, next, previous, results; default 10, max 100, 400 above",
-    ),
-    ("T-05", "creation order, stable across pages"),
-    ("T-06", "True/true/1 and False/false/0 accepted"),
-    ("T-07", "201, Location, full Customer body"),
-    (
-        "T-08",
-        "absent keys kept; custom_fields merged per label; arrays replaced; 200 + Customer",
-    ),
-    (
-        "T-09",
-        "fixed set of labels per organisation; unknown label -> 400",
-    ),
-    (
-        "T-10",
-        "204; 404 if already deleted; 409 for future bookings without force",
-    ),
-    (
-        "T-11",
-        "deleted hidden unless include_deleted; then deleted: true; GET -> 404",
-    ),
-    ("T-12", "DRF error shapes"),
-    ("T-13", "no email validation; any string stored"),
-    (
-        "T-14",
-        "token bucket, 429 + Retry-After + DRF throttle text",
-    ),
-    (
-        "T-15",
-        "201 + {resource_uri, callback_url, scope}; list paged",
-    ),
-    (
-        "T-16",
-        "JSON body only; no signature; userinfo in callback_url sent as basic auth",
-    ),
-    (
-        "T-17",
-        "<= 100 items; changes within the window (1 s) coalesced",
-    ),
-    (
-        "T-18",
-        "2xx within 5 s succeeds; retries at 10 s, 1 min, 5 min, 30 min, 2 h (configurable)",
-    ),
-    ("T-19", "name always a string"),
-    (
-        "H-01",
-        "401/403 categories INVALID_AUTHENTICATION, MISSING_SCOPES",
-    ),
-    ("H-02", "cleared value reads back as null"),
-    ("H-03", "list limit above 100 -> 400 VALIDATION_ERROR"),
-    (
-        "H-04",
-        "duplicate email on update -> 409, same body as on create",
-    ),
-    ("H-05", "DELETE of unknown or archived id -> 204"),
-    ("H-06", "search index lag configurable; 0 by default"),
-    ("H-07", "email rule: trim, then the demo's syntax rule"),
-    (
-        "H-08",
-        "404 body category OBJECT_NOT_FOUND, message 'resource not found'",
-    ),
-    ("H-09", "Retry-After sent on 429, in seconds"),
-    (
-        "H-10",
-        "409 for an existing property or group: general shape, category CONFLICT",
-    ),
-    ("H-11", "property name rule ^[a-z][a-z0-9_]*$"),
-    (
-        "H-12",
-        "subscription id a string in management calls, a number in events",
-    ),
-    ("H-13", "<= 100 events per delivery, configurable"),
-    (
-        "H-14",
-        "any non-2xx or > 5 s retried; 10 attempts; schedule configurable",
-    ),
-    (
-        "H-15",
-        "sourceId for our own writes: the writing app's id; private app id configurable",
-    ),
-    ("H-16", "no timeout header on deliveries"),
-    (
-        "H-17",
-        "no propertyChange events on create by default; switchable",
-    ),
-    ("H-18", "refresh tokens never expire until revoked"),
-    (
-        "H-19",
-        "token endpoint errors: 400 in the general error shape",
-    ),
-];
 
 #[derive(Deserialize)]
 struct SeedBody {

@@ -9,12 +9,13 @@
 //! ```
 //!
 //! Behaviour that rests on an assumption carries its id from `apis.md` §4 (`T-nn`, `H-nn`) in a
-//! comment; `control::ASSUMPTIONS` lists them and `GET /_sandbox/assumptions` serves them.
+//! comment; `assumptions::ASSUMPTIONS` lists them and `GET /_sandbox/assumptions` serves them.
 
 // Handlers return `Result<_, Response>` / `Result<_, HsError>`; error paths are not hot.
 #![allow(clippy::result_large_err)]
 
 mod app;
+pub mod assumptions;
 pub mod clock;
 pub mod config;
 pub mod control;
