@@ -13,9 +13,16 @@ pub enum Exit {
     Invalid,
     /// 2: the command line is wrong (clap's own code for usage errors).
     Usage,
-    /// 69 (`EX_UNAVAILABLE`): the environment or an API is unavailable; also a subcommand
-    /// that is not implemented yet.
+    /// 3: a sync finished, but some records failed or conflict (they are kept and retried).
+    Partial,
+    /// 4: a safety rail stopped a sync before it wrote more (`--max-creates`, `--max-deletes`,
+    /// a first sync that would create duplicates).
+    Refused,
+    /// 69 (`EX_UNAVAILABLE`): the environment or an API is unavailable (a credential is
+    /// missing, an API keeps failing); also a subcommand that is not implemented yet.
     Unavailable,
+    /// 74 (`EX_IOERR`): the state store cannot be opened or written.
+    Store,
 }
 
 impl Exit {
@@ -25,7 +32,10 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Invalid => 1,
             Exit::Usage => 2,
+            Exit::Partial => 3,
+            Exit::Refused => 4,
             Exit::Unavailable => 69,
+            Exit::Store => 74,
         }
     }
 }

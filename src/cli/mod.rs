@@ -4,6 +4,7 @@
 
 pub mod exit;
 pub mod render;
+mod sync;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -79,11 +80,23 @@ Examples:
 Example:
   mapsync serve --mapping mapping.yaml --listen 0.0.0.0:8080 --public-url https://sync.example.com")]
     Serve(ServeArgs),
-    /// Run a full sync in one direction (not yet implemented).
+    /// Run a full sync in one direction, resumably.
+    ///
+    /// Indexes the target, then reads the source page by page: plans each record, writes
+    /// what changed, and commits a checkpoint after every page, so a killed sync resumes where
+    /// it stopped. Failed records are kept and retried by the next run.
     #[command(after_help = "\
 Examples:
   mapsync sync --mapping mapping.yaml --direction outbound --dry-run
-  mapsync sync --mapping mapping.yaml --direction inbound --max-deletes 10")]
+  mapsync sync --mapping mapping.yaml --direction outbound --max-creates 100
+  mapsync sync --mapping mapping.yaml --direction inbound --json
+
+With --json, the last line is {\"report\": …}; a dry run first prints one {\"plan\": …} line
+per record.
+
+Exit codes: 0 all synced, 1 invalid mapping, 3 some records failed or conflict (retried next
+run), 4 stopped by a safety rail, 69 a credential is missing or an API keeps failing, 74 the
+state store cannot be used.")]
     Sync(SyncArgs),
 }
 
@@ -193,9 +206,16 @@ pub struct SyncArgs {
     /// Stop before planning more than N deletes.
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<u64>,
-    /// The state store (SQLite file).
+    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
     #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Allow a first sync into a target that already holds records when the mapping declares
+    /// no match keys (existing records are then not linked, and may be duplicated).
+    #[arg(long)]
+    pub allow_unmatched: bool,
+    /// Start over instead of resuming an unfinished sync.
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// A sync direction on the command line.
@@ -237,7 +257,7 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Setup(_) => not_yet("setup"),
         Command::Serve(_) => not_yet("serve"),
-        Command::Sync(_) => not_yet("sync"),
+        Command::Sync(args) => sync::run(&args),
     }
 }
 
@@ -284,7 +304,7 @@ fn validate(args: &ValidateArgs) -> Exit {
 }
 
 /// Writes to stdout, ignoring a closed pipe (`mapsync schema | head`).
-fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();

@@ -110,7 +110,16 @@ impl Connector {
         if matches!(op.paging, Paging::None) || next.is_none() {
             tracing::debug!(system = %sys.name, count = records.len(), "Listed the last page.");
         }
-        Ok(Page { records, next })
+        let total = op
+            .total
+            .as_ref()
+            .and_then(|t| t.first(&resp.body))
+            .and_then(serde_json::Value::as_u64);
+        Ok(Page {
+            records,
+            next,
+            total,
+        })
     }
 
     /// Reads one record by id; `None` when the API answers a `missing` status.

@@ -42,6 +42,8 @@ pub enum PageCursor {
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// The total number of records, when the listing reports it.
+    pub total: Option<u64>,
     /// The records, in the API's order.
     pub records: Vec<Value>,
     /// The page after this one; `None` when this was the last.

@@ -7,12 +7,14 @@
 //! duplicating records.
 
 mod apply;
+mod credentials;
 mod error;
 mod lookup;
 mod report;
 mod sync;
 mod tokens;
 
+pub use credentials::check_credentials;
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};

@@ -28,6 +28,8 @@ use crate::store::{
 pub trait Observer {
     /// The target index holds `n` records.
     fn indexed(&mut self, _n: u64) {}
+    /// The source listing reports this many records in all.
+    fn total(&mut self, _total: u64) {}
     /// A page of source records is done.
     fn page(&mut self, _records: u64, _counts: &Counts) {}
     /// A record's plan (every record in a dry run; the ones that changed something otherwise).
@@ -149,6 +151,9 @@ pub async fn sync(
                     what: format!("{} records (page {})", engine.source().name, page_no + 1),
                     source: Box::new(source),
                 })?;
+            if let (Some(t), true) = (page.total, pages == 0) {
+                observer.total(t);
+            }
             let mut records = page.records;
             if let Some(limit) = opts.limit {
                 records.truncate(

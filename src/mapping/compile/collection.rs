@@ -234,10 +234,12 @@ pub(crate) fn list(ctx: &mut Ctx, p: &str, raw: &RawList, vars: &[&str]) -> Opti
                 more,
             }),
     };
+    let total = ctx.opt_json_path(&ptr(p, &["total"]), raw.total.as_ref());
     Some(ListOp {
         request: request?,
         records: records?,
         paging: paging?,
+        total: total?,
     })
 }
 

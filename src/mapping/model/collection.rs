@@ -117,6 +117,8 @@ pub struct ListOp {
     pub records: JsonPath,
     /// How to get the next page.
     pub paging: Paging,
+    /// Where the total number of records is, if reported.
+    pub total: Option<JsonPath>,
 }
 
 /// Paging styles.

@@ -92,6 +92,10 @@ pub struct RawList {
     /// How to get the next page. Absent: one page only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<RawPaging>,
+    /// JSONPath to the total number of records, where the API reports it (e.g. `$.count`);
+    /// progress bars use it for an ETA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<String>,
 }
 
 /// How a list moves to its next page. Exactly one style.

@@ -1,0 +1,73 @@
+//! Checks, before any request, that each system a command calls can authenticate, and names
+//! the environment variables to set when it cannot.
+
+use crate::mapping::env::referenced_vars;
+use crate::mapping::model::{Auth, Mapping};
+use crate::mapping::raw::RawAuth;
+use crate::store::StateStore;
+
+/// `Err` with a message that says which variables to set (or which install flow to run).
+pub fn check_credentials(
+    mapping: &Mapping,
+    system: &str,
+    store: &dyn StateStore,
+) -> Result<(), String> {
+    let Some(sys) = mapping.systems.get(system) else {
+        return Err(format!("the mapping declares no system `{system}`"));
+    };
+    let raw = mapping
+        .raw
+        .systems
+        .get(system)
+        .and_then(|s| s.auth.as_ref());
+    let vars = |strings: &[&str]| -> String {
+        let mut names: Vec<String> = strings.iter().flat_map(|s| referenced_vars(s)).collect();
+        names.dedup();
+        if names.is_empty() {
+            "the credential in the mapping".to_string()
+        } else {
+            names.join(" or ")
+        }
+    };
+    let empty = match (&sys.auth, raw) {
+        (None, _) => return Ok(()),
+        (Some(Auth::Header { value, .. }), Some(RawAuth::Header(h))) => {
+            value.is_empty().then(|| vars(&[&h.value]))
+        }
+        (Some(Auth::Query { value, .. }), Some(RawAuth::Query(q))) => {
+            value.is_empty().then(|| vars(&[&q.value]))
+        }
+        (Some(Auth::Bearer { token }), Some(RawAuth::Bearer(b))) => {
+            token.is_empty().then(|| vars(&[&b.token]))
+        }
+        (Some(Auth::Basic { password, .. }), Some(RawAuth::Basic(b))) => {
+            password.is_empty().then(|| vars(&[&b.password]))
+        }
+        (Some(Auth::OAuth2(o)), Some(RawAuth::Oauth2(r))) => {
+            if o.static_token.is_some() {
+                None
+            } else {
+                let stored = store.token(system).map_err(|e| e.to_string())?;
+                if stored.is_some() {
+                    None
+                } else {
+                    let token_vars = r
+                        .static_token
+                        .as_deref()
+                        .map(|t| vars(&[t]))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{} has no access token: set {token_vars} (a private app's token), or install the app with \
+                         `mapsync serve` and open /oauth/{system}/start",
+                        sys.title
+                    ));
+                }
+            }
+        }
+        _ => None,
+    };
+    match empty {
+        Some(names) => Err(format!("{} has no credential: set {names}", sys.title)),
+        None => Ok(()),
+    }
+}
