@@ -155,6 +155,7 @@ fn list(paging: Paging) -> ListOp {
         },
         records: JsonPath::compile("$.items").unwrap(),
         paging,
+        total: Some(JsonPath::compile("$.count").unwrap()),
     }
 }
 
