@@ -45,6 +45,10 @@ pub(crate) struct Writer<'a> {
     pub vars: Sides<'a>,
     pub concurrency: usize,
     pub now: &'a str,
+    /// The page being applied (for crash points in tests).
+    pub page: u64,
+    /// Target writes made so far on this page (for crash points in tests).
+    pub writes: std::sync::atomic::AtomicU64,
 }
 
 /// Variables for requests to each side (`mapped_fields`).
@@ -113,11 +117,16 @@ impl Writer<'_> {
 
     async fn create_one(&self, a: &Applied) -> (Result<Option<String>, String>, bool) {
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
-        match self
+        let result = self
             .target
             .create(self.engine.target(), fields, self.vars.target)
-            .await
-        {
+            .await;
+        let done = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        super::failpoint::hit("mid-page", self.page, done);
+        match result {
             Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
             Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
             Err(e) => (Err(message(&e)), false),
@@ -167,7 +176,9 @@ impl Writer<'_> {
             .collect();
         let target = self.engine.target();
         let tgt_side = self.engine.direction().target();
-        match self.target.batch_create(target, items).await {
+        let answer = self.target.batch_create(target, items).await;
+        super::failpoint::hit("after-batch", self.page, 0);
+        match answer {
             Ok(outcome) => {
                 for &i in which {
                     applied[i].result =

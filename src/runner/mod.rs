@@ -9,6 +9,7 @@
 mod apply;
 mod credentials;
 mod error;
+mod failpoint;
 mod lookup;
 mod report;
 mod sync;

@@ -219,8 +219,11 @@ pub async fn sync(
                     },
                     concurrency: opts.concurrency,
                     now: &now_text,
+                    page: page_no,
+                    writes: Default::default(),
                 };
                 let applied = writer.apply(plans).await;
+                super::failpoint::hit("before-commit", page_no, 0);
                 let mut commit = PageCommit::new(stamp);
                 for a in &applied {
                     count(&mut counts, &a.plan, Some(a));
