@@ -92,6 +92,27 @@ impl Planner<'_> {
             |_| linked_to.iter().map(|(i, v)| (i.clone(), v)).collect(),
             |_| matched.iter().map(|(i, v)| (i.clone(), v)).collect(),
         );
+        // A target found through a link field or the match keys may already belong to another
+        // source record (a copied link, a duplicate): that is a conflict, never a second link.
+        let target = match target {
+            Target::Found { ref id, by, .. } if by != crate::engine::LinkedBy::Store => {
+                match self.store.link(self.pair, tgt_side, id)? {
+                    Some(l) if l.state == LinkState::Active && l.id_on(src_side) != source_id => {
+                        Target::Ambiguous {
+                            why: format!(
+                                "the {} {id} is already linked to the {} {}",
+                                self.engine.target().title,
+                                self.engine.source().title,
+                                l.id_on(src_side)
+                            ),
+                            ids: vec![id.clone()],
+                        }
+                    }
+                    _ => target,
+                }
+            }
+            other => other,
+        };
         let target_shadow = match &target {
             Target::Found { id, .. } => shadow(self.store.record_shadow(self.pair, tgt_side, id)?),
             _ => None,

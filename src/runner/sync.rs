@@ -170,8 +170,11 @@ pub async fn sync(
             };
             let deleted = position.phase == Phase::Deleted;
             let mut plans = Vec::with_capacity(records.len());
+            let mut claimed = std::collections::HashSet::new();
             for r in &records {
-                plans.push(planner.plan(r, deleted)?);
+                let mut plan = planner.plan(r, deleted)?;
+                claim_once(&mut plan, &mut claimed);
+                plans.push(plan);
             }
             check_rails(opts, &counts, &plans)?;
             processed += records.len() as u64;
@@ -333,6 +336,24 @@ async fn index(
             None => return Ok(n),
         }
     }
+}
+
+/// Two source records of one page that found the same target through link fields or match
+/// keys: the second is a conflict, so a target is never linked twice.
+fn claim_once(plan: &mut RecordPlan, claimed: &mut std::collections::HashSet<String>) {
+    let Some(id) = plan.target_id.clone() else {
+        return;
+    };
+    if !matches!(plan.kind, PlanKind::Update | PlanKind::Unchanged) || claimed.insert(id.clone()) {
+        return;
+    }
+    plan.kind = PlanKind::Conflict;
+    plan.write = None;
+    plan.changes.clear();
+    plan.target_id = None;
+    plan.reason = Some(format!(
+        "another record of this page was matched to the same target {id}"
+    ));
 }
 
 /// Stops before a page that would take the run past `--max-creates` or `--max-deletes`.

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Full-sync benchmark: mapsync against the sandbox, each in its own process, on loopback.
+
+Usage:
+  cargo build --release -p mapsync -p sandbox
+  python3 scripts/bench_sync.py --direction outbound --records 1000 --limits on
+  python3 scripts/bench_sync.py --direction inbound  --records 2000 --limits off
+
+With --limits on, the sandbox enforces HubSpot's documented private-app burst limit (100 per
+10 s) and mapsync keeps to the limits the reference mapping declares (10to8: 5/s, its own choice
+since 10to8 publishes none; HubSpot: 100 per 10 s). The script then reports the wall time and the
+lower bound those limits imply for the requests the sync made (per system: requests beyond the
+burst divided by the rate; the slowest system bounds the run), and their ratio.
+
+With --limits off, it reports records/s and mapsync's peak RSS (from /usr/bin/time -v).
+Prints one JSON line; BENCHMARKS.md records the figures with the command.
+"""
+import argparse, json, os, re, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, "target", "release")
+
+
+def put(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT",
+                                 headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+
+
+def get(url):
+    return json.load(urllib.request.urlopen(url))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--direction", choices=["outbound", "inbound"], required=True)
+    ap.add_argument("--records", type=int, required=True)
+    ap.add_argument("--limits", choices=["on", "off"], default="off")
+    a = ap.parse_args()
+
+    customers = a.records if a.direction == "outbound" else 0
+    contacts = a.records if a.direction == "inbound" else 0
+    sb = subprocess.Popen([os.path.join(REL, "sandbox"), "--customers", str(customers), "--contacts", str(contacts),
+                           "--precreate-custom-properties"], stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    try:
+        for line in sb.stdout:
+            m = re.match(r"export (\w+)=(.*)", line.strip())
+            if m:
+                env[m.group(1)] = m.group(2)
+            if line.startswith("Serving"):
+                break
+        tte_root = env["TTE_BASE_URL"].split("/api/")[0]
+        hub_root = env["HUBSPOT_BASE_URL"]
+        mapping_src = open(os.path.join(ROOT, "mappings", "hubspot.yaml")).read()
+        if a.limits == "on":
+            put(tte_root + "/_sandbox/ratelimit", {"enabled": True, "per_second": 10, "burst": 10})
+            put(hub_root + "/_sandbox/ratelimit", {"enabled": True, "private_app_per_10s": 100, "oauth_per_10s": 110,
+                                                   "search_per_second": 5})
+        else:
+            # Limits off: lift the mapping's own pacing too, to measure mapsync itself.
+            mapping_src = mapping_src.replace("rate_limit: { requests: 5, per: 1s }", "rate_limit: { requests: 100000, per: 1s }")
+            mapping_src = mapping_src.replace("requests: 100\n      per: 10s", "requests: 100000\n      per: 1s")
+        tmp = tempfile.mkdtemp()
+        mapping = os.path.join(tmp, "mapping.yaml")
+        open(mapping, "w").write(mapping_src)
+        cmd = ["/usr/bin/time", "-v", os.path.join(REL, "mapsync"), "sync", "-m", mapping, "--state",
+               os.path.join(tmp, "state.db"), "--direction", a.direction, "--json"]
+        if a.direction == "inbound":
+            cmd.append("--allow-unmatched")
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        report = json.loads(p.stdout.strip().splitlines()[-1])["report"]
+        rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+        out = {"direction": a.direction, "records": a.records, "limits": a.limits, "exit": p.returncode,
+               "wall_s": round(wall, 2), "peak_rss_mb": round(rss_kb / 1024, 1), "counts": report["counts"],
+               "requests": {k: v["requests"] for k, v in report["requests"].items()},
+               "records_per_s": round(report["counts"]["seen"] / wall, 1)}
+        if a.limits == "on":
+            # Declared limits (reference mapping): tte 5/s burst 5; hubspot 100 per 10 s burst 100.
+            declared = {"tte": (5.0, 5), "hubspot": (10.0, 100)}
+            bound = max((max(0, n - declared[s][1]) / declared[s][0]) for s, n in out["requests"].items())
+            out["lower_bound_s"] = round(bound, 2)
+            out["ratio"] = round(wall / bound, 3) if bound > 0 else None
+        print(json.dumps(out))
+    finally:
+        sb.terminate()
+        sb.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
