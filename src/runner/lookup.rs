@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::RunnerError;
-use crate::engine::{Engine, LinkValue, PlanContext, RecordPlan, Shadow, Target};
+use crate::engine::{
+    Engine, LinkValue, LinkedBy, PlanContext, PlanKind, RecordPlan, Shadow, Target,
+};
 use crate::mapping::Side;
 use crate::store::{LinkState, RecordShadow, StateStore};
 
@@ -92,27 +94,6 @@ impl Planner<'_> {
             |_| linked_to.iter().map(|(i, v)| (i.clone(), v)).collect(),
             |_| matched.iter().map(|(i, v)| (i.clone(), v)).collect(),
         );
-        // A target found through a link field or the match keys may already belong to another
-        // source record (a copied link, a duplicate): that is a conflict, never a second link.
-        let target = match target {
-            Target::Found { ref id, by, .. } if by != crate::engine::LinkedBy::Store => {
-                match self.store.link(self.pair, tgt_side, id)? {
-                    Some(l) if l.state == LinkState::Active && l.id_on(src_side) != source_id => {
-                        Target::Ambiguous {
-                            why: format!(
-                                "the {} {id} is already linked to the {} {}",
-                                self.engine.target().title,
-                                self.engine.source().title,
-                                l.id_on(src_side)
-                            ),
-                            ids: vec![id.clone()],
-                        }
-                    }
-                    _ => target,
-                }
-            }
-            other => other,
-        };
         let target_shadow = match &target {
             Target::Found { id, .. } => shadow(self.store.record_shadow(self.pair, tgt_side, id)?),
             _ => None,
@@ -123,7 +104,30 @@ impl Planner<'_> {
             target_shadow: target_shadow.as_ref(),
             source_deleted,
         };
-        Ok(self.engine.plan(source, target, &ctx))
+        let plan = self.engine.plan(source, target, &ctx);
+        self.taken(plan)
+    }
+
+    /// A target found through a link field or the match keys, but linked in the store to
+    /// another source record, cannot be linked to this one too: that is a conflict for a
+    /// person, not a write (committing the link would fail on every run).
+    fn taken(&self, plan: RecordPlan) -> Result<RecordPlan, RunnerError> {
+        let tgt_side = self.engine.direction().target();
+        let (Some(target_id), Some(by)) = (&plan.target_id, plan.linked_by) else {
+            return Ok(plan);
+        };
+        if by == LinkedBy::Store || !links(plan.kind) {
+            return Ok(plan);
+        }
+        match self.store.link(self.pair, tgt_side, target_id)? {
+            Some(l)
+                if l.state == LinkState::Active && l.id_on(tgt_side.other()) != plan.source_id =>
+            {
+                let other = l.id_on(tgt_side.other()).to_string();
+                Ok(taken_conflict(plan, &other, self.engine))
+            }
+            _ => Ok(plan),
+        }
     }
 
     /// Drops candidates already linked to another source record.
@@ -143,6 +147,29 @@ impl Planner<'_> {
         }
         Ok(out)
     }
+}
+
+/// True when applying a plan of this kind commits a link.
+pub(crate) fn links(kind: PlanKind) -> bool {
+    matches!(
+        kind,
+        PlanKind::Create | PlanKind::Update | PlanKind::Unchanged
+    )
+}
+
+/// Turns a plan into a conflict because its target is (or would be) linked to `other`.
+pub(crate) fn taken_conflict(plan: RecordPlan, other: &str, engine: &Engine<'_>) -> RecordPlan {
+    let target_id = plan.target_id.clone().unwrap_or_default();
+    let mut conflict = RecordPlan::skipped(
+        &plan.source_id,
+        &format!(
+            "the {} {target_id} is linked to {} {other}; resolve the duplicate by hand",
+            engine.target().title,
+            engine.source().title
+        ),
+    );
+    conflict.kind = PlanKind::Conflict;
+    conflict
 }
 
 /// The values at the last sync: per field, the newer of what was written and what was read.

@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use super::RunnerError;
 use super::apply::{Applied, Sides, Writer};
-use super::lookup::{Planner, link_for};
+use super::lookup::{Planner, link_for, links, taken_conflict};
 use super::report::{Counts, SyncOptions, SyncReport};
 use crate::connector::{Connector, PageCursor};
-use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan};
+use crate::engine::{Engine, LinkValue, LinkedBy, PlanKind, RecordPlan};
 use crate::expr::Vars;
 use crate::mapping::model::{ListOp, Mapping};
 use crate::mapping::{Direction, Side};
@@ -170,12 +170,10 @@ pub async fn sync(
             };
             let deleted = position.phase == Phase::Deleted;
             let mut plans = Vec::with_capacity(records.len());
-            let mut claimed = std::collections::HashSet::new();
             for r in &records {
-                let mut plan = planner.plan(r, deleted)?;
-                claim_once(&mut plan, &mut claimed);
-                plans.push(plan);
+                plans.push(planner.plan(r, deleted)?);
             }
+            one_source_per_target(&engine, &mut plans);
             check_rails(opts, &counts, &plans)?;
             processed += records.len() as u64;
             records_done += records.len() as u64;
@@ -225,7 +223,8 @@ pub async fn sync(
                     page: page_no,
                     writes: Default::default(),
                 };
-                let applied = writer.apply(plans).await;
+                let mut applied = writer.apply(plans).await;
+                settle_existing(&engine, store, &pair, &mut applied)?;
                 super::failpoint::hit("before-commit", page_no, 0);
                 let mut commit = PageCommit::new(stamp);
                 for a in &applied {
@@ -338,22 +337,88 @@ async fn index(
     }
 }
 
-/// Two source records of one page that found the same target through link fields or match
-/// keys: the second is a conflict, so a target is never linked twice.
-fn claim_once(plan: &mut RecordPlan, claimed: &mut std::collections::HashSet<String>) {
-    let Some(id) = plan.target_id.clone() else {
-        return;
-    };
-    if !matches!(plan.kind, PlanKind::Update | PlanKind::Unchanged) || claimed.insert(id.clone()) {
-        return;
+/// Several records of a page that would link to the same target (two sources matching one
+/// target, or naming it in their link field) cannot all be linked: unless one of them holds the
+/// link in the store already, they all become conflicts, and nothing is written for them.
+fn one_source_per_target(engine: &Engine<'_>, plans: &mut [RecordPlan]) {
+    let mut by_target: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, p) in plans.iter().enumerate() {
+        if let (Some(t), true) = (&p.target_id, links(p.kind)) {
+            by_target.entry(t.clone()).or_default().push(i);
+        }
     }
-    plan.kind = PlanKind::Conflict;
-    plan.write = None;
-    plan.changes.clear();
-    plan.target_id = None;
-    plan.reason = Some(format!(
-        "another record of this page was matched to the same target {id}"
-    ));
+    for (target_id, claimants) in by_target.into_iter().filter(|(_, c)| c.len() > 1) {
+        let holder = claimants
+            .iter()
+            .copied()
+            .find(|&i| plans[i].linked_by == Some(LinkedBy::Store));
+        let sources: Vec<String> = claimants
+            .iter()
+            .map(|&i| plans[i].source_id.clone())
+            .collect();
+        for i in claimants.into_iter().filter(|&i| Some(i) != holder) {
+            let mut conflict = RecordPlan::skipped(
+                &plans[i].source_id,
+                &format!(
+                    "{} {} records would link to the {} {target_id} ({}); resolve the duplicate by hand",
+                    sources.len(),
+                    engine.source().title,
+                    engine.target().title,
+                    sources.join(", ")
+                ),
+            );
+            conflict.kind = PlanKind::Conflict;
+            plans[i] = conflict;
+        }
+    }
+}
+
+/// A create answered "already exists" names a target that may already be linked, to another
+/// source record in the store or to another record of this page: linking it again would fail
+/// the page's commit on every run, so the record becomes a conflict instead.
+fn settle_existing(
+    engine: &Engine<'_>,
+    store: &dyn StateStore,
+    pair: &str,
+    applied: &mut [Applied],
+) -> Result<(), RunnerError> {
+    let tgt_side = engine.direction().target();
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    for a in applied
+        .iter()
+        .filter(|a| !a.linked_existing && links(a.plan.kind))
+    {
+        if let Ok(Some(t)) = &a.result {
+            claimed.insert(t.clone(), a.plan.source_id.clone());
+        }
+    }
+    for a in applied.iter_mut().filter(|a| a.linked_existing) {
+        let Ok(Some(t)) = a.result.clone() else {
+            continue;
+        };
+        let other = match store.link(pair, tgt_side, &t)? {
+            Some(l)
+                if l.state == LinkState::Active
+                    && l.id_on(tgt_side.other()) != a.plan.source_id =>
+            {
+                Some(l.id_on(tgt_side.other()).to_string())
+            }
+            _ => claimed.get(&t).cloned(),
+        };
+        match other {
+            Some(other) => {
+                let mut plan = a.plan.clone();
+                plan.target_id = Some(t);
+                a.plan = taken_conflict(plan, &other, engine);
+                a.result = Ok(None);
+                a.linked_existing = false;
+            }
+            None => {
+                claimed.insert(t, a.plan.source_id.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Stops before a page that would take the run past `--max-creates` or `--max-deletes`.
@@ -437,6 +502,7 @@ fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
         message,
     };
     if plan.kind == PlanKind::Create
+        || plan.kind == PlanKind::Conflict
         || a.result.is_ok() && plan.target_id.is_some()
         || a.linked_existing
     {
