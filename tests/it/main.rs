@@ -9,5 +9,6 @@ mod engine_reference;
 mod fuzz;
 mod roundtrip;
 mod schema;
+mod serve;
 mod util;
 mod validate;

@@ -1,0 +1,1 @@
+//! End to end: the real `mapsync serve` binary and the sandbox delivering real webhooks.
