@@ -3,4 +3,5 @@
 //! signed webhooks and notifications.
 
 mod e2e;
+mod queue;
 mod router;
