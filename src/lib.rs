@@ -3,14 +3,17 @@
 //! The layers, each in its own module (see ARCHITECTURE.md for the invariants each keeps):
 //! `mapping` (the YAML model, loading, validation, schema), `expr` (JSONPath reads and minijinja
 //! expressions), `engine` (pure planning), `connector` (the generic HTTP runtime), `store`
-//! (durable state in SQLite), `runner` (fetch → plan → apply → checkpoint) and `cli`.
+//! (durable state in SQLite), `runner` (fetch → plan → apply → checkpoint, and the inbox
+//! workers), `server` (webhook receivers, OAuth install, health and metrics) and `cli`.
 
 pub mod cli;
+pub mod clock;
 pub mod connector;
 pub mod engine;
 pub mod expr;
 pub mod mapping;
 pub mod runner;
+pub mod server;
 pub mod store;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once before building any HTTP

@@ -3,7 +3,9 @@
 //! holds no logic the tests need beyond what they can reach through the binary.
 
 pub mod exit;
+mod queue;
 pub mod render;
+mod serve;
 mod sync;
 
 use std::io::{IsTerminal, Write};
@@ -36,7 +38,8 @@ Examples:
   mapsync schema > schemas/mapping.schema.json
   mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
-Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.";
+Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 66 no such dead letter, 69 environment or API
+unavailable, 74 state store unusable.";
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,11 +78,37 @@ Examples:
   mapsync setup --mapping mapping.yaml --dry-run
   mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes")]
     Setup(SetupArgs),
-    /// Receive webhooks and process them durably (not yet implemented).
+    /// Receive webhooks and process them durably.
+    ///
+    /// One receiver per webhook the mapping declares: each delivery is verified over its raw
+    /// bytes, stored in the inbox, and only then answered 2xx. Workers re-read each changed
+    /// record and sync it with the same engine as `sync`. Also serves the OAuth install
+    /// (/oauth/<system>/start), /healthz, /readyz and /metrics. Prints `Listening on
+    /// http://ADDR` once bound; stops on SIGTERM or ctrl-c.
     #[command(after_help = "\
 Example:
-  mapsync serve --mapping mapping.yaml --listen 0.0.0.0:8080 --public-url https://sync.example.com")]
+  mapsync serve --mapping mapping.yaml --listen 0.0.0.0:8080 --public-url https://sync.example.com
+
+Exit codes: 0 stopped by a signal, 1 invalid mapping, 2 bad --public-url, 69 cannot listen, 74
+the state store cannot be used.")]
     Serve(ServeArgs),
+    /// Show the inbox depth, dead letters, the last sync per direction and the links.
+    #[command(after_help = "\
+Examples:
+  mapsync status --mapping mapping.yaml
+  mapsync status --mapping mapping.yaml --json
+
+Exit codes: 0 ok, 1 invalid mapping, 74 no state store or it cannot be read.")]
+    Status(StatusArgs),
+    /// List, retry or drop dead letters (events that failed for good).
+    #[command(after_help = "\
+Examples:
+  mapsync dead-letters --mapping mapping.yaml list --json
+  mapsync dead-letters --mapping mapping.yaml retry 12
+  mapsync dead-letters --mapping mapping.yaml drop 12
+
+Exit codes: 0 ok, 66 no dead letter with that id, 74 no state store or it cannot be used.")]
+    DeadLetters(DeadLettersArgs),
     /// Run a full sync in one direction, resumably.
     ///
     /// Indexes the target, then reads the source page by page: plans each record, writes
@@ -181,6 +210,56 @@ pub struct ServeArgs {
     /// Worker tasks processing the inbox.
     #[arg(long, env = "MAPSYNC_WORKERS", default_value_t = 4, value_name = "N")]
     pub workers: usize,
+    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+/// `mapsync status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mapsync dead-letters`.
+#[derive(Debug, Args)]
+pub struct DeadLettersArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DeadLetterAction,
+}
+
+/// What `dead-letters` does.
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterAction {
+    /// List every dead letter.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead letter back into the inbox for another attempt.
+    Retry {
+        /// The dead letter's id (from `list`).
+        id: i64,
+    },
+    /// Forget a dead letter.
+    Drop {
+        /// The dead letter's id (from `list`).
+        id: i64,
+    },
 }
 
 /// `mapsync sync`.
@@ -256,8 +335,10 @@ pub fn run(cli: Cli) -> Exit {
             Exit::Ok
         }
         Command::Setup(_) => not_yet("setup"),
-        Command::Serve(_) => not_yet("serve"),
+        Command::Serve(args) => serve::run(&args),
         Command::Sync(args) => sync::run(&args),
+        Command::Status(args) => queue::status(&args),
+        Command::DeadLetters(args) => queue::dead_letters(&args),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The sync loop: fetch → plan → apply → checkpoint, over the connector, the engine and the
-//! store.
+//! store; and `serve`'s inbox workers, which run the same plan and apply per record.
 //!
 //! Architecture invariant: state lives in the store, never only in memory; a page's links,
 //! ledger, outcomes and checkpoint are committed in one transaction after the target
@@ -14,9 +14,11 @@ mod lookup;
 mod report;
 mod sync;
 mod tokens;
+mod worker;
 
 pub use credentials::check_credentials;
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;
+pub use worker::{MAX_ATTEMPTS, WorkerContext, WorkerCounters, run_workers};

@@ -491,7 +491,7 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
 }
 
 /// Adds what one applied record changes in the store to the page commit.
-fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
+pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     let (src_side, tgt_side) = (dir.source(), dir.target());
     let plan = &a.plan;
     let id = plan.source_id.clone();

@@ -20,12 +20,14 @@ fn top_level_help_lists_every_command() {
         Usage: mapsync [OPTIONS] <COMMAND>
 
         Commands:
-          validate  Check mapping files and report every problem at once
-          schema    Print the JSON Schema of mapping files, for editors
-          setup     Converge custom fields and webhook subscriptions on both systems (not yet implemented)
-          serve     Receive webhooks and process them durably (not yet implemented)
-          sync      Run a full sync in one direction, resumably
-          help      Print this message or the help of the given subcommand(s)
+          validate      Check mapping files and report every problem at once
+          schema        Print the JSON Schema of mapping files, for editors
+          setup         Converge custom fields and webhook subscriptions on both systems (not yet implemented)
+          serve         Receive webhooks and process them durably
+          status        Show the inbox depth, dead letters, the last sync per direction and the links
+          dead-letters  List, retry or drop dead letters (events that failed for good)
+          sync          Run a full sync in one direction, resumably
+          help          Print this message or the help of the given subcommand(s)
 
         Options:
               --log-format <LOG_FORMAT>
@@ -51,7 +53,8 @@ fn top_level_help_lists_every_command() {
           mapsync schema > schemas/mapping.schema.json
           mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
-        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.
+        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 66 no such dead letter, 69 environment or API
+        unavailable, 74 state store unusable.
     "#]].assert_eq(&in_temp(&["--help"]));
 }
 
@@ -112,9 +115,11 @@ fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
     "#]]
     .assert_eq(&in_temp(&["setup", "--dry-run"]));
     expect![[r#"
-        exit: 69
+        exit: 1
         --- stderr
-        mapsync serve: not yet implemented
+        mapsync.yaml:1:1: error[file-unreadable]: cannot read the file: No such file or directory (os error 2)
+          hint: check the path, and that the file is readable UTF-8 text
+        mapsync.yaml: the mapping is invalid; `mapsync validate mapsync.yaml` explains every problem
     "#]]
     .assert_eq(&in_temp(&["serve", "--workers", "2"]));
 }

@@ -9,6 +9,7 @@ mod engine_reference;
 mod fuzz;
 mod roundtrip;
 mod schema;
+mod serve;
 mod sync;
 mod util;
 mod validate;

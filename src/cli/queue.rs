@@ -1,0 +1,213 @@
+//! `mapsync status` (inbox depth, dead letters, last runs per direction, links) and
+//! `mapsync dead-letters list|retry|drop`: read and change the state store only, never an API.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::sync::{default_state_path, load};
+use super::{DeadLetterAction, DeadLettersArgs, Exit, StatusArgs, print};
+use crate::mapping::Direction;
+use crate::store::{DeadLetterQuery, SqliteConfig, SqliteStore, StateStore};
+
+fn open(
+    mapping: &std::path::Path,
+    state: Option<&std::path::PathBuf>,
+) -> Result<Arc<dyn StateStore>, Exit> {
+    let path = state
+        .cloned()
+        .unwrap_or_else(|| default_state_path(mapping));
+    if !path.exists() {
+        eprintln!(
+            "error: no state store at {}; run `mapsync sync` or `mapsync serve` first",
+            path.display()
+        );
+        return Err(Exit::Store);
+    }
+    SqliteStore::open(&path, &SqliteConfig::default())
+        .map(|s| Arc::new(s) as Arc<dyn StateStore>)
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Store
+        })
+}
+
+fn all_dead_letters(store: &dyn StateStore) -> Result<Vec<crate::store::DeadLetter>, Exit> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .dead_letters(&DeadLetterQuery {
+                source: None,
+                after_id: after,
+                limit: 1000,
+            })
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                Exit::Store
+            })?;
+        let done = page.len() < 1000;
+        after = page.last().map(|d| d.id);
+        out.extend(page);
+        if done || after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Runs `mapsync status`.
+pub fn status(args: &StatusArgs) -> Exit {
+    let Some(mapping) = load(&args.mapping.mapping) else {
+        return Exit::Invalid;
+    };
+    let store = match open(&args.mapping.mapping, args.state.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let pair = mapping.pair_key();
+    let result = (|| -> Result<serde_json::Value, crate::store::StoreError> {
+        let depth = store.inbox_depth()?;
+        let links = store.link_counts(&pair)?;
+        let mut runs = serde_json::Map::new();
+        for dir in [Direction::Outbound, Direction::Inbound] {
+            let run = store.latest_run(&pair, dir)?.map(|r| {
+                json!({
+                    "id": r.id,
+                    "state": r.state.as_str(),
+                    "started_at": r.started_at.to_string(),
+                    "finished_at": r.finished_at.map(|t| t.to_string()),
+                    "counts": r.counters,
+                })
+            });
+            runs.insert(dir.to_string(), run.unwrap_or(serde_json::Value::Null));
+        }
+        Ok(json!({
+            "pair": pair,
+            "inbox_depth": depth,
+            "links": {
+                "active": links.active,
+                "deleted_on_home": links.deleted_on_home,
+                "deleted_on_external": links.deleted_on_external,
+                "conflict": links.conflict,
+            },
+            "last_runs": runs,
+        }))
+    })();
+    let mut report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    };
+    let dead = match all_dead_letters(store.as_ref()) {
+        Ok(d) => d.len(),
+        Err(e) => return e,
+    };
+    report["dead_letters"] = json!(dead);
+    if args.json {
+        print(&format!("{report}\n"));
+        return Exit::Ok;
+    }
+    let mut text = format!(
+        "pair:          {pair}\ninbox:         {} record(s) waiting\ndead letters:  {dead}\nlinks:         {} active, {} deleted on home, {} deleted on external, {} conflict\n",
+        report["inbox_depth"],
+        report["links"]["active"],
+        report["links"]["deleted_on_home"],
+        report["links"]["deleted_on_external"],
+        report["links"]["conflict"],
+    );
+    for dir in ["outbound", "inbound"] {
+        let r = &report["last_runs"][dir];
+        if r.is_null() {
+            text.push_str(&format!("last {dir:<9}never\n"));
+        } else {
+            text.push_str(&format!(
+                "last {dir:<9}{} (started {}, finished {})\n",
+                r["state"].as_str().unwrap_or("?"),
+                r["started_at"].as_str().unwrap_or("?"),
+                r["finished_at"].as_str().unwrap_or("-"),
+            ));
+        }
+    }
+    print(&text);
+    Exit::Ok
+}
+
+/// Runs `mapsync dead-letters …`.
+pub fn dead_letters(args: &DeadLettersArgs) -> Exit {
+    let store = match open(&args.mapping.mapping, args.state.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match &args.action {
+        DeadLetterAction::List { json } => {
+            let all = match all_dead_letters(store.as_ref()) {
+                Ok(d) => d,
+                Err(e) => return e,
+            };
+            if *json {
+                let items: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|d| {
+                        json!({
+                            "id": d.id,
+                            "source": d.source,
+                            "record_key": d.record_key,
+                            "error": d.last_error,
+                            "attempts": d.attempts,
+                            "first_failed_at": d.first_failed_at.to_string(),
+                            "last_failed_at": d.last_failed_at.to_string(),
+                            "payload": d.payload,
+                        })
+                    })
+                    .collect();
+                print(&format!("{}\n", serde_json::Value::Array(items)));
+            } else if all.is_empty() {
+                print("no dead letters\n");
+            } else {
+                let mut text = String::new();
+                for d in &all {
+                    text.push_str(&format!(
+                        "{}\t{}\t{}\tattempts {}\tlast {}\t{}\n",
+                        d.id, d.source, d.record_key, d.attempts, d.last_failed_at, d.last_error
+                    ));
+                }
+                print(&text);
+            }
+            Exit::Ok
+        }
+        DeadLetterAction::Retry { id } => {
+            match store.retry_dead_letter(*id, jiff::Timestamp::now()) {
+                Ok(true) => {
+                    print(&format!(
+                        "dead letter {id} is back in the inbox; a running `mapsync serve` processes it\n"
+                    ));
+                    Exit::Ok
+                }
+                Ok(false) => {
+                    eprintln!("error: no dead letter {id}");
+                    Exit::NotFound
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Exit::Store
+                }
+            }
+        }
+        DeadLetterAction::Drop { id } => match store.drop_dead_letter(*id) {
+            Ok(true) => {
+                print(&format!("dead letter {id} dropped\n"));
+                Exit::Ok
+            }
+            Ok(false) => {
+                eprintln!("error: no dead letter {id}");
+                Exit::NotFound
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Store
+            }
+        },
+    }
+}

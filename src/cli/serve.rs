@@ -1,0 +1,181 @@
+//! `mapsync serve`: opens the state store, builds the connectors, binds the listener, prints
+//! `Listening on http://ADDR`, then runs the HTTP server and the inbox workers until SIGTERM or
+//! ctrl-c, when it stops accepting, answers what is in flight and lets workers finish their
+//! record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use super::sync::{default_state_path, load};
+use super::{Exit, ServeArgs, print};
+use crate::clock::SystemClock;
+use crate::connector::Connector;
+use crate::mapping::Side;
+use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters};
+use crate::server::{self, AppState, DEFAULT_HIGH_WATER, ServerConfig};
+use crate::store::{SqliteConfig, SqliteStore, StateStore};
+
+/// How long workers get to finish their record after the signal (R12: exit within 10 s).
+const DRAIN: Duration = Duration::from_secs(9);
+
+/// Runs `mapsync serve`.
+pub fn run(args: &ServeArgs) -> Exit {
+    let Some(mapping) = load(&args.mapping.mapping) else {
+        return Exit::Invalid;
+    };
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_path(&args.mapping.mapping));
+    let store: Arc<dyn StateStore> = match SqliteStore::open(&state, &SqliteConfig::default()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    };
+    // Unlike `sync`, a system without a token yet is not fatal: it can be installed through
+    // /oauth/<system>/start, and its records wait in the inbox meanwhile.
+    let mut connectors = Connectors::new();
+    for side in [Side::Home, Side::External] {
+        let name = mapping.collection(side).system.clone();
+        if connectors.contains_key(&name) {
+            continue;
+        }
+        if let Err(message) = runner::check_credentials(&mapping, &name, store.as_ref()) {
+            tracing::warn!(system = %name, error = %message, "A system cannot authenticate yet.");
+            eprintln!("warning: {message}");
+        }
+        match Connector::builder(&mapping.systems[&name])
+            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .build()
+        {
+            Ok(c) => {
+                connectors.insert(name, c);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unavailable;
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Unavailable;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                return Exit::Unavailable;
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unavailable;
+            }
+        };
+        let public = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let public_url = match url::Url::parse(&public) {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("error: --public-url {public}: {e}");
+                return Exit::Usage;
+            }
+        };
+        let mapping = Arc::new(mapping);
+        let connectors = Arc::new(connectors);
+        let counters = Arc::new(WorkerCounters::default());
+        let wake = Arc::new(Notify::new());
+        let clock = Arc::new(SystemClock);
+        let app = AppState::new(ServerConfig {
+            mapping: mapping.clone(),
+            store: store.clone(),
+            connectors: connectors.clone(),
+            public_url,
+            clock: clock.clone(),
+            high_water: DEFAULT_HIGH_WATER,
+            workers: counters.clone(),
+            wake: wake.clone(),
+        });
+        let ctx = WorkerContext {
+            mapping,
+            store,
+            connectors,
+            clock,
+            counters,
+            wake,
+        };
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            signal().await;
+            tracing::info!("Shutting down: no new connections; finishing in-flight work.");
+            let _ = tx.send(true);
+        });
+        print(&format!(
+            "Listening on http://{addr}\nPublic URL: {}\n",
+            public.trim_end_matches('/')
+        ));
+        tracing::info!(%addr, workers = args.workers, "Serving.");
+        let mut stop = rx.clone();
+        let server = server::serve(listener, app, async move {
+            let _ = stop.wait_for(|v| *v).await;
+        });
+        let mut stop = rx.clone();
+        let workers = async move {
+            let run = runner::run_workers(ctx, args.workers, rx);
+            tokio::pin!(run);
+            tokio::select! {
+                _ = &mut run => {}
+                _ = async { let _ = stop.wait_for(|v| *v).await; tokio::time::sleep(DRAIN).await } => {
+                    tracing::warn!("Workers did not finish in time; their claims return to the inbox when the lease runs out.");
+                }
+            }
+        };
+        let (served, ()) = tokio::join!(server, workers);
+        match served {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: the server failed: {e}");
+                Exit::Unavailable
+            }
+        }
+    })
+}
+
+/// SIGTERM or ctrl-c.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

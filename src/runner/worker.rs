@@ -1,0 +1,612 @@
+//! The inbox workers of `mapsync serve`: claim one record key (never held by two workers),
+//! re-read the source record (events are only hints, R8), find the target through the store's
+//! link and a live read, plan with the same engine as `sync`, apply with the same writer,
+//! commit links, ledger and outcomes (no checkpoint), then ack. Echoes are skipped (the
+//! webhook's `ours` hint, then the ledger through the engine), every skip is logged with its
+//! reason; deletes follow the pair's policy; transient failures retry with exponential
+//! backoff, permanent or exhausted ones become dead letters (R10).
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use jiff::Timestamp;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+use super::apply::{Sides, Writer};
+use super::lookup::shadow;
+use super::sync::{Connectors, record};
+use crate::clock::Clock;
+use crate::connector::{Connector, ConnectorError};
+use crate::engine::{Engine, LinkValue, PlanContext, PlanKind, RecordPlan, Target};
+use crate::expr::Vars;
+use crate::mapping::model::{Collection, ErrorClass, EventAction, Mapping};
+use crate::mapping::{Direction, Side};
+use crate::store::{
+    CreateIntent, InboxClaim, Lease, LinkState, PageCommit, RetryLater, StateStore,
+};
+
+/// How long a claim holds before another worker may take the record (the holder is presumed
+/// dead). Longer than any one record's processing, retries included.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// Idle workers look for due retries this often even when nothing wakes them.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Failed attempts before a record's events become a dead letter.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The first retry delay; doubled per attempt, with ±25 % jitter, capped at [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest retry delay (also caps a server's `Retry-After`, so a hostile server cannot
+/// stall a record for long).
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What the workers did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    /// Claims processed to the end (acked).
+    pub processed: AtomicU64,
+    /// Records skipped as echoes of mapsync's own writes.
+    pub echo_skipped: AtomicU64,
+    /// Claims put back for a later attempt.
+    pub retried: AtomicU64,
+    /// Claims moved to the dead letters (and refused deletes recorded as dead letters).
+    pub dead_lettered: AtomicU64,
+}
+
+/// What every worker shares.
+#[derive(Clone)]
+pub struct WorkerContext {
+    /// The mapping.
+    pub mapping: Arc<Mapping>,
+    /// The state store.
+    pub store: Arc<dyn StateStore>,
+    /// One connector per system.
+    pub connectors: Arc<Connectors>,
+    /// Leases and backoff read time here.
+    pub clock: Arc<dyn Clock>,
+    /// Counters for `/metrics`.
+    pub counters: Arc<WorkerCounters>,
+    /// The receiver signals it after storing events.
+    pub wake: Arc<Notify>,
+}
+
+/// Runs `n` workers until `shutdown` turns true; each finishes the record it holds first.
+///
+/// The workers run as local tasks on the calling thread (a `LocalSet`): the writer's futures
+/// are not `Send`, and the work is I/O-bound, so one thread is enough. Await this next to the
+/// server (e.g. with `tokio::join!`), not in `tokio::spawn`.
+pub async fn run_workers(ctx: WorkerContext, n: usize, shutdown: watch::Receiver<bool>) {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let mut tasks = Vec::new();
+            for i in 0..n.max(1) {
+                let ctx = ctx.clone();
+                let shutdown = shutdown.clone();
+                let worker = format!("worker-{i}-{}", uuid::Uuid::new_v4().simple());
+                tasks.push(tokio::task::spawn_local(worker_loop(ctx, worker, shutdown)));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+}
+
+async fn worker_loop(ctx: WorkerContext, worker: String, mut shutdown: watch::Receiver<bool>) {
+    let lease = Lease {
+        worker: worker.clone(),
+        duration: LEASE,
+    };
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let notified = ctx.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let claim = {
+            let store = ctx.store.clone();
+            let lease = lease.clone();
+            let at = ctx.clock.now();
+            tokio::task::spawn_blocking(move || store.inbox_claim(&lease, at)).await
+        };
+        match claim {
+            Ok(Ok(Some(claim))) => {
+                let outcome = AssertUnwindSafe(process(&ctx, &claim)).catch_unwind().await;
+                if outcome.is_err() {
+                    tracing::error!(worker = %worker, record_key = %claim.record_key, "A worker panicked on a record; it is retried later.");
+                    let at = ctx.clock.now();
+                    retry(&ctx, &claim, "internal error while processing", at, None);
+                }
+            }
+            Ok(Ok(None)) => {
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(worker = %worker, error = %error, "Claiming inbox work failed.");
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(worker = %worker, error = %error, "Claiming inbox work failed.");
+            }
+        }
+    }
+}
+
+/// The direction a source collection syncs in, and whether the claim came from a webhook
+/// (`Some(webhook collection)`) or from a replayed sync dead letter.
+fn direction_of(mapping: &Mapping, source: &str) -> Option<Direction> {
+    if let Some(d) = source.strip_prefix("sync:") {
+        return match d {
+            "outbound" => Some(Direction::Outbound),
+            "inbound" => Some(Direction::Inbound),
+            _ => None,
+        };
+    }
+    if mapping.pair.collections.get(Side::Home) == source {
+        Some(Direction::Outbound)
+    } else if mapping.pair.collections.get(Side::External) == source {
+        Some(Direction::Inbound)
+    } else {
+        None
+    }
+}
+
+/// Mapped-field variables for one side's requests.
+fn vars_for(mapping: &Mapping, side: Side) -> Vars {
+    let fields: Vec<String> = mapping.pair.mapped_fields(side).into_iter().collect();
+    Vars::new().with("mapped_fields", &Value::from(fields))
+}
+
+/// A record holding only its id, for a source that reads as deleted.
+fn stub(collection: &Collection, id: &str) -> Value {
+    let keys = collection.id.simple_keys().unwrap_or_default();
+    keys.iter()
+        .rev()
+        .fold(Value::String(id.to_string()), |inner, k| {
+            let mut m = serde_json::Map::new();
+            m.insert((*k).to_string(), inner);
+            Value::Object(m)
+        })
+}
+
+fn backoff(attempts: u32) -> Duration {
+    let exp = BASE_BACKOFF.saturating_mul(1u32 << attempts.min(16));
+    let capped = exp.min(MAX_BACKOFF);
+    let jitter = 0.75 + fastrand::f64() * 0.5;
+    capped.mul_f64(jitter).min(MAX_BACKOFF)
+}
+
+fn retry(
+    ctx: &WorkerContext,
+    claim: &InboxClaim,
+    error: &str,
+    at: Timestamp,
+    wait: Option<Duration>,
+) {
+    let store = ctx.store.as_ref();
+    if wait.is_none() && claim.attempts + 1 >= MAX_ATTEMPTS {
+        dead_letter(ctx, claim, error, at);
+        return;
+    }
+    let delay = wait
+        .unwrap_or_else(|| backoff(claim.attempts))
+        .min(MAX_BACKOFF);
+    let next = at
+        .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
+        .unwrap_or(at);
+    let r = RetryLater {
+        error: error.to_string(),
+        next_attempt_at: next,
+        at,
+    };
+    match store.inbox_retry(claim, &r) {
+        Ok(_) => {
+            ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(record_key = %claim.record_key, attempt = claim.attempts + 1, error = %error, delay_ms = delay.as_millis() as u64, "Processing failed; retrying later.");
+        }
+        Err(e) => {
+            tracing::error!(record_key = %claim.record_key, error = %e, "Could not schedule a retry; the lease will expire and another worker retries.")
+        }
+    }
+}
+
+fn dead_letter(ctx: &WorkerContext, claim: &InboxClaim, error: &str, at: Timestamp) {
+    match ctx.store.inbox_dead_letter(claim, error, at) {
+        Ok(_) => {
+            ctx.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(source = %claim.source, record_key = %claim.record_key, attempt = claim.attempts + 1, error = %error, "Moved a record's events to the dead letters.");
+        }
+        Err(e) => {
+            tracing::error!(record_key = %claim.record_key, error = %e, "Could not dead-letter a record.")
+        }
+    }
+}
+
+fn ack(ctx: &WorkerContext, claim: &InboxClaim) {
+    match ctx.store.inbox_ack(claim, ctx.clock.now()) {
+        Ok(true) => {
+            ctx.counters.processed.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(false) => {
+            tracing::warn!(record_key = %claim.record_key, "The claim was lost before the ack; another worker re-processes the record.")
+        }
+        Err(e) => {
+            tracing::error!(record_key = %claim.record_key, error = %e, "Could not ack a record; it will be processed again.")
+        }
+    }
+}
+
+/// A connector failure: retry when it may pass, dead-letter otherwise.
+fn on_connector_error(ctx: &WorkerContext, claim: &InboxClaim, what: &str, e: &ConnectorError) {
+    let at = ctx.clock.now();
+    let message = format!("{what}: {e}");
+    match e.class() {
+        ErrorClass::Permanent => dead_letter(ctx, claim, &message, at),
+        ErrorClass::RateLimited => retry(
+            ctx,
+            claim,
+            &message,
+            at,
+            Some(e.retry_after().unwrap_or(BASE_BACKOFF)),
+        ),
+        ErrorClass::Transient | ErrorClass::Auth => retry(ctx, claim, &message, at, None),
+    }
+}
+
+/// Processes one claimed record to the end: ack, retry or dead letter.
+async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
+    let mapping = ctx.mapping.as_ref();
+    let Some(dir) = direction_of(mapping, &claim.source) else {
+        dead_letter(
+            ctx,
+            claim,
+            &format!(
+                "no collection of the pair is named `{}` (the mapping changed?)",
+                claim.source
+            ),
+            ctx.clock.now(),
+        );
+        return;
+    };
+    let (src_side, tgt_side) = (dir.source(), dir.target());
+    let engine = Engine::new(mapping, dir);
+    let src_coll = engine.source();
+    let webhook = src_coll
+        .webhook
+        .as_ref()
+        .filter(|_| !claim.source.starts_with("sync:"));
+
+    // The events' hints: actions, and whether every one reports our own write.
+    let mut deletes = 0usize;
+    let mut upserts = 0usize;
+    let mut ours = 0usize;
+    for e in &claim.events {
+        let action = match webhook {
+            Some(w) => {
+                let kind = w.kind.as_ref().and_then(|k| k.first_text(&e.payload));
+                w.action(kind.as_deref())
+            }
+            None => EventAction::Upsert,
+        };
+        match action {
+            EventAction::Delete => deletes += 1,
+            EventAction::Upsert => upserts += 1,
+            EventAction::Ignore => {}
+        }
+        if let Some(expr) = webhook.and_then(|w| w.ours.as_ref())
+            && expr
+                .eval_bool(&Vars::new().with("event", &e.payload))
+                .unwrap_or(false)
+        {
+            ours += 1;
+        }
+    }
+    let record_key = claim.record_key.as_str();
+    if !claim.events.is_empty() && ours == claim.events.len() {
+        ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(source = %claim.source, record_key, reason = "every event reports mapsync's own write", "Skipped an echo.");
+        ack(ctx, claim);
+        return;
+    }
+    if deletes + upserts == 0 && !claim.events.is_empty() {
+        tracing::info!(source = %claim.source, record_key, reason = "the mapping ignores these event kinds", "Skipped a record.");
+        ack(ctx, claim);
+        return;
+    }
+
+    let Some(src_conn) = ctx.connectors.get(&src_coll.system) else {
+        dead_letter(
+            ctx,
+            claim,
+            "no connector for the source system",
+            ctx.clock.now(),
+        );
+        return;
+    };
+    let Some(tgt_conn) = ctx.connectors.get(&engine.target().system) else {
+        dead_letter(
+            ctx,
+            claim,
+            "no connector for the target system",
+            ctx.clock.now(),
+        );
+        return;
+    };
+    let (src_vars, tgt_vars) = (vars_for(mapping, src_side), vars_for(mapping, tgt_side));
+
+    // Re-read the source: the event only says "this record may have changed".
+    let read = match src_conn.read(src_coll, record_key, &src_vars).await {
+        Ok(r) => r,
+        Err(e) => {
+            on_connector_error(
+                ctx,
+                claim,
+                &format!("reading {} {record_key}", src_coll.title),
+                &e,
+            );
+            return;
+        }
+    };
+    let deleted = read.is_none() || (upserts == 0 && deletes > 0);
+    let source = read.unwrap_or_else(|| stub(src_coll, record_key));
+
+    let plan = match live_plan(ctx, &engine, tgt_conn, &tgt_vars, &source, deleted).await {
+        Ok(p) => p,
+        Err(LiveError::Store(e)) => {
+            retry(
+                ctx,
+                claim,
+                &format!("state store: {e}"),
+                ctx.clock.now(),
+                None,
+            );
+            return;
+        }
+        Err(LiveError::Connector(e)) => {
+            on_connector_error(
+                ctx,
+                claim,
+                &format!("reading the linked {}", engine.target().title),
+                &e,
+            );
+            return;
+        }
+    };
+    match plan.kind {
+        PlanKind::Echo => {
+            ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(source = %claim.source, record_key, reason = "the record equals what mapsync last wrote to it", "Skipped an echo.");
+        }
+        PlanKind::Unchanged => {
+            tracing::debug!(source = %claim.source, record_key, reason = "nothing differs", "Nothing to write.");
+        }
+        PlanKind::Skip | PlanKind::Conflict | PlanKind::Failed => {
+            tracing::info!(source = %claim.source, record_key, kind = ?plan.kind, reason = plan.reason.as_deref().unwrap_or(""), "Planned no write.");
+        }
+        _ => {}
+    }
+
+    let now = ctx.clock.now();
+    let now_text = now.round(jiff::Unit::Second).unwrap_or(now).to_string();
+    let pair = mapping.pair_key();
+    if plan.kind == PlanKind::Create {
+        let intent = CreateIntent {
+            direction: dir,
+            source_id: plan.source_id.clone(),
+            attempt_key: format!("{}:live:{}", plan.source_id, claim.attempts),
+        };
+        if let Err(e) = ctx.store.record_intent(&pair, &intent, now) {
+            retry(ctx, claim, &format!("state store: {e}"), now, None);
+            return;
+        }
+    }
+    let writer = Writer {
+        engine: &engine,
+        source: src_conn,
+        target: tgt_conn,
+        vars: Sides {
+            source: &src_vars,
+            target: &tgt_vars,
+        },
+        concurrency: 1,
+        now: &now_text,
+        page: 0,
+        writes: Default::default(),
+    };
+    let applied = writer.apply(vec![plan]).await;
+    let mut commit = PageCommit::new(now);
+    for a in &applied {
+        record(&mut commit, dir, a);
+    }
+    let refused = commit.dead_letters.len() as u64;
+    if let Err(e) = ctx.store.commit_page(&pair, &commit) {
+        retry(ctx, claim, &format!("state store: {e}"), now, None);
+        return;
+    }
+    if refused > 0 {
+        ctx.counters
+            .dead_lettered
+            .fetch_add(refused, Ordering::Relaxed);
+    }
+    for a in &applied {
+        if let Some(r) = &a.refused {
+            tracing::warn!(source = %claim.source, record_key, reason = %r, "The target refused the delete; recorded as a dead letter.");
+        }
+        if let Some(e) = &a.writeback_error {
+            tracing::warn!(source = %claim.source, record_key, error = %e, "Writing the link or status back to the source failed.");
+        }
+        if let Err(e) = &a.result {
+            // The failure is already in the outcomes and the source's status field.
+            retry(ctx, claim, e, now, None);
+            return;
+        }
+        tracing::info!(source = %claim.source, record_key, kind = ?a.plan.kind, target_id = a.result.as_ref().ok().and_then(|t| t.as_deref()).unwrap_or(""), "Processed a record.");
+    }
+    ack(ctx, claim);
+}
+
+/// Why a live plan could not be made.
+enum LiveError {
+    Store(crate::store::StoreError),
+    Connector(ConnectorError),
+}
+
+impl From<crate::store::StoreError> for LiveError {
+    fn from(e: crate::store::StoreError) -> LiveError {
+        LiveError::Store(e)
+    }
+}
+
+/// Plans one source record against the live target: the target is found through the store's
+/// link (or the source's link field) and read now; unlinked records fall back to the last full
+/// sync's snapshot for link-field and match-key candidates, each re-read before use.
+async fn live_plan(
+    ctx: &WorkerContext,
+    engine: &Engine<'_>,
+    tgt_conn: &Connector,
+    tgt_vars: &Vars,
+    source: &Value,
+    deleted: bool,
+) -> Result<RecordPlan, LiveError> {
+    let dir = engine.direction();
+    let (src_side, tgt_side) = (dir.source(), dir.target());
+    let store = ctx.store.as_ref();
+    let pair = ctx.mapping.pair_key();
+    let now = ctx.clock.now().to_string();
+    let Some(source_id) = engine.source().id_of(source) else {
+        return Ok(engine.plan(source, Target::None, &PlanContext::default()));
+    };
+    let link = store.link(&pair, src_side, &source_id)?;
+    let mut store_link = None;
+    match &link {
+        Some(l) if l.state == LinkState::Active => store_link = Some(l.id_on(tgt_side).to_string()),
+        Some(l)
+            if matches!(
+                l.state,
+                LinkState::DeletedOnHome | LinkState::DeletedOnExternal
+            ) =>
+        {
+            let mut plan = RecordPlan::skipped(
+                &source_id,
+                "the linked records' deletion was already synced",
+            );
+            plan.target_id = Some(l.id_on(tgt_side).to_string());
+            return Ok(plan);
+        }
+        _ => {}
+    }
+    let mut wanted: Vec<String> = store_link.iter().cloned().collect();
+    if let LinkValue::One(id) = engine.link_value(src_side, source) {
+        wanted.push(id);
+    }
+    // Candidates from the last full sync's snapshot, re-read below.
+    let linked_ids: Vec<String> = store
+        .snapshot_by_link(&pair, tgt_side, &source_id)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let matched_ids: Vec<String> = match engine.match_key(src_side, source) {
+        Some(key) => store
+            .snapshot_by_match(&pair, tgt_side, &key)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut by_id: HashMap<String, Value> = HashMap::new();
+    for id in wanted
+        .iter()
+        .chain(linked_ids.iter())
+        .chain(matched_ids.iter())
+    {
+        if by_id.contains_key(id) {
+            continue;
+        }
+        if let Some(v) = tgt_conn
+            .read(engine.target(), id, tgt_vars)
+            .await
+            .map_err(LiveError::Connector)?
+            && !engine.is_deleted(tgt_side, &v)
+        {
+            by_id.insert(id.clone(), v);
+        }
+    }
+    let free = |ids: &[String]| -> Result<Vec<String>, LiveError> {
+        let mut out = Vec::new();
+        for id in ids {
+            if !by_id.contains_key(id) {
+                continue;
+            }
+            match store.link(&pair, tgt_side, id)? {
+                Some(l) if l.state == LinkState::Active && l.id_on(src_side) != source_id => {}
+                _ => out.push(id.clone()),
+            }
+        }
+        Ok(out)
+    };
+    let linked_to = free(&linked_ids)?;
+    let matched = free(&matched_ids)?;
+    let target = engine.resolve(
+        source,
+        store_link.as_deref(),
+        |id| by_id.get(id),
+        |_| {
+            linked_to
+                .iter()
+                .filter_map(|i| Some((i.clone(), by_id.get(i)?)))
+                .collect()
+        },
+        |_| {
+            matched
+                .iter()
+                .filter_map(|i| Some((i.clone(), by_id.get(i)?)))
+                .collect()
+        },
+    );
+    let source_shadow = shadow(store.record_shadow(&pair, src_side, &source_id)?);
+    let target_shadow = match &target {
+        Target::Found { id, .. } => shadow(store.record_shadow(&pair, tgt_side, id)?),
+        _ => None,
+    };
+    let ctx_plan = PlanContext {
+        now: &now,
+        source_shadow: source_shadow.as_ref(),
+        target_shadow: target_shadow.as_ref(),
+        source_deleted: deleted,
+    };
+    Ok(engine.plan(source, target, &ctx_plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_is_capped() {
+        for n in 0..20 {
+            let d = backoff(n);
+            let base = BASE_BACKOFF
+                .saturating_mul(1u32 << n.min(16))
+                .min(MAX_BACKOFF);
+            assert!(d <= MAX_BACKOFF, "attempt {n}");
+            assert!(d >= base.mul_f64(0.75).min(MAX_BACKOFF), "attempt {n}");
+            assert!(d <= base.mul_f64(1.25), "attempt {n}");
+        }
+    }
+}

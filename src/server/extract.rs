@@ -1,0 +1,132 @@
+//! Turns a verified delivery into inbox events: the JSON parsed once, split by the webhook's
+//! `events` path, each event given its record id (checked against `record_id_prefix`, R4a)
+//! and its dedup key (R5). Any bad event refuses the whole delivery, so nothing of it is
+//! stored. Never panics on what a sender sends.
+
+use serde_json::Value;
+
+use crate::expr::Vars;
+use crate::mapping::model::{EventAction, Webhook};
+use crate::store::InboxEvent;
+
+/// Why a delivery is malformed (answered 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The body is not JSON.
+    #[error("the body is not JSON")]
+    NotJson,
+    /// An event has no usable record id.
+    #[error("an event has no record id at `{0}`")]
+    NoRecordId(String),
+    /// A record id is outside the connector's base URL: following it could send our key to a
+    /// stranger.
+    #[error("a record id is outside the declared prefix")]
+    ForeignRecordId,
+}
+
+/// The events of one delivery.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    /// Events to store.
+    pub events: Vec<InboxEvent>,
+    /// Events whose kind the mapping ignores.
+    pub ignored: u32,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Splits a delivery into inbox events.
+pub fn extract_events(
+    source: &str,
+    webhook: &Webhook,
+    body: &[u8],
+) -> Result<Extracted, ExtractError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Extracted::default());
+    }
+    let doc: Value = serde_json::from_slice(body).map_err(|_| ExtractError::NotJson)?;
+    let mut out = Extracted::default();
+    for event in webhook.events.query(&doc) {
+        let kind = webhook.kind.as_ref().and_then(|k| k.first_text(event));
+        if webhook.action(kind.as_deref()) == EventAction::Ignore {
+            out.ignored += 1;
+            continue;
+        }
+        let no_id = || ExtractError::NoRecordId(webhook.record_id.source().to_string());
+        let raw = webhook.record_id.first(event).ok_or_else(no_id)?;
+        let id = match &webhook.record_id_template {
+            Some(t) => t
+                .render(&Vars::new().with("value", raw))
+                .map_err(|_| no_id())?,
+            None => text(raw).ok_or_else(no_id)?,
+        };
+        if id.is_empty() {
+            return Err(no_id());
+        }
+        if let Some(prefix) = &webhook.record_id_prefix
+            && !within(&id, prefix)
+        {
+            return Err(ExtractError::ForeignRecordId);
+        }
+        let dedup_key = if !webhook.dedup_key.is_empty() {
+            let parts: Vec<Value> = webhook
+                .dedup_key
+                .iter()
+                .map(|p| p.first(event).cloned().unwrap_or(Value::Null))
+                .collect();
+            Some(Value::Array(parts).to_string())
+        } else {
+            webhook.event_id.as_ref().and_then(|p| p.first_text(event))
+        };
+        out.events.push(InboxEvent {
+            source: source.to_string(),
+            dedup_key,
+            record_key: id,
+            payload: event.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// True when `id` starts with `prefix`; for URLs, after normalising both (so `..` segments or
+/// another host, port or scheme cannot sneak past a textual prefix).
+fn within(id: &str, prefix: &str) -> bool {
+    match url::Url::parse(prefix) {
+        Ok(base) => match url::Url::parse(id) {
+            Ok(u) => {
+                u.scheme() == base.scheme()
+                    && u.host_str() == base.host_str()
+                    && u.port_or_known_default() == base.port_or_known_default()
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.path().starts_with(base.path())
+                    && id.starts_with(prefix)
+            }
+            Err(_) => false,
+        },
+        Err(_) => id.starts_with(prefix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_compare_normalised_urls() {
+        let p = "http://127.0.0.1:9/api/v2/";
+        assert!(within("http://127.0.0.1:9/api/v2/customer/1/", p));
+        assert!(!within("http://127.0.0.1:9/api/v2/../../x", p));
+        assert!(!within("http://127.0.0.1:10/api/v2/customer/1/", p));
+        assert!(!within("http://evil.example/api/v2/customer/1/", p));
+        assert!(!within("http://127.0.0.1:9@evil.example/api/v2/", p));
+        assert!(!within("not a url", p));
+        assert!(within("abc-1", "abc-"));
+    }
+}

@@ -1,0 +1,353 @@
+//! `mapsync serve`'s HTTP side: one webhook receiver per webhook the mapping declares, the OAuth
+//! install routes, `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Architecture invariants (ARCHITECTURE.md): the only module that imports axum; a webhook
+//! gets its 2xx only after every event of the delivery is stored in the inbox (one
+//! transaction); a webhook handler never calls a remote API (workers do that, from the inbox);
+//! verification runs over the raw bytes before anything is parsed; request bodies, tokens and
+//! secrets are never logged.
+
+mod extract;
+mod metrics;
+mod oauth;
+mod verify;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use url::Url;
+
+pub use extract::{ExtractError, extract_events};
+pub use metrics::Metrics;
+pub use verify::{RawRequest, Rejected, decode_uri, verify};
+
+use crate::clock::Clock;
+use crate::mapping::model::{Mapping, Webhook};
+use crate::runner::{Connectors, WorkerCounters};
+use crate::store::StateStore;
+
+/// How long a sender may take to send its body. Slow clients must not hold a handler (R1).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Above this many waiting record keys, deliveries get 503 + `Retry-After` instead of being
+/// stored, so a stalled worker pool cannot grow the inbox without bound (R7).
+pub const DEFAULT_HIGH_WATER: u64 = 100_000;
+
+/// Seconds a sender is asked to wait after a 503.
+const RETRY_AFTER_SECS: u64 = 30;
+
+/// What the server's routes share.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// Everything a server needs; [`AppState::new`] takes it.
+pub struct ServerConfig {
+    /// The validated mapping: which routes exist and how each verifies.
+    pub mapping: Arc<Mapping>,
+    /// The state store: the inbox, OAuth states and tokens.
+    pub store: Arc<dyn StateStore>,
+    /// Connectors, for OAuth installs and per-system metrics only; webhook handlers never
+    /// call them.
+    pub connectors: Arc<Connectors>,
+    /// The public base URL senders call (signatures cover it; OAuth redirects point to it).
+    pub public_url: Url,
+    /// The clock signature windows are checked against.
+    pub clock: Arc<dyn Clock>,
+    /// The inbox depth above which deliveries get 503.
+    pub high_water: u64,
+    /// The workers' counters, for `/metrics`.
+    pub workers: Arc<WorkerCounters>,
+    /// Signalled after events are stored, so idle workers wake at once.
+    pub wake: Arc<Notify>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    metrics: Metrics,
+}
+
+impl AppState {
+    /// The shared state of a server.
+    pub fn new(config: ServerConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            config,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    /// The receiver's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    /// `<public-url><path>`, without a doubled slash.
+    pub fn public(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.config().public_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// One webhook route: the collection it feeds and its declaration.
+struct Route {
+    source: String,
+    webhook: Webhook,
+}
+
+/// The router: a receiver per declared webhook, the OAuth routes, health and metrics.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/oauth/{system}/start", get(oauth::start))
+        .route("/oauth/{system}/callback", get(oauth::callback));
+    for (name, collection) in &state.config().mapping.collections {
+        let Some(webhook) = &collection.webhook else {
+            continue;
+        };
+        let route = Arc::new(Route {
+            source: name.clone(),
+            webhook: webhook.clone(),
+        });
+        app = app.route(
+            &webhook.path,
+            post(move |State(s): State<AppState>, req: Request| {
+                let route = route.clone();
+                async move { receive(s, route, req).await }
+            }),
+        );
+    }
+    app.with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
+/// (R12). The workers are stopped by the caller.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+fn unavailable() -> Response {
+    let mut r = plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the inbox cannot take this delivery now; retry later\n",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&RETRY_AFTER_SECS.to_string())
+            .unwrap_or(HeaderValue::from_static("30")),
+    );
+    r
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    TooLarge,
+    Timeout,
+    Broken,
+}
+
+/// Reads at most `limit` bytes; stops as soon as the limit is passed, never buffering more.
+async fn read_body(body: Body, limit: u64) -> Result<Bytes, BodyError> {
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| BodyError::Broken)?;
+            if buf.len() as u64 + chunk.len() as u64 > limit {
+                return Err(BodyError::TooLarge);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+        .await
+        .unwrap_or(Err(BodyError::Timeout))
+}
+
+/// A webhook delivery: limit, verify the raw bytes, split into events, store them in one
+/// transaction, and only then answer 2xx. No remote call happens here.
+async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
+    let started = Instant::now();
+    let m = state.metrics();
+    Metrics::bump(&m.received);
+    let (parts, body) = req.into_parts();
+    let limit = route.webhook.max_body;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        Metrics::bump(&m.rejected_too_large);
+        tracing::warn!(source = %route.source, limit, "Refused a delivery over the body limit.");
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "payload too large\n");
+    }
+    let bytes = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            Metrics::bump(&m.rejected_too_large);
+            tracing::warn!(source = %route.source, limit, "Refused a delivery over the body limit.");
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "payload too large\n");
+        }
+        Err(BodyError::Timeout) => {
+            return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow\n");
+        }
+        Err(BodyError::Broken) => return plain(StatusCode::BAD_REQUEST, "unreadable body\n"),
+    };
+    let query = parts.uri.query();
+    let public_uri = match query {
+        Some(q) => format!("{}?{q}", state.public(&route.webhook.path)),
+        None => state.public(&route.webhook.path),
+    };
+    let raw = RawRequest {
+        method: parts.method.as_str(),
+        public_uri: &public_uri,
+        query,
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    if let Err(why) = verify(&route.webhook.verify, &raw, state.config().clock.now()) {
+        Metrics::bump(&m.rejected_auth);
+        tracing::warn!(source = %route.source, reason = why.label(), "Refused an unverified delivery.");
+        return plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+    }
+    Metrics::bump(&m.verified);
+    let extracted = match extract_events(&route.source, &route.webhook, &bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            Metrics::bump(&m.rejected_invalid);
+            tracing::warn!(source = %route.source, error = %e, "Refused a malformed delivery.");
+            return plain(StatusCode::BAD_REQUEST, "malformed delivery\n");
+        }
+    };
+    m.ignored.fetch_add(
+        u64::from(extracted.ignored),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if extracted.events.is_empty() {
+        m.observe_ack(started.elapsed());
+        return (StatusCode::OK, "{\"stored\":0,\"duplicates\":0}").into_response();
+    }
+    let store = state.config().store.clone();
+    let high_water = state.config().high_water;
+    let at = state.config().clock.now();
+    let events = extracted.events;
+    let result = tokio::task::spawn_blocking(move || {
+        let depth = store.inbox_depth()?;
+        if depth >= high_water {
+            return Ok(None);
+        }
+        store.inbox_insert(&events, at).map(Some)
+    })
+    .await;
+    match result {
+        Ok(Ok(Some(summary))) => {
+            m.stored.fetch_add(
+                u64::from(summary.inserted),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            m.duplicates.fetch_add(
+                u64::from(summary.duplicates),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            if summary.inserted > 0 {
+                state.config().wake.notify_waiters();
+            }
+            tracing::debug!(
+                source = %route.source,
+                stored = summary.inserted,
+                duplicates = summary.duplicates,
+                "Stored a delivery."
+            );
+            m.observe_ack(started.elapsed());
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!(
+                    "{{\"stored\":{},\"duplicates\":{}}}",
+                    summary.inserted, summary.duplicates
+                ),
+            )
+                .into_response()
+        }
+        Ok(Ok(None)) => {
+            Metrics::bump(&m.unavailable);
+            tracing::warn!(source = %route.source, high_water, "The inbox is above its high-water mark; answered 503.");
+            unavailable()
+        }
+        Ok(Err(error)) => {
+            Metrics::bump(&m.unavailable);
+            tracing::error!(source = %route.source, error = %error, "The inbox could not store a delivery; answered 503.");
+            unavailable()
+        }
+        Err(error) => {
+            Metrics::bump(&m.unavailable);
+            tracing::error!(source = %route.source, error = %error, "Storing a delivery failed; answered 503.");
+            unavailable()
+        }
+    }
+}
+
+async fn inbox_depth(state: &AppState) -> Option<u64> {
+    let store = state.config().store.clone();
+    tokio::task::spawn_blocking(move || store.inbox_depth().ok())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Ready when the state store answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match inbox_depth(&state).await {
+        Some(_) => plain(StatusCode::OK, "ready\n"),
+        None => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the state store is not reachable\n",
+        ),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let depth = inbox_depth(&state).await;
+    let text = state
+        .metrics()
+        .render(&state.config().workers, depth, &state.config().connectors);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}

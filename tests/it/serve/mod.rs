@@ -1,0 +1,7 @@
+//! `mapsync serve`: the router driven in-process (signatures, windows, tokens, limits, dedup,
+//! health, OAuth state checks), and the real binary end to end with the sandbox delivering real
+//! signed webhooks and notifications.
+
+mod e2e;
+mod queue;
+mod router;
