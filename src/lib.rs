@@ -2,10 +2,11 @@
 //!
 //! The layers, each in its own module (see ARCHITECTURE.md for the invariants each keeps):
 //! `mapping` (the YAML model, loading, validation, schema), `expr` (JSONPath reads and minijinja
-//! expressions), `engine` (pure planning), `connector` (the generic HTTP runtime), `store`
+//! expressions), `engine` (pure planning), `cases` (mapping test cases through the engine), `connector` (the generic HTTP runtime), `store`
 //! (durable state in SQLite), `runner` (fetch → plan → apply → checkpoint, and the inbox
 //! workers), `server` (webhook receivers, OAuth install, health and metrics) and `cli`.
 
+pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod connector;

@@ -18,6 +18,8 @@ pub enum Exit {
     /// 4: a safety rail stopped a sync before it wrote more (`--max-creates`, `--max-deletes`,
     /// a first sync that would create duplicates).
     Refused,
+    /// 5: `mapsync test` ran the mapping's test cases and at least one failed.
+    TestsFailed,
     /// 66 (`EX_NOINPUT`): `dead-letters retry|drop` named a dead letter that does not exist.
     NotFound,
     /// 69 (`EX_UNAVAILABLE`): the environment or an API is unavailable (a credential is
@@ -36,6 +38,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Partial => 3,
             Exit::Refused => 4,
+            Exit::TestsFailed => 5,
             Exit::NotFound => 66,
             Exit::Unavailable => 69,
             Exit::Store => 74,

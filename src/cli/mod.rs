@@ -7,6 +7,7 @@ mod queue;
 pub mod render;
 mod serve;
 mod sync;
+mod test;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -36,10 +37,12 @@ const MAIN_EXAMPLES: &str = "\
 Examples:
   mapsync validate mapping.yaml
   mapsync schema > schemas/mapping.schema.json
+  mapsync test mapping.yaml
   mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
-Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 66 no such dead letter, 69 environment or API
-unavailable, 74 state store unusable.";
+Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed, 4 stopped by a safety
+rail, 5 mapping tests failed, 66 no such dead letter, 69 environment or API unavailable, 74 state
+store unusable.";
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,6 +68,19 @@ Examples:
 
 Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
     Validate(ValidateArgs),
+    /// Run the test cases declared in a mapping (`tests:`), offline.
+    ///
+    /// Each case plans one source record through the same engine as `sync` and `serve` — no
+    /// network, no state store — and compares the plan with what the case expects: the decision,
+    /// the fields written to the target, the status and the write-back to the source. A failure
+    /// shows a per-field diff; the last line is `N passed, N failed`.
+    #[command(after_help = "\
+Examples:
+  mapsync test mapping.yaml
+  mapsync test --mapping mapping.yaml --filter email
+
+Exit codes: 0 every case passed, 1 invalid mapping, 5 some cases failed.")]
+    Test(TestArgs),
     /// Print the JSON Schema of mapping files, for editors.
     ///
     /// The committed copy is schemas/mapping.schema.json.
@@ -150,6 +166,19 @@ pub enum Format {
     Human,
     /// A JSON array of diagnostics.
     Json,
+}
+
+/// `mapsync test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The mapping whose cases to run. Default: the `--mapping` file.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// Run only the cases whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
 }
 
 /// The mapping file a command works from.
@@ -330,6 +359,7 @@ pub fn init_logging(cli: &Cli) {
 pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Validate(args) => validate(&args),
+        Command::Test(args) => test::run(&args),
         Command::Schema => {
             print(&schema::schema_json());
             Exit::Ok

@@ -211,3 +211,13 @@ fn yaml_error(e: &serde_saphyr::Error) -> Box<Diagnostic> {
     }
     Box::new(d)
 }
+
+/// The 1-based line where the value at each JSON pointer starts in `src` (`None` where there is
+/// no such value), for commands that cite places in a mapping file.
+pub fn lines_of(src: &str, pointers: &[String]) -> Vec<Option<usize>> {
+    let index = PointerIndex::build(src);
+    pointers
+        .iter()
+        .map(|p| index.value(p).map(|pos| pos.line))
+        .collect()
+}

@@ -18,4 +18,4 @@ mod pointer_index;
 pub mod schema;
 mod schema_check;
 
-pub use load::{Loaded, load_file, load_str};
+pub use load::{Loaded, lines_of, load_file, load_str};

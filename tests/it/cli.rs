@@ -21,6 +21,7 @@ fn top_level_help_lists_every_command() {
 
         Commands:
           validate      Check mapping files and report every problem at once
+          test          Run the test cases declared in a mapping (`tests:`), offline
           schema        Print the JSON Schema of mapping files, for editors
           setup         Converge custom fields and webhook subscriptions on both systems (not yet implemented)
           serve         Receive webhooks and process them durably
@@ -51,16 +52,27 @@ fn top_level_help_lists_every_command() {
         Examples:
           mapsync validate mapping.yaml
           mapsync schema > schemas/mapping.schema.json
+          mapsync test mapping.yaml
           mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
-        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 66 no such dead letter, 69 environment or API
-        unavailable, 74 state store unusable.
+        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed, 4 stopped by a safety
+        rail, 5 mapping tests failed, 66 no such dead letter, 69 environment or API unavailable, 74 state
+        store unusable.
     "#]].assert_eq(&in_temp(&["--help"]));
 }
 
 #[test]
 fn every_subcommand_help_has_an_example() {
-    for sub in ["validate", "schema", "setup", "serve", "sync"] {
+    for sub in [
+        "validate",
+        "test",
+        "schema",
+        "setup",
+        "serve",
+        "status",
+        "dead-letters",
+        "sync",
+    ] {
         let out = in_temp(&[sub, "--help"]);
         assert!(out.starts_with("exit: 0\n"), "{sub}: {out}");
         assert!(

@@ -7,6 +7,7 @@ mod compile_reference;
 mod connector;
 mod engine_reference;
 mod fuzz;
+mod mapping_tests;
 mod roundtrip;
 mod schema;
 mod serve;

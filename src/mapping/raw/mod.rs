@@ -4,6 +4,7 @@
 //! validated model is built. Every struct denies unknown fields, and doc comments become the
 //! JSON Schema's descriptions (`schemas/mapping.schema.json`), so they are user documentation.
 
+mod cases;
 mod collection;
 mod duration;
 mod pair;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use cases::*;
 pub use collection::*;
 pub use duration::{ByteSize, DurationSpec};
 pub use pair::*;
@@ -43,4 +45,8 @@ pub struct RawMapping {
     /// What `mapsync setup` makes exist, in dependency order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<RawSetupResource>,
+    /// Test cases for `mapsync test`: source records planned offline through the engine, and
+    /// what each plan must say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<RawTestCase>,
 }
