@@ -81,13 +81,14 @@ Examples:
 
 Exit codes: 0 every case passed, 1 invalid mapping, 5 some cases failed.")]
     Test(TestArgs),
-    /// Print the JSON Schema of mapping files, for editors.
+    /// Print the JSON Schema of mapping files, for editors (or, with --markdown, the reference).
     ///
-    /// The committed copy is schemas/mapping.schema.json.
+    /// The committed copies are schemas/mapping.schema.json and docs/mapping-reference.md.
     #[command(after_help = "\
-Example:
-  mapsync schema > schemas/mapping.schema.json")]
-    Schema,
+Examples:
+  mapsync schema > schemas/mapping.schema.json
+  mapsync schema --markdown > docs/mapping-reference.md")]
+    Schema(SchemaArgs),
     /// Converge custom fields and webhook subscriptions on both systems (not yet implemented).
     #[command(after_help = "\
 Examples:
@@ -166,6 +167,14 @@ pub enum Format {
     Human,
     /// A JSON array of diagnostics.
     Json,
+}
+
+/// `mapsync schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the mapping reference (every section and key, its type and meaning) as Markdown.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// `mapsync test`.
@@ -360,8 +369,12 @@ pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Test(args) => test::run(&args),
-        Command::Schema => {
-            print(&schema::schema_json());
+        Command::Schema(args) => {
+            print(&if args.markdown {
+                crate::mapping::reference::markdown()
+            } else {
+                schema::schema_json()
+            });
             Exit::Ok
         }
         Command::Setup(_) => not_yet("setup"),

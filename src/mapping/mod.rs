@@ -15,6 +15,7 @@ pub use compile::{Compiled, EnvMode, compile};
 pub use model::Mapping;
 pub mod load;
 mod pointer_index;
+pub mod reference;
 pub mod schema;
 mod schema_check;
 

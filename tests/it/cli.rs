@@ -22,7 +22,7 @@ fn top_level_help_lists_every_command() {
         Commands:
           validate      Check mapping files and report every problem at once
           test          Run the test cases declared in a mapping (`tests:`), offline
-          schema        Print the JSON Schema of mapping files, for editors
+          schema        Print the JSON Schema of mapping files, for editors (or, with --markdown, the reference)
           setup         Converge custom fields and webhook subscriptions on both systems (not yet implemented)
           serve         Receive webhooks and process them durably
           status        Show the inbox depth, dead letters, the last sync per direction and the links
