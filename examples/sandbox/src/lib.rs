@@ -19,6 +19,7 @@ pub mod assumptions;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod email;
 pub mod faults;
 mod gate;
