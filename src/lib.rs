@@ -3,7 +3,8 @@
 //! The layers, each in its own module (see ARCHITECTURE.md for the invariants each keeps):
 //! `mapping` (the YAML model, loading, validation, schema), `expr` (JSONPath reads and minijinja
 //! expressions), `engine` (pure planning), `connector` (the generic HTTP runtime), `store`
-//! (durable state in SQLite), `runner` (fetch → plan → apply → checkpoint) and `cli`.
+//! (durable state in SQLite), `runner` (fetch → plan → apply → checkpoint), `setup` (converges
+//! custom fields and webhook subscriptions: plan, then apply) and `cli`.
 
 pub mod cli;
 pub mod connector;
@@ -11,6 +12,7 @@ pub mod engine;
 pub mod expr;
 pub mod mapping;
 pub mod runner;
+pub mod setup;
 pub mod store;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once before building any HTTP
