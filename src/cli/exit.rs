@@ -16,8 +16,10 @@ pub enum Exit {
     /// 3: a sync finished, but some records failed or conflict (they are kept and retried).
     Partial,
     /// 4: a safety rail stopped a sync before it wrote more (`--max-creates`, `--max-deletes`,
-    /// a first sync that would create duplicates).
+    /// a first sync that would create duplicates), or `setup` was not confirmed.
     Refused,
+    /// 5: `setup --dry-run` found changes to make (not 2, which is clap's usage code).
+    ChangesPending,
     /// 69 (`EX_UNAVAILABLE`): the environment or an API is unavailable (a credential is
     /// missing, an API keeps failing); also a subcommand that is not implemented yet.
     Unavailable,
@@ -34,6 +36,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Partial => 3,
             Exit::Refused => 4,
+            Exit::ChangesPending => 5,
             Exit::Unavailable => 69,
             Exit::Store => 74,
         }

@@ -4,6 +4,7 @@
 
 pub mod exit;
 pub mod render;
+mod setup;
 mod sync;
 
 use std::io::{IsTerminal, Write};
@@ -69,11 +70,21 @@ Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
 Example:
   mapsync schema > schemas/mapping.schema.json")]
     Schema,
-    /// Converge custom fields and webhook subscriptions on both systems (not yet implemented).
+    /// Converge custom fields and webhook subscriptions on both systems.
+    ///
+    /// Reads what exists, shows the difference with the mapping's `setup` section as a plan
+    /// (+ create, ~ update, -/+ replace, - delete), and applies it after confirmation. Only
+    /// objects mapsync owns are ever changed, and nothing is deleted without --prune or
+    /// --teardown.
     #[command(after_help = "\
 Examples:
-  mapsync setup --mapping mapping.yaml --dry-run
-  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes")]
+  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --dry-run
+  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes
+  mapsync setup --mapping mapping.yaml --teardown
+
+Exit codes: 0 done (or nothing to do), 1 invalid mapping, 2 usage error (e.g. no --public-url),
+4 not confirmed, 5 --dry-run found changes to make, 69 a credential is missing or an API call
+failed (what was applied before is reported), 74 the state store cannot be used.")]
     Setup(SetupArgs),
     /// Receive webhooks and process them durably (not yet implemented).
     #[command(after_help = "\
@@ -160,6 +171,10 @@ pub struct SetupArgs {
     /// Remove what setup created, after a plan.
     #[arg(long)]
     pub teardown: bool,
+    /// The state store (SQLite file; OAuth tokens). Default: `<mapping>.state.db` next to the
+    /// mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
 }
 
 /// `mapsync serve`.
@@ -255,7 +270,7 @@ pub fn run(cli: Cli) -> Exit {
             print(&schema::schema_json());
             Exit::Ok
         }
-        Command::Setup(_) => not_yet("setup"),
+        Command::Setup(args) => setup::run(&args),
         Command::Serve(_) => not_yet("serve"),
         Command::Sync(args) => sync::run(&args),
     }

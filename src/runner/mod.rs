@@ -15,7 +15,7 @@ mod report;
 mod sync;
 mod tokens;
 
-pub use credentials::check_credentials;
+pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};

@@ -22,7 +22,7 @@ fn top_level_help_lists_every_command() {
         Commands:
           validate  Check mapping files and report every problem at once
           schema    Print the JSON Schema of mapping files, for editors
-          setup     Converge custom fields and webhook subscriptions on both systems (not yet implemented)
+          setup     Converge custom fields and webhook subscriptions on both systems
           serve     Receive webhooks and process them durably (not yet implemented)
           sync      Run a full sync in one direction, resumably
           help      Print this message or the help of the given subcommand(s)
@@ -96,7 +96,7 @@ fn unknown_direction_is_a_usage_error() {
 }
 
 #[test]
-fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
+fn sync_and_setup_name_a_missing_mapping_and_unimplemented_commands_exit_69() {
     expect![[r#"
         exit: 1
         --- stderr
@@ -106,9 +106,11 @@ fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
     "#]]
     .assert_eq(&in_temp(&["sync", "--direction", "inbound", "--dry-run"]));
     expect![[r#"
-        exit: 69
+        exit: 1
         --- stderr
-        mapsync setup: not yet implemented
+        mapsync.yaml:1:1: error[file-unreadable]: cannot read the file: No such file or directory (os error 2)
+          hint: check the path, and that the file is readable UTF-8 text
+        mapsync.yaml: the mapping is invalid; `mapsync validate mapsync.yaml` explains every problem
     "#]]
     .assert_eq(&in_temp(&["setup", "--dry-run"]));
     expect![[r#"
@@ -122,9 +124,11 @@ fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
 #[test]
 fn json_logs_are_accepted() {
     expect![[r#"
-        exit: 69
+        exit: 1
         --- stderr
-        mapsync setup: not yet implemented
+        mapsync.yaml:1:1: error[file-unreadable]: cannot read the file: No such file or directory (os error 2)
+          hint: check the path, and that the file is readable UTF-8 text
+        mapsync.yaml: the mapping is invalid; `mapsync validate mapsync.yaml` explains every problem
     "#]]
     .assert_eq(&in_temp(&["--log-format", "json", "-v", "setup"]));
 }
