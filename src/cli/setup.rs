@@ -147,8 +147,9 @@ pub fn run(args: &SetupArgs) -> Exit {
                 f.error
             );
             text.push_str(&format!(
-                "{} change(s) were applied before the error and {} were not attempted; fix the \
-                 problem and run `mapsync setup` again: it continues from what exists now\n",
+                "{} change(s) were applied before the error, 1 failed, and {} were not \
+                 attempted; fix the problem and run `mapsync setup` again: it plans from what \
+                 exists now\n",
                 report.applied.len(),
                 report.not_attempted
             ));

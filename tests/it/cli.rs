@@ -52,7 +52,8 @@ fn top_level_help_lists_every_command() {
           mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
         Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 69 environment or API unavailable.
-    "#]].assert_eq(&in_temp(&["--help"]));
+    "#]]
+    .assert_eq(&in_temp(&["--help"]));
 }
 
 #[test]

@@ -9,5 +9,6 @@ mod engine_reference;
 mod fuzz;
 mod roundtrip;
 mod schema;
+mod setup;
 mod util;
 mod validate;
