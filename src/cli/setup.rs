@@ -84,13 +84,21 @@ pub fn run(args: &SetupArgs) -> Exit {
     let plan = match plan {
         Ok(p) => p,
         Err(e) => {
+            let auth_hint = match &e {
+                setup::SetupError::Observe { resource, source }
+                    if matches!(source.status(), Some(401 | 403)) =>
+                {
+                    credential_hint(&mapping, resource)
+                }
+                _ => String::new(),
+            };
             let code = match e {
                 setup::SetupError::Mapping { .. } => Exit::Invalid,
                 setup::SetupError::PublicUrlMissing { .. }
                 | setup::SetupError::PublicUrlInvalid { .. } => Exit::Usage,
                 _ => Exit::Unavailable,
             };
-            return fail(&redact.text(&e.to_string()), code);
+            return fail(&redact.text(&format!("{e}{auth_hint}")), code);
         }
     };
     if args.json {
@@ -139,8 +147,13 @@ pub fn run(args: &SetupArgs) -> Exit {
     match &report.failed {
         None => Exit::Ok,
         Some(f) => {
+            let hint = if matches!(f.status, Some(401 | 403)) {
+                credential_hint(&mapping, &f.resource)
+            } else {
+                String::new()
+            };
             let mut text = format!(
-                "error: {} {} of {} failed: {}\n",
+                "error: {} {} of {} failed: {}{hint}\n",
                 verb(f.kind),
                 f.key,
                 f.resource,
@@ -367,6 +380,35 @@ fn short(v: &Value) -> String {
         format!("{}…", s.chars().take(79).collect::<String>())
     } else {
         s
+    }
+}
+
+/// `" (… comes from VAR)"`: where the credential a resource's calls use is set, so a refused
+/// key names the variable to check.
+fn credential_hint(mapping: &Mapping, resource: &str) -> String {
+    let Some(raw) = mapping.raw.setup.iter().find(|r| r.name == resource) else {
+        return String::new();
+    };
+    let auth = match &raw.auth {
+        Some(a) => serde_json::to_string(a),
+        None => serde_json::to_string(
+            &mapping
+                .raw
+                .systems
+                .get(&raw.system)
+                .and_then(|s| s.auth.as_ref()),
+        ),
+    }
+    .unwrap_or_default();
+    let mut names = referenced_vars(&auth);
+    names.dedup();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (the credential `{resource}` uses comes from {})",
+            names.join(", ")
+        )
     }
 }
 

@@ -43,6 +43,10 @@ async fn a_refused_key_stops_the_apply_and_reports_what_was_applied() {
         "{first}"
     );
     assert!(
+        first.ends_with("comes from HUBSPOT_DEVELOPER_API_KEY)"),
+        "{first}"
+    );
+    assert!(
         run.stderr.contains(
             "4 change(s) were applied before the error, 1 failed, and 9 were not attempted; \
              fix the problem and run `mapsync setup` again"
@@ -73,6 +77,12 @@ async fn a_wrong_developer_key_is_reported_before_anything_is_written() {
         run.stderr.starts_with(
             "error: cannot read what exists for setup resource `hubspot-webhook-settings`: \
              hubspot: GET /webhooks/v3/54321/settings answered 401"
+        ),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.ends_with(
+            " (the credential `hubspot-webhook-settings` uses comes from HUBSPOT_DEVELOPER_API_KEY)\n"
         ),
         "{run:#?}"
     );
