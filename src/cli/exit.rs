@@ -16,10 +16,12 @@ pub enum Exit {
     /// 3: a sync finished, but some records failed or conflict (they are kept and retried).
     Partial,
     /// 4: a safety rail stopped a sync before it wrote more (`--max-creates`, `--max-deletes`,
-    /// a first sync that would create duplicates).
+    /// a first sync that would create duplicates), or `setup` was not confirmed.
     Refused,
     /// 66 (`EX_NOINPUT`): `dead-letters retry|drop` named a dead letter that does not exist.
     NotFound,
+    /// 5: `setup --dry-run` found changes to make (not 2, which is clap's usage code).
+    ChangesPending,
     /// 69 (`EX_UNAVAILABLE`): the environment or an API is unavailable (a credential is
     /// missing, an API keeps failing); also a subcommand that is not implemented yet.
     Unavailable,
@@ -37,6 +39,7 @@ impl Exit {
             Exit::Partial => 3,
             Exit::Refused => 4,
             Exit::NotFound => 66,
+            Exit::ChangesPending => 5,
             Exit::Unavailable => 69,
             Exit::Store => 74,
         }

@@ -10,6 +10,7 @@ mod fuzz;
 mod roundtrip;
 mod schema;
 mod serve;
+mod setup;
 mod sync;
 mod util;
 mod validate;
