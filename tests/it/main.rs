@@ -5,6 +5,7 @@
 mod cli;
 mod compile_reference;
 mod connector;
+mod docs;
 mod engine_reference;
 mod fuzz;
 mod roundtrip;
