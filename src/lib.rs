@@ -4,7 +4,8 @@
 //! `mapping` (the YAML model, loading, validation, schema), `expr` (JSONPath reads and minijinja
 //! expressions), `engine` (pure planning), `cases` (mapping test cases through the engine), `connector` (the generic HTTP runtime), `store`
 //! (durable state in SQLite), `runner` (fetch → plan → apply → checkpoint, and the inbox
-//! workers), `server` (webhook receivers, OAuth install, health and metrics) and `cli`.
+//! workers), `server` (webhook receivers, OAuth install, health and metrics), `setup`
+//! (converges custom fields and webhook subscriptions: plan, then apply) and `cli`.
 
 pub mod cases;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod expr;
 pub mod mapping;
 pub mod runner;
 pub mod server;
+pub mod setup;
 pub mod store;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once before building any HTTP

@@ -16,9 +16,11 @@ pub enum Exit {
     /// 3: a sync finished, but some records failed or conflict (they are kept and retried).
     Partial,
     /// 4: a safety rail stopped a sync before it wrote more (`--max-creates`, `--max-deletes`,
-    /// a first sync that would create duplicates).
+    /// a first sync that would create duplicates), or `setup` was not confirmed.
     Refused,
-    /// 5: `mapsync test` ran the mapping's test cases and at least one failed.
+    /// 5: `setup --dry-run` found changes to make (not 2, which is clap's usage code).
+    ChangesPending,
+    /// 6: `mapsync test` ran the mapping's test cases and at least one failed.
     TestsFailed,
     /// 66 (`EX_NOINPUT`): `dead-letters retry|drop` named a dead letter that does not exist.
     NotFound,
@@ -38,7 +40,8 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Partial => 3,
             Exit::Refused => 4,
-            Exit::TestsFailed => 5,
+            Exit::ChangesPending => 5,
+            Exit::TestsFailed => 6,
             Exit::NotFound => 66,
             Exit::Unavailable => 69,
             Exit::Store => 74,

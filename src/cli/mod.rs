@@ -6,6 +6,7 @@ pub mod exit;
 mod queue;
 pub mod render;
 mod serve;
+mod setup;
 mod sync;
 mod test;
 
@@ -40,9 +41,9 @@ Examples:
   mapsync test mapping.yaml
   mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
-Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed, 4 stopped by a safety
-rail, 5 mapping tests failed, 66 no such dead letter, 69 environment or API unavailable, 74 state
-store unusable.";
+Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed (sync), 4 stopped
+before writing, 5 changes pending (setup --dry-run), 6 mapping tests failed (test), 66 no such
+dead letter, 69 environment or API unavailable, 74 state store unusable.";
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,7 +80,7 @@ Examples:
   mapsync test mapping.yaml
   mapsync test --mapping mapping.yaml --filter email
 
-Exit codes: 0 every case passed, 1 invalid mapping, 5 some cases failed.")]
+Exit codes: 0 every case passed, 1 invalid mapping, 6 some cases failed.")]
     Test(TestArgs),
     /// Print the JSON Schema of mapping files, for editors (or, with --markdown, the reference).
     ///
@@ -89,11 +90,21 @@ Examples:
   mapsync schema > schemas/mapping.schema.json
   mapsync schema --markdown > docs/mapping-reference.md")]
     Schema(SchemaArgs),
-    /// Converge custom fields and webhook subscriptions on both systems (not yet implemented).
+    /// Converge custom fields and webhook subscriptions on both systems.
+    ///
+    /// Reads what exists, shows the difference with the mapping's `setup` section as a plan
+    /// (+ create, ~ update, -/+ replace, - delete), and applies it after confirmation. Only
+    /// objects mapsync owns are ever changed, and nothing is deleted without --prune or
+    /// --teardown.
     #[command(after_help = "\
 Examples:
-  mapsync setup --mapping mapping.yaml --dry-run
-  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes")]
+  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --dry-run
+  mapsync setup --mapping mapping.yaml --public-url https://sync.example.com --yes
+  mapsync setup --mapping mapping.yaml --teardown
+
+Exit codes: 0 done (or nothing to do), 1 invalid mapping, 2 usage error (e.g. no --public-url),
+4 not confirmed, 5 --dry-run found changes to make, 69 a credential is missing or an API call
+failed (what was applied before is reported), 74 the state store cannot be used.")]
     Setup(SetupArgs),
     /// Receive webhooks and process them durably.
     ///
@@ -227,6 +238,10 @@ pub struct SetupArgs {
     /// Remove what setup created, after a plan.
     #[arg(long)]
     pub teardown: bool,
+    /// The state store (SQLite file; OAuth tokens). Default: `<mapping>.state.db` next to the
+    /// mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
 }
 
 /// `mapsync serve`.
@@ -377,17 +392,12 @@ pub fn run(cli: Cli) -> Exit {
             });
             Exit::Ok
         }
-        Command::Setup(_) => not_yet("setup"),
+        Command::Setup(args) => setup::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Sync(args) => sync::run(&args),
         Command::Status(args) => queue::status(&args),
         Command::DeadLetters(args) => queue::dead_letters(&args),
     }
-}
-
-fn not_yet(name: &str) -> Exit {
-    eprintln!("mapsync {name}: not yet implemented");
-    Exit::Unavailable
 }
 
 fn validate(args: &ValidateArgs) -> Exit {

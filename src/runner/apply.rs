@@ -22,6 +22,8 @@ pub(crate) struct Applied {
     pub refused: Option<String>,
     /// A write-back to the source that failed.
     pub writeback_error: Option<String>,
+    /// The write-back already happened with the write (`Some(error)` if it failed).
+    pub written_back: Option<Option<String>>,
 }
 
 impl Applied {
@@ -33,6 +35,7 @@ impl Applied {
             linked_existing: false,
             refused: None,
             writeback_error: None,
+            written_back: None,
         }
     }
 }
@@ -80,18 +83,38 @@ impl Writer<'_> {
         if target.batch_create.is_some() && creates.len() > 1 {
             self.batch_create(&mut applied, &creates).await;
         } else {
-            let results = self.each(&applied, &creates, |a| self.create_one(a)).await;
-            for (i, (result, existing)) in creates.iter().zip(results) {
+            // Each record's write-back follows its own create at once, so writes to the two
+            // systems overlap instead of waiting for each other's rate budget.
+            let results = self
+                .each(&applied, &creates, |a| async move {
+                    let (result, existing) = self.create_one(a).await;
+                    let back = if existing {
+                        None
+                    } else {
+                        self.write_back_one(&a.plan, &result).await
+                    };
+                    (result, existing, back)
+                })
+                .await;
+            for (i, (result, existing, back)) in creates.iter().zip(results) {
                 applied[*i].result = result;
                 applied[*i].linked_existing = existing;
+                applied[*i].written_back = back;
             }
         }
         if target.batch_update.is_some() && updates.len() > 1 {
             self.batch_update(&mut applied, &updates).await;
         } else {
-            let results = self.each(&applied, &updates, |a| self.update_one(a)).await;
-            for (i, result) in updates.iter().zip(results) {
+            let results = self
+                .each(&applied, &updates, |a| async move {
+                    let result = self.update_one(a).await;
+                    let back = self.write_back_one(&a.plan, &result).await;
+                    (result, back)
+                })
+                .await;
+            for (i, (result, back)) in updates.iter().zip(results) {
                 applied[*i].result = result;
+                applied[*i].written_back = back;
             }
         }
         let results = self.each(&applied, &deletes, |a| self.delete_one(a)).await;
@@ -273,11 +296,43 @@ impl Writer<'_> {
     }
 
     /// Writes links and statuses back to the source records.
+    /// Writes one record's link and status back to its source right after its target write;
+    /// `Some(None)` when done, `Some(Some(error))` when it failed, `None` when nothing was due.
+    async fn write_back_one(
+        &self,
+        plan: &RecordPlan,
+        result: &Result<Option<String>, String>,
+    ) -> Option<Option<String>> {
+        let outcome = match result {
+            Ok(Some(id)) => WriteOutcome::Done { target_id: id },
+            Ok(None) => return None,
+            Err(m) => WriteOutcome::Failed { message: m },
+        };
+        let fields = self.engine.writeback(plan, outcome, self.now)?;
+        let r = self
+            .source
+            .update(
+                self.engine.source(),
+                &plan.source_id,
+                fields,
+                self.vars.source,
+            )
+            .await;
+        Some(r.err().map(|e| message(&e)))
+    }
+
     async fn write_back(&self, applied: &mut [Applied]) {
         let source = self.engine.source();
         let mut jobs: Vec<(usize, Value)> = Vec::new();
+        let mut done = vec![false; applied.len()];
+        for (i, a) in applied.iter_mut().enumerate() {
+            if let Some(back) = a.written_back.take() {
+                a.writeback_error = back;
+                done[i] = true;
+            }
+        }
         for (i, a) in applied.iter().enumerate() {
-            if a.linked_existing || a.refused.is_some() {
+            if done[i] || a.linked_existing || a.refused.is_some() {
                 continue;
             }
             let outcome = match &a.result {

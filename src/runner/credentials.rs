@@ -1,7 +1,7 @@
 //! Checks, before any request, that each system a command calls can authenticate, and names
 //! the environment variables to set when it cannot.
 
-use crate::mapping::env::referenced_vars;
+use crate::mapping::env::{Env, EnvProblem, interpolate, referenced_vars};
 use crate::mapping::model::{Auth, Mapping};
 use crate::mapping::raw::RawAuth;
 use crate::store::StateStore;
@@ -69,5 +69,47 @@ pub fn check_credentials(
     match empty {
         Some(names) => Err(format!("{} has no credential: set {names}", sys.title)),
         None => Ok(()),
+    }
+}
+
+/// `Err` naming every environment variable the setup resources need (a developer key, an app
+/// id, a webhook token) that is unset and has no default, with the mapping's hint for it.
+pub fn check_setup_variables(mapping: &Mapping, env: &Env) -> Result<(), String> {
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for r in &mapping.raw.setup {
+        let Ok(json) = serde_json::to_value(r) else {
+            continue;
+        };
+        let mut texts = Vec::new();
+        strings(&json, &mut texts);
+        for t in texts {
+            for p in interpolate(t, env).problems {
+                if let EnvProblem::Unset { name, message } = p {
+                    if seen.contains(&name) {
+                        continue;
+                    }
+                    let fix = message.unwrap_or_else(|| format!("export {name}=…"));
+                    lines.push(format!(
+                        "setup resource `{}` needs the environment variable {name}, which is not set: {fix}",
+                        r.name
+                    ));
+                    seen.push(name);
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        Ok(())
+    } else {
+        Err(lines.join("\n"))
     }
 }

@@ -16,7 +16,7 @@ mod sync;
 mod tokens;
 mod worker;
 
-pub use credentials::check_credentials;
+pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};

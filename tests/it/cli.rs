@@ -23,7 +23,7 @@ fn top_level_help_lists_every_command() {
           validate      Check mapping files and report every problem at once
           test          Run the test cases declared in a mapping (`tests:`), offline
           schema        Print the JSON Schema of mapping files, for editors (or, with --markdown, the reference)
-          setup         Converge custom fields and webhook subscriptions on both systems (not yet implemented)
+          setup         Converge custom fields and webhook subscriptions on both systems
           serve         Receive webhooks and process them durably
           status        Show the inbox depth, dead letters, the last sync per direction and the links
           dead-letters  List, retry or drop dead letters (events that failed for good)
@@ -55,9 +55,9 @@ fn top_level_help_lists_every_command() {
           mapsync test mapping.yaml
           mapsync sync --mapping mapping.yaml --direction outbound --dry-run
 
-        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed, 4 stopped by a safety
-        rail, 5 mapping tests failed, 66 no such dead letter, 69 environment or API unavailable, 74 state
-        store unusable.
+        Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed (sync), 4 stopped
+        before writing, 5 changes pending (setup --dry-run), 6 mapping tests failed (test), 66 no such
+        dead letter, 69 environment or API unavailable, 74 state store unusable.
     "#]].assert_eq(&in_temp(&["--help"]));
 }
 
@@ -111,7 +111,7 @@ fn unknown_direction_is_a_usage_error() {
 }
 
 #[test]
-fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
+fn sync_and_setup_name_a_missing_mapping_and_unimplemented_commands_exit_69() {
     expect![[r#"
         exit: 1
         --- stderr
@@ -121,9 +121,11 @@ fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
     "#]]
     .assert_eq(&in_temp(&["sync", "--direction", "inbound", "--dry-run"]));
     expect![[r#"
-        exit: 69
+        exit: 1
         --- stderr
-        mapsync setup: not yet implemented
+        mapsync.yaml:1:1: error[file-unreadable]: cannot read the file: No such file or directory (os error 2)
+          hint: check the path, and that the file is readable UTF-8 text
+        mapsync.yaml: the mapping is invalid; `mapsync validate mapsync.yaml` explains every problem
     "#]]
     .assert_eq(&in_temp(&["setup", "--dry-run"]));
     expect![[r#"
@@ -139,9 +141,11 @@ fn sync_names_a_missing_mapping_and_unimplemented_commands_exit_69() {
 #[test]
 fn json_logs_are_accepted() {
     expect![[r#"
-        exit: 69
+        exit: 1
         --- stderr
-        mapsync setup: not yet implemented
+        mapsync.yaml:1:1: error[file-unreadable]: cannot read the file: No such file or directory (os error 2)
+          hint: check the path, and that the file is readable UTF-8 text
+        mapsync.yaml: the mapping is invalid; `mapsync validate mapsync.yaml` explains every problem
     "#]]
     .assert_eq(&in_temp(&["--log-format", "json", "-v", "setup"]));
 }

@@ -1,5 +1,5 @@
 //! `mapsync test`: the reference mapping's own test cases pass, and a copy with broken rules
-//! fails with a readable per-field diff and exit code 5.
+//! fails with a readable per-field diff and exit code 6.
 
 use expect_test::expect;
 
@@ -71,7 +71,7 @@ fn a_broken_rule_fails_with_a_per_field_diff() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("broken.yaml"), broken).expect("write");
     let out = run(dir.path(), &["test", "broken.yaml"], &[]);
-    assert!(out.starts_with("exit: 5\n"), "{out}");
+    assert!(out.starts_with("exit: 6\n"), "{out}");
     // The pin starts at the failures, so new passing cases do not change it.
     let failures = &out[out.find("failures:").expect("a failures section")..];
     expect![[r#"

@@ -247,3 +247,21 @@ fn several_files_in_one_run() {
         &[],
     ));
 }
+
+#[test]
+fn setup_incomplete() {
+    check(
+        "setup-incomplete",
+        expect![[r#"
+        exit: 1
+        --- stdout
+        mapping.yaml:35:11: error[setup-incomplete]: setup resource `fields` is listed but declares no `key`, so its items cannot be matched to what exists
+          at: /setup/0/list
+          hint: add `key`, e.g. `key: "{{ item.name }}"`
+        mapping.yaml:44:7: error[setup-incomplete]: setup resource `settings` is read as a singleton but declares 2 items
+          at: /setup/1/items
+          hint: declare one item, or `list` and `key` for a set of items
+        2 errors, 0 warnings in 1 file
+    "#]],
+    );
+}

@@ -1,14 +1,14 @@
 //! The whole job on the sandbox, in one command (`cargo run -p sandbox --example demo`): starts
 //! both stand-ins with seeded data, then drives the real `mapsync` binary with the real
-//! reference mapping — `validate`, `test`, `serve`, `setup` (or, until it exists, the same
-//! webhook registrations through the sandbox APIs), an outbound and an inbound full sync — makes
+//! reference mapping — `validate`, `test`, `serve`, `setup --public-url` (the served URL), an
+//! outbound and an inbound full sync — makes
 //! changes "as a user would" in each system, waits (polling under a deadline) for them to cross
 //! over, and tells what happened at each step. `run` returns `Ok` only when every step did what
 //! it should.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -163,13 +163,12 @@ pub async fn run(cfg: DemoConfig, echo: bool) -> Result<String, String> {
             cfg.mapsync.display()
         ));
     }
-    let setup_available = setup_available(&cfg.mapsync).await;
     let sb = match Sandbox::start(SandboxConfig {
         seed: 7,
         customers: cfg.customers,
         contacts: cfg.contacts,
-        // `mapsync setup` creates the HubSpot properties; until it exists, the sandbox does.
-        precreate_custom_properties: !setup_available,
+        // `mapsync setup` creates the HubSpot properties.
+        precreate_custom_properties: false,
         ..SandboxConfig::for_tests()
     })
     .await
@@ -210,7 +209,7 @@ pub async fn run(cfg: DemoConfig, echo: bool) -> Result<String, String> {
         dir,
         http: reqwest::Client::new(),
     };
-    let result = demo.steps(&mut r, setup_available).await;
+    let result = demo.steps(&mut r).await;
     if let Err(e) = result {
         r.failed.push(e.clone());
         r.line(format!("   ✗ {e}"));
@@ -235,19 +234,8 @@ pub async fn run(cfg: DemoConfig, echo: bool) -> Result<String, String> {
     }
 }
 
-async fn setup_available(mapsync: &Path) -> bool {
-    let out = Command::new(mapsync)
-        .args(["setup", "--help"])
-        .output()
-        .await;
-    match out {
-        Ok(o) => !String::from_utf8_lossy(&o.stdout).contains("not yet implemented"),
-        Err(_) => false,
-    }
-}
-
 impl Demo {
-    async fn steps(&self, r: &mut Report, setup_available: bool) -> Result<(), String> {
+    async fn steps(&self, r: &mut Report) -> Result<(), String> {
         let sb = &self.sb;
         let seed = sb.seed_report();
         let mapping = self.cfg.mapping.display().to_string();
@@ -295,43 +283,51 @@ impl Demo {
         );
 
         // 4. setup
-        if setup_available {
-            r.step(4, &format!("mapsync setup --public-url {url} --yes"));
-            let s = self
-                .mapsync(&[
-                    "setup",
-                    "--mapping",
-                    &mapping,
-                    "--public-url",
-                    &url,
-                    "--yes",
-                ])
-                .await?;
-            for l in s.stdout.lines().take(20) {
-                r.line(format!("   {l}"));
+        r.step(4, &format!("mapsync setup --public-url {url} --yes"));
+        let s = self
+            .mapsync(&[
+                "setup",
+                "--mapping",
+                &mapping,
+                "--public-url",
+                &url,
+                "--yes",
+            ])
+            .await?;
+        for l in s.stdout.lines() {
+            let t = l.trim_start();
+            if [
+                "created ",
+                "updated ",
+                "replaced ",
+                "deleted ",
+                "Plan:",
+                "Apply ",
+                "! ",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p))
+                || l.contains("by hand")
+            {
+                r.line(format!("   {t}"));
             }
-            r.check(
-                s.code == Some(0),
-                "HubSpot properties, webhook settings and subscriptions, and the 10to8 subscription exist",
-                format!(
-                    "setup exited {:?}:\n{}{}",
-                    s.code, s.stdout, s.stderr
-                ),
-            );
-        } else {
-            r.step(4, "setup");
-            r.line("   – `mapsync setup` is not implemented in this build: the sandbox created the four");
-            r.line("     tte_customer_* HubSpot properties, and the demo registers the webhooks through the");
-            r.line("     sandbox APIs exactly as the mapping's `setup` section declares.");
-            self.subscribe(&url).await?;
-            r.check(
-                true,
-                format!(
-                    "HubSpot sends contact events to {url}/webhooks/hubspot; 10to8 notifies {url}/webhooks/10to8/customers"
-                ),
-                "",
-            );
         }
+        let subscriptions = sb.webhook_subscriptions().len();
+        let properties = sb
+            .property_names()
+            .iter()
+            .filter(|p| p.starts_with("tte_customer_"))
+            .count();
+        r.check(
+            s.code == Some(0) && subscriptions == 8 && properties == 4,
+            format!(
+                "{properties} HubSpot properties and {subscriptions} webhook subscriptions exist; HubSpot sends events to {url}/webhooks/hubspot, 10to8 notifies {url}/webhooks/10to8/customers"
+            ),
+            format!(
+                "setup exited {:?} ({properties} properties, {subscriptions} subscriptions):\n{}{}",
+                s.code, s.stdout, s.stderr
+            ),
+        );
 
         // 5. outbound
         let contacts_before: BTreeSet<u64> = sb.contacts().iter().map(|c| c.id).collect();
@@ -708,70 +704,6 @@ impl Demo {
                 tail(&self.log(), 20)
             )),
         }
-    }
-
-    /// Points the sandbox's deliveries at the server, as the mapping's `setup` section declares.
-    async fn subscribe(&self, url: &str) -> Result<(), String> {
-        let hub = self.sb.hubspot_base_url();
-        let app = self.sb.hubspot_app_id();
-        let key = self.sb.hubspot_developer_api_key().to_string();
-        let send = |req: reqwest::RequestBuilder, what: &'static str| async move {
-            match req.send().await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("{what}: the sandbox answered {}", r.status())),
-                Err(e) => Err(format!("{what}: {e}")),
-            }
-        };
-        send(
-            self.http
-                .put(format!("{hub}/webhooks/v3/{app}/settings?hapikey={key}"))
-                .json(&json!({"targetUrl": format!("{url}/webhooks/hubspot"),
-                              "throttling": {"maxConcurrentRequests": 10, "period": "SECONDLY"}})),
-            "HubSpot webhook settings",
-        )
-        .await?;
-        let mut subs = vec![
-            json!({"eventType": "contact.creation", "active": true}),
-            json!({"eventType": "contact.deletion", "active": true}),
-        ];
-        for p in [
-            "firstname",
-            "lastname",
-            "email",
-            "phone",
-            "tte_customer_secondary_emails",
-            "tte_customer_secondary_phone",
-        ] {
-            subs.push(
-                json!({"eventType": "contact.propertyChange", "propertyName": p, "active": true}),
-            );
-        }
-        for s in subs {
-            send(
-                self.http
-                    .post(format!(
-                        "{hub}/webhooks/v3/{app}/subscriptions?hapikey={key}"
-                    ))
-                    .json(&s),
-                "HubSpot subscription",
-            )
-            .await?;
-        }
-        let token = self
-            .env
-            .iter()
-            .find(|(k, _)| k == "TTE_WEBHOOK_TOKEN")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        send(
-            self.http
-                .post(format!("{}/subscription/", self.sb.tte_base_url()))
-                .header("Authorization", format!("token {}", self.sb.tte_api_key()))
-                .json(&json!({"scope": "customer",
-                              "callback_url": format!("{url}/webhooks/10to8/customers?key={token}")})),
-            "10to8 subscription",
-        )
-        .await
     }
 
     async fn metrics(&self, url: &str) -> BTreeMap<String, u64> {

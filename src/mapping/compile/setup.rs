@@ -62,6 +62,29 @@ pub(crate) fn setup(
                 "add `list` (for a set of items) or `read` (for a singleton), or `manual` instructions",
             );
         }
+        if r.list.is_some() && r.key.is_none() {
+            ctx.error(
+                "setup-incomplete",
+                ptr(&p, &["list"]),
+                format!(
+                    "setup resource `{}` is listed but declares no `key`, so its items cannot be matched to what exists",
+                    r.name
+                ),
+                "add `key`, e.g. `key: \"{{ item.name }}\"`",
+            );
+        }
+        if r.list.is_none() && r.read.is_some() && r.items.len() > 1 {
+            ctx.error(
+                "setup-incomplete",
+                ptr(&p, &["items"]),
+                format!(
+                    "setup resource `{}` is read as a singleton but declares {} items",
+                    r.name,
+                    r.items.len()
+                ),
+                "declare one item, or `list` and `key` for a set of items",
+            );
+        }
         let resource = compile_one(ctx, &p, r, base);
         match (resource, out.as_mut()) {
             (Some(res), Some(v)) => v.push(res),

@@ -28,14 +28,19 @@ pub struct RawSetupResource {
     /// How to read a singleton (e.g. webhook settings); use instead of `list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<RawRead>,
-    /// The attribute that identifies an item, e.g. `name`; items match existing objects on it.
+    /// A template over `item` giving its identity, e.g. `{{ item.name }}`; declared items match
+    /// existing objects on it (required with `list`). Without an `owned` expression, an object
+    /// whose key matches a declared item is the one mapsync owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Expression over an existing `item` (and `public_url`) that is true when mapsync owns it;
-    /// objects it does not own are never updated or deleted.
+    /// objects it does not own are never updated or deleted. Default: its key matches a
+    /// declared item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned: Option<String>,
-    /// Attributes compared to decide an update. Default: every attribute of the desired item.
+    /// Attributes compared to decide an update (dotted paths for nested ones). Default: every
+    /// attribute of the desired item. Without `update`, a difference replaces the object
+    /// (delete, then create).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare: Vec<String>,
     /// How to create an item (templates over `item` and `public_url`).

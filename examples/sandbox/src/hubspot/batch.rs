@@ -170,7 +170,7 @@ fn create(
                 Ok(w) => created.push(w),
                 Err(e) => {
                     for w in &created {
-                        h.contacts.remove(&w.contact.id);
+                        h.remove_contact(w.contact.id);
                     }
                     return e.into_response();
                 }

@@ -115,6 +115,9 @@ pub struct HubStore {
     next_event: u64,
     pub oauth: OAuthState,
     pub property_changes_on_create: bool,
+    /// (property, value) → live contact holding it, for `email` and unique properties, so the
+    /// duplicate checks cost O(1) per write instead of a scan of every contact.
+    unique: std::collections::HashMap<(String, String), u64>,
 }
 
 impl HubStore {
@@ -158,6 +161,7 @@ impl HubStore {
             subs: BTreeMap::new(),
             next_sub: 1,
             next_event: 1,
+            unique: std::collections::HashMap::new(),
             oauth: OAuthState::default(),
             property_changes_on_create,
         }
@@ -213,6 +217,10 @@ impl HubStore {
                 .parse::<u64>()
                 .ok()
                 .and_then(|id| self.contacts.get(&id)),
+            "email" if !archived => self
+                .unique
+                .get(&unique_key("email", key.trim()))
+                .and_then(|id| self.contacts.get(id)),
             "email" => self.contacts.values().find(|c| {
                 c.archived == archived
                     && c.properties
@@ -318,30 +326,47 @@ impl HubStore {
     /// 409 when another live contact holds the email or a unique value.
     fn check_unique(&self, vals: &[(String, String)], except: Option<u64>) -> Result<(), HsError> {
         for (name, v) in vals {
-            if v.is_empty() {
+            if v.is_empty() || !self.is_unique(name) {
                 continue;
             }
-            let unique = name == "email" || self.prop(name).is_some_and(|p| p.has_unique_value);
-            if !unique {
-                continue;
-            }
-            let clash = self.contacts.values().find(|c| {
-                !c.archived
-                    && Some(c.id) != except
-                    && c.properties.get(name).is_some_and(|x| {
-                        if name == "email" {
-                            x.eq_ignore_ascii_case(v)
-                        } else {
-                            x == v
-                        }
-                    })
-            });
-            if let Some(c) = clash {
+            if let Some(&id) = self.unique.get(&unique_key(name, v))
+                && Some(id) != except
+            {
                 // [H-04] the same 409 on update as on create; inferred for other unique properties
-                return Err(HsError::duplicate(c.id));
+                return Err(HsError::duplicate(id));
             }
         }
         Ok(())
+    }
+
+    fn is_unique(&self, name: &str) -> bool {
+        name == "email" || self.prop(name).is_some_and(|p| p.has_unique_value)
+    }
+
+    /// Indexes (or, with `add` false, unindexes) a live contact's unique values.
+    fn index(&mut self, id: u64, add: bool) {
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        let keys: Vec<(String, String)> = c
+            .properties
+            .iter()
+            .filter(|(n, v)| !v.is_empty() && self.is_unique(n))
+            .map(|(n, v)| unique_key(n, v))
+            .collect();
+        for k in keys {
+            if add {
+                self.unique.insert(k, id);
+            } else if self.unique.get(&k) == Some(&id) {
+                self.unique.remove(&k);
+            }
+        }
+    }
+
+    /// Forgets a contact entirely (a batch rolled back).
+    pub fn remove_contact(&mut self, id: u64) {
+        self.index(id, false);
+        self.contacts.remove(&id);
     }
 
     fn source(&self, actor: Actor) -> (&'static str, String) {
@@ -390,6 +415,7 @@ impl HubStore {
             archived_ms: None,
         };
         self.contacts.insert(id, c.clone());
+        self.index(id, true);
         let changed = vals.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         Ok(Written {
             contact: c,
@@ -410,6 +436,7 @@ impl HubStore {
         }
         let vals = self.validate(props)?;
         self.check_unique(&vals, Some(id))?;
+        self.index(id, false);
         let c = self.contacts.get_mut(&id).ok_or_else(HsError::not_found)?;
         let mut changed = Vec::new();
         for (name, v) in vals {
@@ -427,8 +454,10 @@ impl HubStore {
         if !changed.is_empty() {
             c.updated_ms = now.max(c.updated_ms + 1);
         }
+        let c = c.clone();
+        self.index(id, true);
         Ok(Written {
-            contact: c.clone(),
+            contact: c,
             changed,
             created: false,
         })
@@ -436,10 +465,11 @@ impl HubStore {
 
     /// Archive; `None` when unknown or already archived [H-05].
     pub fn archive(&mut self, id: u64, now: i64) -> Option<Contact> {
-        let c = self.contacts.get_mut(&id)?;
-        if c.archived {
+        if self.contacts.get(&id)?.archived {
             return None;
         }
+        self.index(id, false);
+        let c = self.contacts.get_mut(&id)?;
         c.archived = true;
         c.archived_ms = Some(now);
         c.updated_ms = now.max(c.updated_ms + 1);
@@ -464,6 +494,9 @@ impl HubStore {
             archived_ms: archived.then_some(now),
         };
         self.contacts.insert(id, c);
+        if !archived {
+            self.index(id, true);
+        }
         id
     }
 
@@ -540,4 +573,14 @@ impl HubStore {
         self.subs.insert(id, s.clone());
         s
     }
+}
+
+/// The index key of a unique value: emails compare without case.
+fn unique_key(name: &str, value: &str) -> (String, String) {
+    let v = if name == "email" {
+        value.to_ascii_lowercase()
+    } else {
+        value.to_string()
+    };
+    (name.to_string(), v)
 }
