@@ -186,7 +186,9 @@ pub fn dead_letters(args: &DeadLettersArgs) -> Exit {
                     Exit::Ok
                 }
                 Ok(false) => {
-                    eprintln!("error: no dead letter {id}");
+                    eprintln!(
+                        "error: no dead letter {id}; `mapsync dead-letters list` shows the ids there are"
+                    );
                     Exit::NotFound
                 }
                 Err(e) => {
@@ -201,7 +203,9 @@ pub fn dead_letters(args: &DeadLettersArgs) -> Exit {
                 Exit::Ok
             }
             Ok(false) => {
-                eprintln!("error: no dead letter {id}");
+                eprintln!(
+                    "error: no dead letter {id}; `mapsync dead-letters list` shows the ids there are"
+                );
                 Exit::NotFound
             }
             Err(e) => {

@@ -75,7 +75,10 @@ pub fn run(args: &ServeArgs) -> Exit {
         let listener = match tokio::net::TcpListener::bind(&args.listen).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                eprintln!(
+                    "error: cannot listen on {}: {e}; choose another address with --listen (127.0.0.1:0 picks a free port)",
+                    args.listen
+                );
                 return Exit::Unavailable;
             }
         };
@@ -93,7 +96,9 @@ pub fn run(args: &ServeArgs) -> Exit {
         let public_url = match url::Url::parse(&public) {
             Ok(u) => u,
             Err(e) => {
-                eprintln!("error: --public-url {public}: {e}");
+                eprintln!(
+                    "error: --public-url {public}: {e}; give the absolute URL senders call, e.g. https://sync.example.com"
+                );
                 return Exit::Usage;
             }
         };

@@ -172,3 +172,44 @@ fn src_names_no_system() {
     walk(&crate::util::root().join("src"), &mut hits);
     assert!(hits.is_empty(), "src/ names a system: {hits:#?}");
 }
+
+/// Errors a user causes on the command line name the fix.
+#[test]
+fn serve_address_errors_name_the_fix() {
+    let dir = crate::util::sandbox_dir(&[(
+        &crate::util::root().join("mappings/hubspot.yaml"),
+        "mapping.yaml",
+    )]);
+    let src = std::fs::read_to_string(crate::util::root().join("mappings/hubspot.yaml"))
+        .expect("read the mapping");
+    let vars = crate::util::required_vars(&src);
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let bad_listen = run(
+        dir.path(),
+        &["serve", "-m", "mapping.yaml", "--listen", "not-an-address"],
+        &env,
+    );
+    assert!(bad_listen.starts_with("exit: 69\n"), "{bad_listen}");
+    assert!(
+        bad_listen.contains("choose another address with --listen"),
+        "{bad_listen}"
+    );
+    let bad_url = run(
+        dir.path(),
+        &[
+            "serve",
+            "-m",
+            "mapping.yaml",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "sync.example.com",
+        ],
+        &env,
+    );
+    assert!(bad_url.starts_with("exit: 2\n"), "{bad_url}");
+    assert!(
+        bad_url.contains("give the absolute URL senders call"),
+        "{bad_url}"
+    );
+}

@@ -71,7 +71,12 @@ fn status_and_dead_letters() {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         run(dir.path(), &a, &env)
     };
-    assert!(dl("retry", "999").starts_with("exit: 66\n"));
+    let unknown = dl("retry", "999");
+    assert!(unknown.starts_with("exit: 66\n"), "{unknown}");
+    assert!(
+        unknown.contains("`mapsync dead-letters list` shows the ids there are"),
+        "the error names the fix: {unknown}"
+    );
     assert!(dl("retry", &id.to_string()).starts_with("exit: 0\n"));
     let out = go("status", &["--json"]);
     let json: serde_json::Value =
