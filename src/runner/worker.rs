@@ -254,18 +254,44 @@ fn ack(ctx: &WorkerContext, claim: &InboxClaim) {
 
 /// A connector failure: retry when it may pass, dead-letter otherwise.
 fn on_connector_error(ctx: &WorkerContext, claim: &InboxClaim, what: &str, e: &ConnectorError) {
-    let at = ctx.clock.now();
     let message = format!("{what}: {e}");
-    match e.class() {
-        ErrorClass::Permanent => dead_letter(ctx, claim, &message, at),
-        ErrorClass::RateLimited => retry(
-            ctx,
-            claim,
-            &message,
-            at,
-            Some(e.retry_after().unwrap_or(BASE_BACKOFF)),
-        ),
-        ErrorClass::Transient | ErrorClass::Auth => retry(ctx, claim, &message, at, None),
+    on_failure(ctx, claim, &message, e.class(), e.retry_after());
+}
+
+/// What a failure of `class` does to a claim (R10): permanent → a dead letter at once;
+/// rate-limited → retried after the server's wait (capped), without using up an attempt;
+/// transient and auth → retried with backoff until the attempts run out.
+fn on_failure(
+    ctx: &WorkerContext,
+    claim: &InboxClaim,
+    message: &str,
+    class: ErrorClass,
+    retry_after: Option<Duration>,
+) {
+    let at = ctx.clock.now();
+    match decide(class, retry_after, claim.attempts) {
+        Decision::DeadLetter => dead_letter(ctx, claim, message, at),
+        Decision::Retry(wait) => retry(ctx, claim, message, at, wait),
+    }
+}
+
+/// What to do with a failed claim.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// Move its events to the dead letters now.
+    DeadLetter,
+    /// Try again later: after this wait, or after the backoff when `None`.
+    Retry(Option<Duration>),
+}
+
+fn decide(class: ErrorClass, retry_after: Option<Duration>, attempts: u32) -> Decision {
+    match class {
+        ErrorClass::Permanent => Decision::DeadLetter,
+        ErrorClass::RateLimited => Decision::Retry(Some(retry_after.unwrap_or(BASE_BACKOFF))),
+        ErrorClass::Transient | ErrorClass::Auth if attempts + 1 >= MAX_ATTEMPTS => {
+            Decision::DeadLetter
+        }
+        ErrorClass::Transient | ErrorClass::Auth => Decision::Retry(None),
     }
 }
 
@@ -452,8 +478,9 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             tracing::warn!(source = %claim.source, record_key, error = %e, "Writing the link or status back to the source failed.");
         }
         if let Err(e) = &a.result {
-            // The failure is already in the outcomes and the source's status field.
-            retry(ctx, claim, e, now, None);
+            // The failure is already in the outcomes and the source's status field; its class
+            // decides between another attempt and a dead letter.
+            on_failure(ctx, claim, &e.message, e.class, e.retry_after);
             return;
         }
         tracing::info!(source = %claim.source, record_key, kind = ?a.plan.kind, target_id = a.result.as_ref().ok().and_then(|t| t.as_deref()).unwrap_or(""), "Processed a record.");
@@ -596,6 +623,30 @@ async fn live_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permanent_failures_dead_letter_at_once_and_transient_ones_retry() {
+        assert_eq!(decide(ErrorClass::Permanent, None, 0), Decision::DeadLetter);
+        assert_eq!(
+            decide(ErrorClass::Transient, None, 0),
+            Decision::Retry(None)
+        );
+        assert_eq!(decide(ErrorClass::Auth, None, 3), Decision::Retry(None));
+        assert_eq!(
+            decide(ErrorClass::Transient, None, MAX_ATTEMPTS - 1),
+            Decision::DeadLetter
+        );
+        let wait = Duration::from_secs(7);
+        // A 429 does not use up the attempts.
+        assert_eq!(
+            decide(ErrorClass::RateLimited, Some(wait), MAX_ATTEMPTS + 3),
+            Decision::Retry(Some(wait))
+        );
+        assert_eq!(
+            decide(ErrorClass::RateLimited, None, 0),
+            Decision::Retry(Some(BASE_BACKOFF))
+        );
+    }
 
     #[test]
     fn backoff_doubles_within_jitter_and_is_capped() {
