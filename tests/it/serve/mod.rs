@@ -3,5 +3,7 @@
 //! signed webhooks and notifications.
 
 mod e2e;
+mod harness;
+mod live_faults;
 mod queue;
 mod router;
