@@ -414,6 +414,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     };
+    tracing::debug!(source = %claim.source, record_key, kind = ?plan.kind, changed = ?plan.changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), reason = plan.reason.as_deref().unwrap_or(""), "Planned.");
     match plan.kind {
         PlanKind::Echo => {
             ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
@@ -538,16 +539,35 @@ async fn live_plan(
         }
         _ => {}
     }
+    // A create of this record may have reached the target without being recorded: the process
+    // died between the write and the commit, which leaves the create's intent unsettled. Before
+    // creating again, look for a target record that already links back to this one.
+    let mut recovered: Vec<String> = Vec::new();
+    if store_link.is_none()
+        && store
+            .unsettled_intents(&pair, dir)?
+            .iter()
+            .any(|p| p.intent.source_id == source_id)
+    {
+        // Only the ids: each is re-read below like every other candidate (a listing may hold
+        // fewer fields than a read).
+        for id in linked_back(engine, tgt_conn, tgt_vars, &source_id).await? {
+            tracing::info!(source_id = %source_id, target_id = %id, "An interrupted create had reached the target; linking it instead of creating again.");
+            recovered.push(id);
+        }
+    }
+    let mut by_id: HashMap<String, Value> = HashMap::new();
     let mut wanted: Vec<String> = store_link.iter().cloned().collect();
     if let LinkValue::One(id) = engine.link_value(src_side, source) {
         wanted.push(id);
     }
     // Candidates from the last full sync's snapshot, re-read below.
-    let linked_ids: Vec<String> = store
+    let mut linked_ids: Vec<String> = store
         .snapshot_by_link(&pair, tgt_side, &source_id)?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
+    linked_ids.extend(recovered);
     let matched_ids: Vec<String> = match engine.match_key(src_side, source) {
         Some(key) => store
             .snapshot_by_match(&pair, tgt_side, &key)?
@@ -556,7 +576,6 @@ async fn live_plan(
             .collect(),
         None => Vec::new(),
     };
-    let mut by_id: HashMap<String, Value> = HashMap::new();
     for id in wanted
         .iter()
         .chain(linked_ids.iter())
@@ -618,6 +637,42 @@ async fn live_plan(
         source_deleted: deleted,
     };
     Ok(engine.plan(source, target, &ctx_plan))
+}
+
+/// Most pages listed while looking for an interrupted create.
+const MAX_RECOVERY_PAGES: usize = 1_000;
+
+/// The ids of the live target records whose link field names `source_id`, found by listing the
+/// target collection (only after an interrupted create, so rarely).
+async fn linked_back(
+    engine: &Engine<'_>,
+    tgt_conn: &Connector,
+    tgt_vars: &Vars,
+    source_id: &str,
+) -> Result<Vec<String>, LiveError> {
+    let target = engine.target();
+    let tgt_side = engine.direction().target();
+    let mut cursor = crate::connector::PageCursor::First;
+    let mut found = Vec::new();
+    for _ in 0..MAX_RECOVERY_PAGES {
+        let page = tgt_conn
+            .list_page(target, &target.list, &cursor, tgt_vars)
+            .await
+            .map_err(LiveError::Connector)?;
+        for r in page.records {
+            if engine.link_value(tgt_side, &r) == LinkValue::One(source_id.to_string())
+                && !engine.is_deleted(tgt_side, &r)
+                && let Some(id) = target.id_of(&r)
+            {
+                found.push(id);
+            }
+        }
+        match page.next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ impl Default for Opts {
 }
 
 pub struct Live {
-    pub sb: SandboxHandle,
+    pub sb: std::sync::Arc<SandboxHandle>,
     pub child: Option<Child>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -88,7 +88,7 @@ pub async fn start(opts: Opts) -> Live {
     };
     env.push(("HUBSPOT_WRITER_ID".into(), writer.to_string()));
     let mut live = Live {
-        sb,
+        sb: std::sync::Arc::new(sb),
         child: None,
         base: String::new(),
         http: reqwest::Client::new(),
