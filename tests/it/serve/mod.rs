@@ -6,5 +6,6 @@ mod crash;
 mod e2e;
 mod harness;
 mod live_faults;
+mod oauth_live;
 mod queue;
 mod router;
