@@ -36,6 +36,21 @@ pub fn run(args: &ServeArgs) -> Exit {
             return Exit::Store;
         }
     };
+    // Records held by the workers of a process that died are taken over now, not when their
+    // lease runs out (a serve that was killed would otherwise leave them waiting minutes).
+    match store.inbox_end_leases(jiff::Timestamp::now()) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(
+                claims = n,
+                "Took over records held by a previous process; they are processed again."
+            )
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    }
     // Unlike `sync`, a system without a token yet is not fatal: it can be installed through
     // /oauth/<system>/start, and its records wait in the inbox meanwhile.
     let mut connectors = Connectors::new();

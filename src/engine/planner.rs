@@ -548,7 +548,10 @@ impl<'m> Engine<'m> {
             wrote |= self.set_status(&mut write, tgt_side, &meaning, ctx.now);
         }
         let mut after = current_target;
-        after.overlay(&Shadow::of(&write, self.data_fields(tgt_side)));
+        // Only the fields written change: a partial write must not blank the others in the
+        // ledger (a blanked field makes the target's echo look like a change and overwrite
+        // newer source values).
+        after.overlay(&Shadow::of_written(&write, self.data_fields(tgt_side)));
         plan.target_shadow = after;
         plan.kind = if data_changed {
             PlanKind::Update

@@ -8,6 +8,48 @@ use serde_json::Value;
 use crate::connector::{BatchItem, Connector, ConnectorError, CreateOutcome, DeleteOutcome};
 use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan, WriteOutcome};
 use crate::expr::Vars;
+use crate::mapping::model::ErrorClass;
+
+/// Why a target write failed, and whether trying again may help (the workers act on the class:
+/// permanent failures become dead letters at once, the others are retried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WriteError {
+    /// The message kept in outcomes, status fields and dead letters.
+    pub message: String,
+    /// The class of the failure.
+    pub class: ErrorClass,
+    /// How long the API asked to wait (rate-limited answers).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl WriteError {
+    /// A failure of this class without a server-given wait.
+    pub fn new(message: impl Into<String>, class: ErrorClass) -> WriteError {
+        WriteError {
+            message: message.into(),
+            class,
+            retry_after: None,
+        }
+    }
+
+    /// A connector's failure, keeping its class and `Retry-After`.
+    pub fn from_connector(e: &ConnectorError) -> WriteError {
+        WriteError {
+            message: e.to_string(),
+            class: e.class(),
+            retry_after: e.retry_after(),
+        }
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The result of one target write: the target id when there is one.
+pub(crate) type WriteResult = Result<Option<String>, WriteError>;
 
 /// What happened to one planned record.
 #[derive(Debug)]
@@ -15,7 +57,7 @@ pub(crate) struct Applied {
     /// The plan.
     pub plan: RecordPlan,
     /// The result of the target write (Ok with the target id when there is one).
-    pub result: Result<Option<String>, String>,
+    pub result: WriteResult,
     /// A create answered "already exists": the target was linked, not written.
     pub linked_existing: bool,
     /// A delete the API refused.
@@ -60,8 +102,14 @@ pub(crate) struct Sides<'a> {
     pub target: &'a Vars,
 }
 
-fn message(e: &ConnectorError) -> String {
-    e.to_string()
+fn failed(e: &ConnectorError) -> WriteError {
+    WriteError::from_connector(e)
+}
+
+/// A per-item error in a batch answer: the API looked at the record and refused it, so the same
+/// request fails again (a 4xx-like validation error).
+fn item_failed(message: &str) -> WriteError {
+    WriteError::new(message, ErrorClass::Permanent)
 }
 
 impl Writer<'_> {
@@ -138,7 +186,7 @@ impl Writer<'_> {
             .await
     }
 
-    async fn create_one(&self, a: &Applied) -> (Result<Option<String>, String>, bool) {
+    async fn create_one(&self, a: &Applied) -> (WriteResult, bool) {
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
         let result = self
             .target
@@ -152,11 +200,11 @@ impl Writer<'_> {
         match result {
             Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
             Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
-            Err(e) => (Err(message(&e)), false),
+            Err(e) => (Err(failed(&e)), false),
         }
     }
 
-    async fn update_one(&self, a: &Applied) -> Result<Option<String>, String> {
+    async fn update_one(&self, a: &Applied) -> WriteResult {
         let (Some(id), Some(fields)) = (&a.plan.target_id, &a.plan.write) else {
             return Ok(a.plan.target_id.clone());
         };
@@ -166,11 +214,11 @@ impl Writer<'_> {
             .await
         {
             Ok(_) => Ok(Some(id.clone())),
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(failed(&e)),
         }
     }
 
-    async fn delete_one(&self, a: &Applied) -> (Result<Option<String>, String>, Option<String>) {
+    async fn delete_one(&self, a: &Applied) -> (WriteResult, Option<String>) {
         let Some(id) = &a.plan.target_id else {
             return (Ok(None), None);
         };
@@ -184,7 +232,7 @@ impl Writer<'_> {
                 Ok(Some(id.clone())),
                 Some(format!("the API refused the delete ({status}): {message}")),
             ),
-            Err(e) => (Err(message(&e)), None),
+            Err(e) => (Err(failed(&e)), None),
         }
     }
 
@@ -204,8 +252,11 @@ impl Writer<'_> {
         match answer {
             Ok(outcome) => {
                 for &i in which {
-                    applied[i].result =
-                        Err("the batch answer did not mention this record".to_string());
+                    // Not known to be refused: a later attempt may go through.
+                    applied[i].result = Err(WriteError::new(
+                        "the batch answer did not mention this record",
+                        ErrorClass::Transient,
+                    ));
                 }
                 for r in &outcome.results {
                     let (LinkValue::One(source_id), Some(id)) =
@@ -249,14 +300,14 @@ impl Writer<'_> {
                                 applied[i].result = Ok(Some(id.clone()));
                                 applied[i].linked_existing = true;
                             }
-                            _ => applied[i].result = Err(e.message.clone()),
+                            _ => applied[i].result = Err(item_failed(&e.message)),
                         }
                     }
                 }
             }
             Err(e) => {
                 for &i in which {
-                    applied[i].result = Err(message(&e));
+                    applied[i].result = Err(failed(&e));
                 }
             }
         }
@@ -283,13 +334,13 @@ impl Writer<'_> {
                         None => which.to_vec(),
                     };
                     for i in targets {
-                        applied[i].result = Err(e.message.clone());
+                        applied[i].result = Err(item_failed(&e.message));
                     }
                 }
             }
             Err(e) => {
                 for &i in which {
-                    applied[i].result = Err(message(&e));
+                    applied[i].result = Err(failed(&e));
                 }
             }
         }
@@ -301,12 +352,14 @@ impl Writer<'_> {
     async fn write_back_one(
         &self,
         plan: &RecordPlan,
-        result: &Result<Option<String>, String>,
+        result: &WriteResult,
     ) -> Option<Option<String>> {
         let outcome = match result {
             Ok(Some(id)) => WriteOutcome::Done { target_id: id },
             Ok(None) => return None,
-            Err(m) => WriteOutcome::Failed { message: m },
+            Err(e) => WriteOutcome::Failed {
+                message: &e.message,
+            },
         };
         let fields = self.engine.writeback(plan, outcome, self.now)?;
         let r = self
@@ -318,7 +371,7 @@ impl Writer<'_> {
                 self.vars.source,
             )
             .await;
-        Some(r.err().map(|e| message(&e)))
+        Some(r.err().map(|e| e.to_string()))
     }
 
     async fn write_back(&self, applied: &mut [Applied]) {
@@ -338,7 +391,9 @@ impl Writer<'_> {
             let outcome = match &a.result {
                 Ok(Some(id)) => WriteOutcome::Done { target_id: id },
                 Ok(None) => continue,
-                Err(m) => WriteOutcome::Failed { message: m },
+                Err(e) => WriteOutcome::Failed {
+                    message: &e.message,
+                },
             };
             if let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) {
                 jobs.push((i, fields));
@@ -353,7 +408,7 @@ impl Writer<'_> {
                         .update(source, &id, fields, self.vars.source)
                         .await
                         .map(|_| ())
-                        .map_err(|e| message(&e));
+                        .map_err(|e| e.to_string());
                     (i, r)
                 }
             }))

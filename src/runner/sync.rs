@@ -512,10 +512,10 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
         });
     }
     let target_id = match &a.result {
-        Err(message) => {
+        Err(e) => {
             commit
                 .outcomes
-                .push(outcome(OutcomeKind::Failed, Some(message.clone())));
+                .push(outcome(OutcomeKind::Failed, Some(e.message.clone())));
             return;
         }
         Ok(t) => t.clone(),

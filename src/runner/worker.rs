@@ -254,18 +254,44 @@ fn ack(ctx: &WorkerContext, claim: &InboxClaim) {
 
 /// A connector failure: retry when it may pass, dead-letter otherwise.
 fn on_connector_error(ctx: &WorkerContext, claim: &InboxClaim, what: &str, e: &ConnectorError) {
-    let at = ctx.clock.now();
     let message = format!("{what}: {e}");
-    match e.class() {
-        ErrorClass::Permanent => dead_letter(ctx, claim, &message, at),
-        ErrorClass::RateLimited => retry(
-            ctx,
-            claim,
-            &message,
-            at,
-            Some(e.retry_after().unwrap_or(BASE_BACKOFF)),
-        ),
-        ErrorClass::Transient | ErrorClass::Auth => retry(ctx, claim, &message, at, None),
+    on_failure(ctx, claim, &message, e.class(), e.retry_after());
+}
+
+/// What a failure of `class` does to a claim (R10): permanent → a dead letter at once;
+/// rate-limited → retried after the server's wait (capped), without using up an attempt;
+/// transient and auth → retried with backoff until the attempts run out.
+fn on_failure(
+    ctx: &WorkerContext,
+    claim: &InboxClaim,
+    message: &str,
+    class: ErrorClass,
+    retry_after: Option<Duration>,
+) {
+    let at = ctx.clock.now();
+    match decide(class, retry_after, claim.attempts) {
+        Decision::DeadLetter => dead_letter(ctx, claim, message, at),
+        Decision::Retry(wait) => retry(ctx, claim, message, at, wait),
+    }
+}
+
+/// What to do with a failed claim.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// Move its events to the dead letters now.
+    DeadLetter,
+    /// Try again later: after this wait, or after the backoff when `None`.
+    Retry(Option<Duration>),
+}
+
+fn decide(class: ErrorClass, retry_after: Option<Duration>, attempts: u32) -> Decision {
+    match class {
+        ErrorClass::Permanent => Decision::DeadLetter,
+        ErrorClass::RateLimited => Decision::Retry(Some(retry_after.unwrap_or(BASE_BACKOFF))),
+        ErrorClass::Transient | ErrorClass::Auth if attempts + 1 >= MAX_ATTEMPTS => {
+            Decision::DeadLetter
+        }
+        ErrorClass::Transient | ErrorClass::Auth => Decision::Retry(None),
     }
 }
 
@@ -388,6 +414,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     };
+    tracing::debug!(source = %claim.source, record_key, kind = ?plan.kind, changed = ?plan.changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), reason = plan.reason.as_deref().unwrap_or(""), "Planned.");
     match plan.kind {
         PlanKind::Echo => {
             ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
@@ -452,8 +479,9 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             tracing::warn!(source = %claim.source, record_key, error = %e, "Writing the link or status back to the source failed.");
         }
         if let Err(e) = &a.result {
-            // The failure is already in the outcomes and the source's status field.
-            retry(ctx, claim, e, now, None);
+            // The failure is already in the outcomes and the source's status field; its class
+            // decides between another attempt and a dead letter.
+            on_failure(ctx, claim, &e.message, e.class, e.retry_after);
             return;
         }
         tracing::info!(source = %claim.source, record_key, kind = ?a.plan.kind, target_id = a.result.as_ref().ok().and_then(|t| t.as_deref()).unwrap_or(""), "Processed a record.");
@@ -511,16 +539,35 @@ async fn live_plan(
         }
         _ => {}
     }
+    // A create of this record may have reached the target without being recorded: the process
+    // died between the write and the commit, which leaves the create's intent unsettled. Before
+    // creating again, look for a target record that already links back to this one.
+    let mut recovered: Vec<String> = Vec::new();
+    if store_link.is_none()
+        && store
+            .unsettled_intents(&pair, dir)?
+            .iter()
+            .any(|p| p.intent.source_id == source_id)
+    {
+        // Only the ids: each is re-read below like every other candidate (a listing may hold
+        // fewer fields than a read).
+        for id in linked_back(engine, tgt_conn, tgt_vars, &source_id).await? {
+            tracing::info!(source_id = %source_id, target_id = %id, "An interrupted create had reached the target; linking it instead of creating again.");
+            recovered.push(id);
+        }
+    }
+    let mut by_id: HashMap<String, Value> = HashMap::new();
     let mut wanted: Vec<String> = store_link.iter().cloned().collect();
     if let LinkValue::One(id) = engine.link_value(src_side, source) {
         wanted.push(id);
     }
     // Candidates from the last full sync's snapshot, re-read below.
-    let linked_ids: Vec<String> = store
+    let mut linked_ids: Vec<String> = store
         .snapshot_by_link(&pair, tgt_side, &source_id)?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
+    linked_ids.extend(recovered);
     let matched_ids: Vec<String> = match engine.match_key(src_side, source) {
         Some(key) => store
             .snapshot_by_match(&pair, tgt_side, &key)?
@@ -529,7 +576,6 @@ async fn live_plan(
             .collect(),
         None => Vec::new(),
     };
-    let mut by_id: HashMap<String, Value> = HashMap::new();
     for id in wanted
         .iter()
         .chain(linked_ids.iter())
@@ -593,9 +639,69 @@ async fn live_plan(
     Ok(engine.plan(source, target, &ctx_plan))
 }
 
+/// Most pages listed while looking for an interrupted create.
+const MAX_RECOVERY_PAGES: usize = 1_000;
+
+/// The ids of the live target records whose link field names `source_id`, found by listing the
+/// target collection (only after an interrupted create, so rarely).
+async fn linked_back(
+    engine: &Engine<'_>,
+    tgt_conn: &Connector,
+    tgt_vars: &Vars,
+    source_id: &str,
+) -> Result<Vec<String>, LiveError> {
+    let target = engine.target();
+    let tgt_side = engine.direction().target();
+    let mut cursor = crate::connector::PageCursor::First;
+    let mut found = Vec::new();
+    for _ in 0..MAX_RECOVERY_PAGES {
+        let page = tgt_conn
+            .list_page(target, &target.list, &cursor, tgt_vars)
+            .await
+            .map_err(LiveError::Connector)?;
+        for r in page.records {
+            if engine.link_value(tgt_side, &r) == LinkValue::One(source_id.to_string())
+                && !engine.is_deleted(tgt_side, &r)
+                && let Some(id) = target.id_of(&r)
+            {
+                found.push(id);
+            }
+        }
+        match page.next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permanent_failures_dead_letter_at_once_and_transient_ones_retry() {
+        assert_eq!(decide(ErrorClass::Permanent, None, 0), Decision::DeadLetter);
+        assert_eq!(
+            decide(ErrorClass::Transient, None, 0),
+            Decision::Retry(None)
+        );
+        assert_eq!(decide(ErrorClass::Auth, None, 3), Decision::Retry(None));
+        assert_eq!(
+            decide(ErrorClass::Transient, None, MAX_ATTEMPTS - 1),
+            Decision::DeadLetter
+        );
+        let wait = Duration::from_secs(7);
+        // A 429 does not use up the attempts.
+        assert_eq!(
+            decide(ErrorClass::RateLimited, Some(wait), MAX_ATTEMPTS + 3),
+            Decision::Retry(Some(wait))
+        );
+        assert_eq!(
+            decide(ErrorClass::RateLimited, None, 0),
+            Decision::Retry(Some(BASE_BACKOFF))
+        );
+    }
 
     #[test]
     fn backoff_doubles_within_jitter_and_is_capped() {

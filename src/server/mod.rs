@@ -46,6 +46,11 @@ pub const DEFAULT_HIGH_WATER: u64 = 100_000;
 /// Seconds a sender is asked to wait after a 503.
 const RETRY_AFTER_SECS: u64 = 30;
 
+/// How long a counted inbox depth is reused for the high-water check. Counting the inbox on
+/// every delivery costs a scan of its work table, which grows with the backlog; the mark is a
+/// soft limit, so a depth up to this old (plus what was stored since) is close enough.
+const DEPTH_TTL: Duration = Duration::from_millis(100);
+
 /// What the server's routes share.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -74,6 +79,7 @@ pub struct ServerConfig {
 struct Inner {
     config: ServerConfig,
     metrics: Metrics,
+    depth: std::sync::Mutex<Option<(Instant, u64)>>,
 }
 
 impl AppState {
@@ -82,7 +88,30 @@ impl AppState {
         AppState(Arc::new(Inner {
             config,
             metrics: Metrics::default(),
+            depth: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// The inbox depth for the high-water check: counted at most every [`DEPTH_TTL`], plus the
+    /// record keys stored since (an overestimate: a key already waiting counts again). Runs
+    /// on a blocking thread.
+    fn depth_for_admission(&self) -> Result<u64, crate::store::StoreError> {
+        let mut cached = self.0.depth.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, depth)) = *cached
+            && at.elapsed() < DEPTH_TTL
+        {
+            return Ok(depth);
+        }
+        let depth = self.config().store.inbox_depth()?;
+        *cached = Some((Instant::now(), depth));
+        Ok(depth)
+    }
+
+    fn stored(&self, inserted: u64) {
+        let mut cached = self.0.depth.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, depth)) = cached.as_mut() {
+            *depth = depth.saturating_add(inserted);
+        }
     }
 
     /// The receiver's counters.
@@ -264,12 +293,15 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
     let high_water = state.config().high_water;
     let at = state.config().clock.now();
     let events = extracted.events;
-    let result = tokio::task::spawn_blocking(move || {
-        let depth = store.inbox_depth()?;
+    let admission = state.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+        let depth = admission.depth_for_admission()?;
         if depth >= high_water {
             return Ok(None);
         }
-        store.inbox_insert(&events, at).map(Some)
+        let summary = store.inbox_insert(&events, at)?;
+        admission.stored(u64::from(summary.inserted));
+        Ok(Some(summary))
     })
     .await;
     match result {

@@ -156,6 +156,11 @@ pub trait StateStore: Send + Sync {
         error: &str,
         at: Timestamp,
     ) -> StoreResult<bool>;
+    /// Ends every lease now: called by `mapsync serve` at startup, when no worker of this
+    /// process holds anything yet, so records held by a process that died (kill -9, power
+    /// loss) are taken over at once instead of when their lease runs out. The next claim counts
+    /// the interrupted attempt. Returns how many claims were ended. One `serve` per state store.
+    fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;
     /// Forgets processed events received before `before`; keep at least 7 days (R5).

@@ -55,6 +55,18 @@ pub(super) fn insert(
     Ok(summary)
 }
 
+/// Ends every running lease at `at` (the claims stay marked, so the next claim counts the
+/// interrupted attempt).
+pub(super) fn end_leases(conn: &Connection, at: Timestamp) -> StoreResult<u64> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE inbox_work SET lease_until = ?1
+             WHERE claimed_by IS NOT NULL AND lease_until > ?1",
+        )?
+        .execute(params![millis(at)])?;
+    Ok(n as u64)
+}
+
 pub(super) fn claim(
     conn: &Connection,
     lease: &Lease,
@@ -378,6 +390,30 @@ mod tests {
             worker: worker.into(),
             duration: Duration::from_secs(60),
         }
+    }
+
+    #[test]
+    fn ending_leases_lets_a_new_process_take_over_at_once() {
+        let s = store();
+        s.inbox_insert(&[event(Some("e1"), "r1", 1)], t(0)).unwrap();
+        let dead = s.inbox_claim(&lease("old-process"), t(1)).unwrap().unwrap();
+        // Held under its lease: nobody else gets it.
+        assert!(s.inbox_claim(&lease("new"), t(2)).unwrap().is_none());
+        assert_eq!(s.inbox_end_leases(t(2)).unwrap(), 1);
+        let taken = s
+            .inbox_claim(&lease("new"), t(2))
+            .unwrap()
+            .expect("taken over");
+        assert_eq!(taken.record_key, "r1");
+        assert_eq!(
+            taken.attempts,
+            dead.attempts + 1,
+            "the interrupted attempt counts"
+        );
+        // The dead process's claim is lost: its ack does nothing.
+        assert!(!s.inbox_ack(&dead, t(3)).unwrap());
+        assert!(s.inbox_ack(&taken, t(3)).unwrap());
+        assert_eq!(s.inbox_end_leases(t(4)).unwrap(), 0);
     }
 
     #[test]

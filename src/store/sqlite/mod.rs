@@ -375,6 +375,10 @@ impl StateStore for SqliteStore {
         self.write(|tx| inbox::dead_letter(tx, claim, error, at))
     }
 
+    fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64> {
+        self.write(|tx| inbox::end_leases(tx, at))
+    }
+
     fn inbox_depth(&self) -> StoreResult<u64> {
         self.read(inbox::depth)
     }

@@ -2,6 +2,10 @@
 //! health, OAuth state checks), and the real binary end to end with the sandbox delivering real
 //! signed webhooks and notifications.
 
+mod crash;
 mod e2e;
+mod harness;
+mod live_faults;
+mod oauth_live;
 mod queue;
 mod router;

@@ -62,6 +62,10 @@ fn mapping() -> Mapping {
 }
 
 fn harness() -> Harness {
+    harness_with(1000)
+}
+
+fn harness_with(high_water: u64) -> Harness {
     let mapping = Arc::new(mapping());
     let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let mut connectors = Connectors::new();
@@ -80,7 +84,7 @@ fn harness() -> Harness {
         clock: Arc::new(FixedClock::new(
             Timestamp::from_millisecond(NOW_MS).expect("time"),
         )),
-        high_water: 1000,
+        high_water,
         workers: Arc::new(WorkerCounters::default()),
         wake: Arc::new(Notify::new()),
     });
@@ -228,6 +232,33 @@ async fn the_same_delivery_five_times_is_stored_once() {
     }
     assert_eq!(h.depth(), 1);
     assert_eq!(h.claim_events(), 1, "one inbox row");
+}
+
+#[tokio::test]
+async fn above_the_high_water_mark_deliveries_get_503_with_retry_after() {
+    let h = harness_with(1);
+    let ts = NOW_MS.to_string();
+    let body = |n: u64| BODY.replace("\"objectId\":123", &format!("\"objectId\":{n}"));
+    let first = body(1);
+    assert_eq!(
+        h.signed(Some(&sign(&first, &ts)), Some(&ts), &first).await,
+        StatusCode::OK
+    );
+    // The depth counted a moment ago, plus what was stored since, is at the mark.
+    let second = body(2);
+    let b = Request::post("/webhook_uri")
+        .header("content-type", "application/json")
+        .header("X-HubSpot-Signature-v3", sign(&second, &ts))
+        .header("X-HubSpot-Request-Timestamp", &ts);
+    let r = h
+        .app
+        .clone()
+        .oneshot(b.body(Body::from(second)).expect("request"))
+        .await
+        .expect("infallible");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(h.depth(), 1, "nothing stored above the mark");
 }
 
 #[tokio::test]
