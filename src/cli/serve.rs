@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use super::sync::{default_state_path, load};
+use super::sync::{load, open_store};
 use super::{Exit, ServeArgs, print};
 use crate::clock::SystemClock;
 use crate::connector::Connector;
 use crate::mapping::Side;
 use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters};
 use crate::server::{self, AppState, DEFAULT_HIGH_WATER, ServerConfig};
-use crate::store::{SqliteConfig, SqliteStore, StateStore};
 
 /// How long workers get to finish their record after the signal (R12: exit within 10 s).
 const DRAIN: Duration = Duration::from_secs(9);
@@ -25,12 +24,8 @@ pub fn run(args: &ServeArgs) -> Exit {
     let Some(mapping) = load(&args.mapping.mapping) else {
         return Exit::Invalid;
     };
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_path(&args.mapping.mapping));
-    let store: Arc<dyn StateStore> = match SqliteStore::open(&state, &SqliteConfig::default()) {
-        Ok(s) => Arc::new(s),
+    let store = match open_store(args.state.as_deref(), &args.mapping.mapping) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Store;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::sync::{default_state_path, load};
+use super::sync::{load, open_store};
 use super::{Exit, SetupArgs, print};
 use crate::connector::Connector;
 use crate::mapping::env::{Env, referenced_vars};
@@ -19,7 +19,7 @@ use crate::setup::{
     self, ActionKind, Applied, ApplyReport, Connectors, PlanCounts, PlanOptions, ResourcePlan,
     SetupPlan,
 };
-use crate::store::{SqliteConfig, SqliteStore, StateStore};
+use crate::store::StateStore;
 
 /// Runs `mapsync setup`.
 pub fn run(args: &SetupArgs) -> Exit {
@@ -46,12 +46,8 @@ pub fn run(args: &SetupArgs) -> Exit {
     if let Err(message) = check_setup_variables(&mapping, &env) {
         return fail(&message, Exit::Unavailable);
     }
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_path(&args.mapping.mapping));
-    let store: Arc<dyn StateStore> = match SqliteStore::open(&state, &SqliteConfig::default()) {
-        Ok(s) => Arc::new(s),
+    let store = match open_store(args.state.as_deref(), &args.mapping.mapping) {
+        Ok(s) => s,
         Err(e) => return fail(&e.to_string(), Exit::Store),
     };
     let connectors = match connectors(&mapping, &store) {

@@ -24,12 +24,8 @@ pub fn run(args: &SyncArgs) -> Exit {
     let Some(mapping) = load(&args.mapping.mapping) else {
         return Exit::Invalid;
     };
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_path(&args.mapping.mapping));
-    let store: Arc<dyn StateStore> = match SqliteStore::open(&state, &SqliteConfig::default()) {
-        Ok(s) => Arc::new(s),
+    let store = match open_store(args.state.as_deref(), &args.mapping.mapping) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Store;
@@ -120,6 +116,20 @@ pub(super) fn load(path: &Path) -> Option<Mapping> {
         let _ = std::io::stderr().write_all(text.as_bytes());
     }
     loaded.mapping
+}
+
+/// Opens the state store at `state`, or at the default path next to the mapping.
+pub(super) fn open_store(
+    state: Option<&Path>,
+    mapping: &Path,
+) -> Result<Arc<dyn StateStore>, crate::store::StoreError> {
+    let path = state
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_state_path(mapping));
+    Ok(Arc::new(SqliteStore::open(
+        &path,
+        &SqliteConfig::default(),
+    )?))
 }
 
 /// `<dir>/<mapping stem>.state.db`, next to the mapping.
