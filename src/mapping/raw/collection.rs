@@ -1,5 +1,9 @@
 //! A collection: one kind of record on a system, and the operations that list, read, create,
 //! update and delete it.
+//!
+//! Each operation repeats the request fields (`method`, `path`, `query`, `headers`, `body`)
+//! rather than flattening a shared struct: serde cannot combine `#[serde(flatten)]` with
+//! `deny_unknown_fields`, and a typo in a mapping must stay an error with a location.
 
 use std::collections::BTreeMap;
 
