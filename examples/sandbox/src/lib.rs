@@ -26,6 +26,7 @@ mod handle;
 pub mod hubspot;
 pub mod log;
 mod outbound;
+pub mod pipedrive;
 mod query;
 pub mod ratelimit;
 pub mod seed;
@@ -35,12 +36,13 @@ pub mod tte;
 
 pub use app::init_crypto;
 pub use config::{
-    Credentials, Faults, HubspotRateLimit, NotificationConfig, SandboxConfig, ScriptedFault,
-    System, TteRateLimit, WebhookConfig,
+    Credentials, Faults, HubspotRateLimit, NotificationConfig, PipedriveConfig, SandboxConfig,
+    ScriptedFault, System, TteRateLimit, WebhookConfig,
 };
 pub use handle::{Sandbox, SandboxHandle};
 pub use hubspot::error::HsError;
 pub use hubspot::store::Contact;
 pub use log::{DeliveryAttempt, LoggedRequest, OpCount, RetryAfterViolation};
+pub use pipedrive::store::PdError;
 pub use seed::SeedReport;
 pub use tte::store::{Customer, TteError};
