@@ -8,6 +8,7 @@ mod connector;
 mod docs;
 mod engine_reference;
 mod fuzz;
+mod pipedrive;
 mod roundtrip;
 mod schema;
 mod serve;
