@@ -1,6 +1,7 @@
 //! The second pair, from YAML alone: `examples/pipedrive.yaml` (10to8 customers ↔ Pipedrive
 //! persons) validated and run both ways against the sandbox's Pipedrive stand-in.
 
+mod live;
 mod sync;
 
 use sandbox::{SandboxConfig, System};
