@@ -1,5 +1,6 @@
-//! Local stand-ins for the 10to8 Enterprise API v2 and HubSpot (CRM v3 contacts, properties,
-//! webhooks v3, OAuth): mapsync's test bed and try-it-out environment.
+//! Local stand-ins for the 10to8 Enterprise API v2, HubSpot (CRM v3 contacts, properties,
+//! webhooks v3, OAuth) and Pipedrive (API v1 persons, person fields, webhooks v1): mapsync's
+//! test bed and try-it-out environment.
 //!
 //! ```no_run
 //! # async fn f() -> std::io::Result<()> {
