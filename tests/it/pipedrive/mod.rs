@@ -2,6 +2,7 @@
 //! persons) validated and run both ways against the sandbox's Pipedrive stand-in.
 
 mod live;
+mod setup;
 mod sync;
 
 use sandbox::{SandboxConfig, System};
