@@ -100,3 +100,44 @@ fn the_example_mapping_validates_without_errors() {
     let diags: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json diagnostics");
     assert!(diags.iter().all(|d| d["severity"] != "error"), "{diags:#?}");
 }
+
+#[test]
+fn a_field_path_from_an_unset_variable_is_reported_once_as_env_unset() {
+    use mapsync::mapping::EnvMode;
+    use mapsync::mapping::env::Env;
+    use mapsync::mapping::load::load_str;
+    let src = std::fs::read_to_string(crate::util::root().join("examples/pipedrive.yaml"))
+        .expect("read the example mapping");
+    let codes = |mode, env: &Env| {
+        load_str(&src, "pipedrive.yaml", env, mode)
+            .diagnostics
+            .into_iter()
+            .filter(|d| {
+                d.pointer.starts_with("/pair/link") || d.pointer.starts_with("/pair/status")
+            })
+            .map(|d| (d.code, d.severity))
+            .collect::<Vec<_>>()
+    };
+    let none = Env::from_map(Vec::<(String, String)>::new());
+    for (mode, severity) in [
+        (EnvMode::Lenient, mapsync::mapping::Severity::Warning),
+        (EnvMode::Strict, mapsync::mapping::Severity::Error),
+    ] {
+        assert_eq!(
+            codes(mode, &none),
+            vec![("env-unset", severity), ("env-unset", severity)]
+        );
+    }
+    // set, the hash keys (even one starting with a digit) are valid quoted field paths
+    let set = Env::from_map([
+        (
+            "PIPEDRIVE_FIELD_TTE_URI",
+            "0123456789abcdef0123456789abcdef01234567",
+        ),
+        (
+            "PIPEDRIVE_FIELD_SYNC_STATUS",
+            "a123456789abcdef0123456789abcdef01234567",
+        ),
+    ]);
+    assert!(codes(EnvMode::Lenient, &set).is_empty());
+}
