@@ -10,6 +10,7 @@ mod docs;
 mod engine_reference;
 mod fuzz;
 mod mapping_tests;
+mod pipedrive;
 mod roundtrip;
 mod schema;
 mod serve;

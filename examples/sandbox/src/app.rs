@@ -6,6 +6,7 @@ use crate::faults::FaultState;
 use crate::gate::{Gate, gate};
 use crate::hubspot::store::HubStore;
 use crate::log::Journal;
+use crate::pipedrive::store::PdStore;
 use crate::ratelimit::{HubspotLimiter, TteLimiter};
 use crate::seed::SeedReport;
 use crate::tte::store::TteStore;
@@ -25,12 +26,17 @@ pub struct Shared {
     pub tte_root: String,
     /// `http://127.0.0.1:PORT` of the HubSpot server.
     pub hub_root: String,
+    /// `http://127.0.0.1:PORT` of the Pipedrive server.
+    pub pd_root: String,
     tte: Mutex<TteStore>,
     hub: Mutex<HubStore>,
+    pd: Mutex<PdStore>,
     tte_journal: Journal,
     hub_journal: Journal,
+    pd_journal: Journal,
     tte_faults: FaultState,
     hub_faults: FaultState,
+    pd_faults: FaultState,
     pub tte_limiter: TteLimiter,
     pub hub_limiter: HubspotLimiter,
     notify_tx: mpsc::UnboundedSender<String>,
@@ -57,10 +63,15 @@ impl Shared {
         lock(&self.hub)
     }
 
+    pub fn pd(&self) -> MutexGuard<'_, PdStore> {
+        lock(&self.pd)
+    }
+
     pub fn journal(&self, s: System) -> &Journal {
         match s {
             System::Tte => &self.tte_journal,
             System::Hubspot => &self.hub_journal,
+            System::Pipedrive => &self.pd_journal,
         }
     }
 
@@ -68,6 +79,7 @@ impl Shared {
         match s {
             System::Tte => &self.tte_faults,
             System::Hubspot => &self.hub_faults,
+            System::Pipedrive => &self.pd_faults,
         }
     }
 
@@ -128,6 +140,8 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
     init_crypto();
     let tte_listener = tokio::net::TcpListener::bind(cfg.tte_addr).await?;
     let hub_listener = tokio::net::TcpListener::bind(cfg.hubspot_addr).await?;
+    let pd_listener = tokio::net::TcpListener::bind(cfg.pipedrive.addr).await?;
+    let pd_root = format!("http://{}", pd_listener.local_addr()?);
     let tte_root = format!("http://{}", tte_listener.local_addr()?);
     let hub_root = format!("http://{}", hub_listener.local_addr()?);
     let http = reqwest::Client::builder()
@@ -151,6 +165,12 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
             cfg.webhooks.property_changes_on_create,
             now,
         )),
+        pd: Mutex::new(PdStore::new(
+            cfg.pipedrive.user_id,
+            cfg.pipedrive.company_id,
+        )),
+        pd_journal: Journal::new(started, cfg.request_log_capacity),
+        pd_faults: FaultState::new(cfg.pipedrive_faults.clone(), cfg.seed ^ 0x5044_5244),
         tte_journal: Journal::new(started, cfg.request_log_capacity),
         hub_journal: Journal::new(started, cfg.request_log_capacity),
         tte_faults: FaultState::new(cfg.tte_faults.clone(), cfg.seed ^ 0x7437_3874),
@@ -167,6 +187,7 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         seed_report: Mutex::new(SeedReport::default()),
         tte_root,
         hub_root,
+        pd_root,
         started,
         cfg,
     });
@@ -179,13 +200,25 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         );
         *lock(&shared.seed_report) = report;
     }
+    if shared.cfg.persons > 0 {
+        let mut report = lock(&shared.seed_report).clone();
+        report.seed = shared.cfg.seed;
+        crate::pipedrive::seed::seed(&shared, shared.cfg.seed, shared.cfg.persons, &mut report);
+        *lock(&shared.seed_report) = report;
+    }
     let tte_app = app(&shared, System::Tte, crate::tte::router(shared.clone()));
     let hub_app = app(
         &shared,
         System::Hubspot,
         crate::hubspot::router(shared.clone()),
     );
+    let pd_app = app(
+        &shared,
+        System::Pipedrive,
+        crate::pipedrive::router(shared.clone()),
+    );
     let mut tasks = vec![
+        tokio::spawn(crate::server::serve(pd_listener, pd_app, stop_rx.clone())),
         tokio::spawn(crate::server::serve(tte_listener, tte_app, stop_rx.clone())),
         tokio::spawn(crate::server::serve(hub_listener, hub_app, stop_rx.clone())),
     ];
@@ -209,6 +242,7 @@ fn app(shared: &Arc<Shared>, system: System, api: Router<Arc<Shared>>) -> Router
     let r = match system {
         System::Tte => r.fallback(crate::tte::fallback),
         System::Hubspot => r.fallback(crate::hubspot::fallback),
+        System::Pipedrive => r.fallback(crate::pipedrive::fallback),
     };
     r.layer(axum::middleware::from_fn_with_state(
         Gate {

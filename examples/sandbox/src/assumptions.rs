@@ -100,4 +100,58 @@ pub const ASSUMPTIONS: &[(&str, &str)] = &[
         "H-19",
         "token endpoint errors: 400 in the general error shape",
     ),
+    (
+        "P-01",
+        "Pipedrive: api_token query parameter; 401 {success:false, error:'unauthorized access', errorCode:401}",
+    ),
+    (
+        "P-02",
+        "Pipedrive: bodies wrapped as {success:true, data}; POST answers 201",
+    ),
+    (
+        "P-03",
+        "Pipedrive: errors as {success:false, error, errorCode, error_info, data:null}",
+    ),
+    (
+        "P-04",
+        "Pipedrive: persons listed in id order; start/limit, default 100, max 500 (clamped); data null on an empty page; next_start only when more_items_in_collection",
+    ),
+    ("P-05", "Pipedrive: PUT changes only the keys sent"),
+    (
+        "P-06",
+        "Pipedrive: a malformed email value is refused with 400 (HubSpot's syntax rule)",
+    ),
+    (
+        "P-07",
+        "Pipedrive: unknown and read-only keys in a body are ignored",
+    ),
+    (
+        "P-08",
+        "Pipedrive: custom field keys are 40 hex characters, derived from the field name in the sandbox (random in real accounts)",
+    ),
+    ("P-09", "Pipedrive: times as 'YYYY-MM-DD HH:MM:SS' UTC"),
+    (
+        "P-10",
+        "Pipedrive: DELETE marks the person deleted; it is then 404 and no longer listed",
+    ),
+    (
+        "P-11",
+        "Pipedrive: email/phone accept a string, strings or {value, primary, label}; empties dropped; one primary (first flagged, else first); label default 'work'; none reads as [{value:'', primary:true}]",
+    ),
+    (
+        "P-12",
+        "Pipedrive: deliveries time out after 10 s and are retried 3 times (3 s, 30 s, 150 s) on any non-2xx",
+    ),
+    (
+        "P-13",
+        "Pipedrive: webhooks v1 body {v, meta, current, previous, event, retry}; '*' matches every action/object; API writes are announced too (change_source 'api')",
+    ),
+    (
+        "P-14",
+        "Pipedrive: http_auth_password is masked when webhooks are listed",
+    ),
+    (
+        "P-15",
+        "Pipedrive: no rate limit emulated; scripted 429s carry Retry-After",
+    ),
 ];

@@ -12,6 +12,8 @@ pub enum System {
     Tte,
     /// The HubSpot stand-in (CRM v3, properties, webhooks v3, OAuth).
     Hubspot,
+    /// The Pipedrive stand-in (API v1 persons, person fields, webhooks v1).
+    Pipedrive,
 }
 
 impl System {
@@ -20,6 +22,7 @@ impl System {
         match self {
             System::Tte => "tte",
             System::Hubspot => "hubspot",
+            System::Pipedrive => "pipedrive",
         }
     }
 }
@@ -244,10 +247,14 @@ pub struct SandboxConfig {
     pub customers: usize,
     /// Contacts seeded at start.
     pub contacts: usize,
+    /// Pipedrive persons seeded at start (see `pipedrive::seed` for the shape).
+    pub persons: usize,
     /// Where the 10to8 stand-in listens; port 0 picks a free one.
     pub tte_addr: SocketAddr,
     /// Where the HubSpot stand-in listens; port 0 picks a free one.
     pub hubspot_addr: SocketAddr,
+    /// The Pipedrive stand-in: address, token, webhook timings.
+    pub pipedrive: PipedriveConfig,
     /// Keys and secrets.
     pub credentials: Credentials,
     /// [T-09] the organisation's custom-field labels.
@@ -262,6 +269,8 @@ pub struct SandboxConfig {
     pub tte_faults: Faults,
     /// Faults of the HubSpot stand-in at start.
     pub hubspot_faults: Faults,
+    /// Faults of the Pipedrive stand-in at start.
+    pub pipedrive_faults: Faults,
     /// 10to8 notifications.
     pub notifications: NotificationConfig,
     /// HubSpot webhook deliveries.
@@ -282,6 +291,8 @@ impl Default for SandboxConfig {
             seed: 0,
             customers: 0,
             contacts: 0,
+            persons: 0,
+            pipedrive: PipedriveConfig::default(),
             tte_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             hubspot_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             credentials: Credentials::default(),
@@ -291,6 +302,7 @@ impl Default for SandboxConfig {
             hubspot_rate_limit: HubspotRateLimit::default(),
             tte_faults: Faults::default(),
             hubspot_faults: Faults::default(),
+            pipedrive_faults: Faults::default(),
             notifications: NotificationConfig::default(),
             webhooks: WebhookConfig::default(),
             oauth_access_token_ttl: Duration::from_secs(1800),
@@ -322,7 +334,55 @@ impl SandboxConfig {
                 retry_delays: compressed(9),
                 ..WebhookConfig::default()
             },
+            pipedrive: PipedriveConfig {
+                webhook_timeout: Duration::from_secs(1),
+                retry_delays: compressed(3),
+                ..PipedriveConfig::default()
+            },
             ..SandboxConfig::default()
+        }
+    }
+}
+
+/// The Pipedrive stand-in's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PipedriveConfig {
+    /// Where it listens; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// The `api_token` query parameter it accepts.
+    pub api_token: String,
+    /// The id of the user the token belongs to (`owner_id`, webhooks' `meta.user_id`).
+    pub user_id: u64,
+    /// The company (account) id (`meta.company_id`).
+    pub company_id: u64,
+    /// The basic-auth user the sandbox suggests for webhooks (`PIPEDRIVE_WEBHOOK_USER`).
+    pub webhook_user: String,
+    /// The basic-auth password it suggests (`PIPEDRIVE_WEBHOOK_PASSWORD`).
+    pub webhook_password: String,
+    /// [P-12] how long a delivery may take before it counts as failed.
+    #[serde(with = "ms")]
+    pub webhook_timeout: Duration,
+    /// [P-12] delays before each retry of a failed delivery (documented: 3 retries).
+    #[serde(with = "ms_vec")]
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Default for PipedriveConfig {
+    fn default() -> Self {
+        PipedriveConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_token: "pd-sandbox-0123456789abcdef0123456789abcdef".into(),
+            user_id: 9_001,
+            company_id: 7_001,
+            webhook_user: "mapsync".into(),
+            webhook_password: "pd-webhook-secret-for-the-sandbox".into(),
+            webhook_timeout: Duration::from_secs(10),
+            retry_delays: vec![
+                Duration::from_secs(3),
+                Duration::from_secs(30),
+                Duration::from_secs(150),
+            ],
         }
     }
 }

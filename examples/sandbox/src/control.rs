@@ -267,6 +267,38 @@ pub fn router(system: System) -> Router<Arc<Shared>> {
                     if set_future_bookings(&s, &id, b.count) { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }
                 }),
             ),
+        System::Pipedrive => r
+            .route(
+                "/_sandbox/records",
+                get(|State(s): State<Arc<Shared>>| async move {
+                    let pd = s.pd();
+                    Json(pd.persons.values().map(|p| pd.to_json(p)).collect::<Vec<_>>())
+                }),
+            )
+            .route(
+                "/_sandbox/ui/persons",
+                post(|State(s): State<Arc<Shared>>, Json(b): Json<Value>| async move {
+                    match crate::pipedrive::persons::create_person(&s, &b, "app") {
+                        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+                        Err(e) => e.into_response(),
+                    }
+                }),
+            )
+            .route(
+                "/_sandbox/ui/persons/{id}",
+                put(|State(s): State<Arc<Shared>>, Path(id): Path<u64>, Json(b): Json<Value>| async move {
+                    match crate::pipedrive::persons::update_person(&s, id, &b, "app") {
+                        Ok(v) => Json(v).into_response(),
+                        Err(e) => e.into_response(),
+                    }
+                })
+                .delete(|State(s): State<Arc<Shared>>, Path(id): Path<u64>| async move {
+                    match crate::pipedrive::persons::delete_person(&s, id, "app") {
+                        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+                        Err(e) => e.into_response(),
+                    }
+                }),
+            ),
         System::Hubspot => r
             .route(
                 "/_sandbox/records",

@@ -80,7 +80,9 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
                 (System::Hubspot, 429, ra) => {
                     hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1))
                 }
+                (System::Pipedrive, 429, ra) => crate::pipedrive::throttled(ra.unwrap_or(1)),
                 (System::Tte, st, _) => crate::tte::server_error(st),
+                (System::Pipedrive, st, _) => crate::pipedrive::server_error(st),
                 (System::Hubspot, st, _) => hubspot::error::server_error(st),
             }
         }
@@ -93,6 +95,8 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
                 _ => next.run(req).await,
             },
             System::Hubspot => hubspot_limited(s, req, next, &path, &mut fault).await,
+            // [P-15] no rate limit is emulated; faults can still script 429s
+            System::Pipedrive => next.run(req).await,
         },
     };
     let retry_after = resp
@@ -219,6 +223,18 @@ pub fn operation(system: System, method: &str, matched: Option<&str>, path: &str
             };
             format!("{res}.{verb}")
         }
+        System::Pipedrive => match (method, m) {
+            ("GET", "/v1/persons") => "persons.list".into(),
+            ("POST", "/v1/persons") => "persons.create".into(),
+            ("GET", "/v1/persons/{id}") => "persons.get".into(),
+            ("PUT", "/v1/persons/{id}") => "persons.update".into(),
+            ("DELETE", "/v1/persons/{id}") => "persons.delete".into(),
+            ("GET", "/v1/personFields") => "personFields.list".into(),
+            ("GET", "/v1/webhooks") => "webhooks.list".into(),
+            ("POST", "/v1/webhooks") => "webhooks.create".into(),
+            ("DELETE", "/v1/webhooks/{id}") => "webhooks.delete".into(),
+            _ => format!("{method} {m}"),
+        },
         System::Hubspot => match (method, m) {
             ("GET", "/crm/v3/objects/contacts") => "contacts.list".into(),
             ("POST", "/crm/v3/objects/contacts") => "contacts.create".into(),

@@ -6,6 +6,7 @@ use crate::control;
 use crate::hubspot::error::HsError;
 use crate::hubspot::store::Contact;
 use crate::log::{DeliveryAttempt, LoggedRequest, OpCount};
+use crate::pipedrive::store::{CUSTOM_FIELDS, PdError, field_key};
 use crate::seed::SeedReport;
 use crate::tte::store::{Customer, TteError};
 use serde_json::Value;
@@ -67,6 +68,27 @@ pub fn env_vars(s: &Shared) -> Vec<(String, String)> {
             "HUBSPOT_DEVELOPER_API_KEY".into(),
             c.hubspot_developer_api_key.clone(),
         ),
+        ("PIPEDRIVE_BASE_URL".into(), format!("{}/v1", s.pd_root)),
+        (
+            "PIPEDRIVE_API_TOKEN".into(),
+            s.cfg.pipedrive.api_token.clone(),
+        ),
+        (
+            "PIPEDRIVE_WEBHOOK_USER".into(),
+            s.cfg.pipedrive.webhook_user.clone(),
+        ),
+        (
+            "PIPEDRIVE_WEBHOOK_PASSWORD".into(),
+            s.cfg.pipedrive.webhook_password.clone(),
+        ),
+        (
+            "PIPEDRIVE_FIELD_TTE_URI".into(),
+            field_key(CUSTOM_FIELDS[0]),
+        ),
+        (
+            "PIPEDRIVE_FIELD_SYNC_STATUS".into(),
+            field_key(CUSTOM_FIELDS[1]),
+        ),
     ]
 }
 
@@ -97,6 +119,31 @@ impl SandboxHandle {
     /// `http://127.0.0.1:PORT` of the HubSpot server.
     pub fn hubspot_base_url(&self) -> String {
         self.shared.hub_root.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/v1` of the Pipedrive server.
+    pub fn pipedrive_base_url(&self) -> String {
+        format!("{}/v1", self.shared.pd_root)
+    }
+
+    /// `http://127.0.0.1:PORT` of the Pipedrive server (control routes under `/_sandbox`).
+    pub fn pipedrive_root_url(&self) -> String {
+        self.shared.pd_root.clone()
+    }
+
+    /// The Pipedrive `api_token`.
+    pub fn pipedrive_api_token(&self) -> &str {
+        &self.shared.cfg.pipedrive.api_token
+    }
+
+    /// [P-08] The 40-hex key of a custom person field by its name (e.g. `10to8 Sync Status`).
+    pub fn pipedrive_field_key(&self, name: &str) -> Option<String> {
+        self.shared
+            .pd()
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.key.clone())
     }
 
     /// The URI of customer `id`.
@@ -223,7 +270,46 @@ impl SandboxHandle {
             .unwrap_or_default()
     }
 
+    /// Every person in the API representation (deleted ones too, `active_flag: false`).
+    pub fn persons(&self) -> Vec<Value> {
+        let pd = self.shared.pd();
+        pd.persons.values().map(|p| pd.to_json(p)).collect()
+    }
+
+    /// One person by id (deleted ones too).
+    pub fn person(&self, id: &str) -> Option<Value> {
+        let id: u64 = id.parse().ok()?;
+        let pd = self.shared.pd();
+        pd.persons.get(&id).map(|p| pd.to_json(p))
+    }
+
+    /// Pipedrive webhook subscriptions as `GET /v1/webhooks` shows them.
+    pub fn pipedrive_webhooks(&self) -> Vec<Value> {
+        let pd = self.shared.pd();
+        pd.webhooks
+            .values()
+            .map(|w| w.to_json(pd.company_id, pd.user_id))
+            .collect()
+    }
+
     // ---- control ----
+
+    /// Create a person as in the Pipedrive UI (webhooks say `change_source: app`).
+    pub fn ui_create_person(&self, body: Value) -> Result<Value, PdError> {
+        crate::pipedrive::persons::create_person(&self.shared, &body, "app")
+    }
+
+    /// Edit a person as in the Pipedrive UI (only the keys given change).
+    pub fn ui_update_person(&self, id: &str, body: Value) -> Result<Value, PdError> {
+        let id = id.parse().map_err(|_| PdError::not_found("Person"))?;
+        crate::pipedrive::persons::update_person(&self.shared, id, &body, "app")
+    }
+
+    /// Delete a person as in the Pipedrive UI.
+    pub fn ui_delete_person(&self, id: &str) -> Result<(), PdError> {
+        let id = id.parse().map_err(|_| PdError::not_found("Person"))?;
+        crate::pipedrive::persons::delete_person(&self.shared, id, "app").map(|_| ())
+    }
 
     /// Add seeded records; see the `seed` module for the shape.
     pub fn seed(&self, seed: u64, customers: usize, contacts: usize) -> SeedReport {

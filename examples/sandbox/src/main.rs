@@ -19,6 +19,12 @@ struct Args {
     /// Port of the 10to8 server (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port_tte: u16,
+    /// Pipedrive persons to seed.
+    #[arg(long, default_value_t = 10)]
+    persons: usize,
+    /// Port of the Pipedrive server (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    port_pipedrive: u16,
     /// Port of the HubSpot server (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port_hubspot: u16,
@@ -37,6 +43,11 @@ async fn main() -> std::io::Result<()> {
         seed: a.seed,
         customers: a.customers,
         contacts: a.contacts,
+        persons: a.persons,
+        pipedrive: sandbox::PipedriveConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], a.port_pipedrive)),
+            ..sandbox::PipedriveConfig::default()
+        },
         tte_addr: SocketAddr::from(([127, 0, 0, 1], a.port_tte)),
         hubspot_addr: SocketAddr::from(([127, 0, 0, 1], a.port_hubspot)),
         precreate_custom_properties: a.precreate_custom_properties,
@@ -45,6 +56,7 @@ async fn main() -> std::io::Result<()> {
     let sb = Sandbox::start(cfg).await?;
     println!("10to8 sandbox:   {}", sb.tte_base_url());
     println!("HubSpot sandbox: {}", sb.hubspot_base_url());
+    println!("Pipedrive sandbox: {}", sb.pipedrive_base_url());
     println!(
         "Control:         {0}/_sandbox/...  {1}/_sandbox/...",
         sb.tte_root_url(),

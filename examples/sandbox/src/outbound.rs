@@ -78,7 +78,7 @@ async fn run(s: Arc<Shared>, ob: Outbound, delivery_id: u64, build: Arc<Build>) 
         }
         let permit = match ob.system {
             System::Hubspot => s.hub_inflight.acquire().await.ok(),
-            System::Tte => None,
+            System::Tte | System::Pipedrive => None,
         };
         let sent = req.send().await;
         drop(permit);

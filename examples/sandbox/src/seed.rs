@@ -37,6 +37,11 @@ pub struct SeedReport {
     pub additional_emails: Vec<String>,
     pub no_email: Vec<String>,
     pub archived: Vec<String>,
+    /// Pipedrive persons (ids), and their cases (see `pipedrive::seed`).
+    pub persons: Vec<String>,
+    pub persons_several_emails: Vec<String>,
+    pub persons_no_email: Vec<String>,
+    pub persons_deleted: Vec<String>,
 }
 
 impl SeedReport {

@@ -13,7 +13,13 @@ use crate::expr::{Expr, FieldPath, JsonPath, JsonTemplate, Template};
 pub(crate) struct Ctx {
     pub diags: Vec<Diagnostic>,
     pub mode: EnvMode,
+    /// Pointers of strings that named an unset variable. Their env-unset diagnostic says
+    /// what is wrong, so checks of their (incomplete) value are not reported on top of it.
+    pub unset: BTreeSet<String>,
 }
+
+/// The stand-in field path for one whose environment variable is unset.
+pub(crate) const UNSET_FIELD: &str = "(unset)";
 
 /// Joins a pointer and more segments.
 pub(crate) fn ptr(base: &str, segs: &[&str]) -> String {
@@ -156,6 +162,8 @@ impl Ctx {
     pub fn field_path(&mut self, pointer: &str, src: &str) -> Option<FieldPath> {
         match FieldPath::parse(src) {
             Ok(p) => Some(p),
+            // e.g. `'"${FIELD_KEY:?…}"'` with FIELD_KEY unset: already reported as env-unset
+            Err(_) if self.unset.contains(pointer) => Some(FieldPath::single(UNSET_FIELD)),
             Err(err) => {
                 self.error(
                     "bad-field-path",

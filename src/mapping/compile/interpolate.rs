@@ -47,6 +47,13 @@ fn walk(v: &mut Value, pointer: &mut String, env: &Env, ctx: &mut Ctx, reported:
     match v {
         Value::String(s) if s.contains('$') => {
             let out = interpolate(s, env);
+            if out
+                .problems
+                .iter()
+                .any(|p| matches!(p, EnvProblem::Unset { .. }))
+            {
+                ctx.unset.insert(pointer.clone());
+            }
             for p in out.problems {
                 if let EnvProblem::Unset { name, .. } = &p {
                     if reported.contains(name) {

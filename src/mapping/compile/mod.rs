@@ -40,6 +40,7 @@ pub fn compile(raw: &RawMapping, env: &Env, mode: EnvMode) -> Compiled {
     let mut ctx = Ctx {
         diags: Vec::new(),
         mode,
+        unset: Default::default(),
     };
     let mapping = build(raw, env, &mut ctx);
     let has_errors = ctx.diags.iter().any(|d| d.severity == Severity::Error);

@@ -8,6 +8,7 @@ mod hubspot_oauth;
 mod hubspot_properties;
 mod hubspot_search;
 mod hubspot_webhooks;
+mod pipedrive;
 mod ratelimit;
 mod seed;
 mod tte;

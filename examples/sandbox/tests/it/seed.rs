@@ -108,7 +108,7 @@ async fn control_routes_over_http() {
         .json()
         .await
         .unwrap();
-    assert_eq!(a.as_array().unwrap().len(), 38);
+    assert_eq!(a.as_array().unwrap().len(), 53);
     let st = c
         .put(format!("{}/_sandbox/faults", sb.hubspot_base_url()))
         .json(&serde_json::json!({"error_rate": 1.0, "error_statuses": [502]}))
