@@ -101,6 +101,32 @@ fn the_example_mapping_validates_without_errors() {
     assert!(diags.iter().all(|d| d["severity"] != "error"), "{diags:#?}");
 }
 
+/// The example ships offline test cases (issue 8: "tested by `mapsync test`"); they need only
+/// the two custom-field keys in the environment.
+#[test]
+fn the_example_mappings_test_cases_pass() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        .arg("test")
+        .arg(crate::util::root().join("examples/pipedrive.yaml"))
+        .env_clear()
+        .env(
+            "PIPEDRIVE_FIELD_TTE_URI",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .env(
+            "PIPEDRIVE_FIELD_SYNC_STATUS",
+            "89abcdef0123456789abcdef0123456789abcdef",
+        )
+        .output()
+        .expect("run mapsync test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout.trim_end().ends_with("3 passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_field_path_from_an_unset_variable_is_reported_once_as_env_unset() {
     use mapsync::mapping::EnvMode;
