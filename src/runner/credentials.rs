@@ -29,6 +29,27 @@ pub fn check_credentials(
             names.join(" or ")
         }
     };
+    // A variable the credential names but the environment lacks (`${VAR}`, `${VAR:?…}`) is
+    // missing even when the rest of the value is not empty (`token ${API_KEY}`).
+    let env = Env::process();
+    let fixed: Vec<&str> = match raw {
+        Some(RawAuth::Header(h)) => vec![&h.value],
+        Some(RawAuth::Query(q)) => vec![&q.value],
+        Some(RawAuth::Bearer(b)) => vec![&b.token],
+        Some(RawAuth::Basic(b)) => vec![&b.username, &b.password],
+        _ => Vec::new(),
+    };
+    for text in fixed {
+        for p in interpolate(text, &env).problems {
+            if let EnvProblem::Unset { name, message } = p {
+                let fix = message.unwrap_or_else(|| format!("export {name}=…"));
+                return Err(format!(
+                    "{} has no credential: {name} is not set ({fix})",
+                    sys.title
+                ));
+            }
+        }
+    }
     let empty = match (&sys.auth, raw) {
         (None, _) => return Ok(()),
         (Some(Auth::Header { value, .. }), Some(RawAuth::Header(h))) => {

@@ -92,3 +92,26 @@ async fn max_creates_stops_before_writing_and_limit_syncs_a_sample() {
     assert_eq!(c["created"] + c["skipped"] + c["conflicts"], 5);
     assert_eq!(w.live_contacts().len() as u64, c["created"]);
 }
+
+/// A credential whose variable is unset stops the sync before any request, and the message
+/// names the variable (with the mapping's own hint), even when the rest of the header value is
+/// there (`token ${TTE_API_KEY}`).
+#[test]
+fn a_missing_credential_names_its_variable() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        .args(["sync", "--direction", "outbound", "--mapping"])
+        .arg(crate::util::root().join("mappings/hubspot.yaml"))
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .env_clear()
+        .output()
+        .expect("run mapsync");
+    assert_eq!(out.status.code(), Some(69), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("TTE_API_KEY is not set (set TTE_API_KEY to your 10to8 Enterprise API key)"),
+        "{stderr}"
+    );
+}
