@@ -28,6 +28,10 @@ pub struct Opts {
     pub workers: usize,
     /// Point the sandbox's webhooks and notifications at the server.
     pub subscribe: bool,
+    /// A whole mapping to use instead of the reference mapping (before `mapping` edits it).
+    pub mapping_text: Option<String>,
+    /// The systems whose webhook deliveries `settle` waits for.
+    pub delivering: Vec<System>,
 }
 
 impl Default for Opts {
@@ -43,6 +47,8 @@ impl Default for Opts {
             static_token: true,
             workers: 2,
             subscribe: true,
+            mapping_text: None,
+            delivering: vec![System::Hubspot, System::Tte],
         }
     }
 }
@@ -56,6 +62,7 @@ pub struct Live {
     pub dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     workers: usize,
+    delivering: Vec<System>,
 }
 
 impl Drop for Live {
@@ -71,7 +78,10 @@ pub async fn start(opts: Opts) -> Live {
     mapsync::init_crypto();
     let sb = Sandbox::start(opts.sandbox).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = std::fs::read_to_string(root().join("mappings/hubspot.yaml")).expect("mapping");
+    let text = match opts.mapping_text {
+        Some(t) => t,
+        None => std::fs::read_to_string(root().join("mappings/hubspot.yaml")).expect("mapping"),
+    };
     std::fs::write(dir.path().join("mapping.yaml"), (opts.mapping)(text)).expect("write mapping");
     let mut env: Vec<(String, String)> = sb
         .env_vars()
@@ -95,6 +105,7 @@ pub async fn start(opts: Opts) -> Live {
         dir,
         env,
         workers: opts.workers,
+        delivering: opts.delivering,
     };
     live.spawn("127.0.0.1:0").await;
     if opts.subscribe {
@@ -321,8 +332,8 @@ impl Live {
     pub fn delivered(&self) -> (usize, bool) {
         let mut n = 0;
         let mut all_ok = true;
-        for sys in [System::Hubspot, System::Tte] {
-            let d = self.sb.deliveries(sys);
+        for sys in &self.delivering {
+            let d = self.sb.deliveries(*sys);
             n += d.len();
             let mut ids: std::collections::BTreeMap<u64, bool> = Default::default();
             for a in &d {
@@ -380,7 +391,8 @@ impl Live {
     }
 
     pub fn clear(&self) {
-        self.sb.clear_log(System::Hubspot);
-        self.sb.clear_log(System::Tte);
+        for sys in &self.delivering {
+            self.sb.clear_log(*sys);
+        }
     }
 }

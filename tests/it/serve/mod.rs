@@ -4,7 +4,7 @@
 
 mod crash;
 mod e2e;
-mod harness;
+pub(crate) mod harness;
 mod live_faults;
 mod oauth_live;
 mod queue;
