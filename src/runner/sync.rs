@@ -470,6 +470,10 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
             return;
         }
     }
+    if plan.reported() {
+        c.conflicts += 1;
+        return;
+    }
     if !plan.invalid.is_empty()
         && matches!(
             plan.kind,
@@ -537,6 +541,7 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     }
     let kind = match plan.kind {
         _ if a.linked_existing => OutcomeKind::Linked,
+        _ if plan.reported() => OutcomeKind::Conflict,
         PlanKind::Create if !plan.invalid.is_empty() => OutcomeKind::Invalid,
         PlanKind::Create => OutcomeKind::Created,
         PlanKind::Update if !plan.invalid.is_empty() => OutcomeKind::Invalid,
