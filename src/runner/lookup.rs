@@ -26,7 +26,7 @@ pub(crate) struct Planner<'a> {
 /// synced), or what to read from the target before the record can be resolved.
 pub(crate) enum Prepared {
     /// Nothing to look up.
-    Planned(RecordPlan),
+    Planned(Box<RecordPlan>),
     /// Read these target records, then `decide`.
     Lookup(Lookup),
 }
@@ -67,7 +67,7 @@ impl Planner<'_> {
     ) -> Result<RecordPlan, RunnerError> {
         let tgt_side = self.engine.direction().target();
         let lookup = match self.prepare(source, source_deleted)? {
-            Prepared::Planned(plan) => return Ok(plan),
+            Prepared::Planned(plan) => return Ok(*plan),
             Prepared::Lookup(l) => l,
         };
         let mut c = Candidates::default();
@@ -91,14 +91,14 @@ impl Planner<'_> {
         let dir = self.engine.direction();
         let (src_side, tgt_side) = (dir.source(), dir.target());
         let Some(source_id) = self.engine.source().id_of(source) else {
-            return Ok(Prepared::Planned(self.engine.plan(
+            return Ok(Prepared::Planned(Box::new(self.engine.plan(
                 source,
                 Target::None,
                 &PlanContext {
                     now: self.now,
                     ..Default::default()
                 },
-            )));
+            ))));
         };
         let mut store_link = None;
         match self.store.link(self.pair, src_side, &source_id)? {
@@ -123,7 +123,7 @@ impl Planner<'_> {
                         l.id_on(tgt_side)
                     ));
                 }
-                return Ok(Prepared::Planned(plan));
+                return Ok(Prepared::Planned(Box::new(plan)));
             }
             _ => {}
         }

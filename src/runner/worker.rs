@@ -531,7 +531,7 @@ async fn live_plan(
         now,
     };
     let lookup = match planner.prepare(source, deleted)? {
-        Prepared::Planned(plan) => return Ok(plan),
+        Prepared::Planned(plan) => return Ok(*plan),
         Prepared::Lookup(l) => l,
     };
     let source_id = lookup.source_id.as_str();
