@@ -45,6 +45,7 @@ impl Connector {
             headers,
             body,
             accept,
+            per_record: false,
         })
     }
 
@@ -64,6 +65,7 @@ impl Connector {
             headers: self.headers(what, headers, vars)?,
             body: None,
             accept,
+            per_record: false,
         })
     }
 
