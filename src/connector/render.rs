@@ -51,6 +51,7 @@ impl Connector {
             headers,
             body,
             accept,
+            per_record: false,
         })
     }
 
@@ -70,6 +71,7 @@ impl Connector {
             headers: self.headers(what, headers, vars)?,
             body: None,
             accept,
+            per_record: false,
         })
     }
 
