@@ -106,6 +106,7 @@ pub fn oauth_link(args: &OAuthLinkArgs) -> Exit {
         &args.system,
         &public_url,
         jiff::Timestamp::now(),
+        args.replace_account,
     ) {
         Ok(link) => {
             print(&format!("{link}\n"));

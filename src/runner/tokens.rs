@@ -16,6 +16,7 @@ impl TokenProvider for StoreTokens {
             access_token: Secret::new(t.access_token.expose()),
             refresh_token: t.refresh_token.map(|r| Secret::new(r.expose())),
             expires_at: t.expires_at,
+            account: t.account,
         }))
     }
 
@@ -28,6 +29,7 @@ impl TokenProvider for StoreTokens {
                 .map(|r| store::Secret::new(r.expose())),
             expires_at: tokens.expires_at,
             scopes: Vec::new(),
+            account: tokens.account.clone(),
         };
         self.0.save_token(system, &token, jiff::Timestamp::now())?;
         Ok(())

@@ -55,6 +55,9 @@ const RETRY_AFTER_SECS: u64 = 30;
 /// soft limit, so a depth up to this old (plus what was stored since) is close enough.
 const DEPTH_TTL: Duration = Duration::from_millis(100);
 
+/// How long a pinned account read from the store is reused for the webhook account check.
+const PINNED_TTL: Duration = Duration::from_secs(1);
+
 /// What the server's routes share.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -90,6 +93,8 @@ struct Inner {
     unverified: budget::Budget,
     /// OAuth `state` rows written in the current minute: (minute, count).
     states: std::sync::Mutex<(i64, u32)>,
+    /// The pinned account per system, as read from the store, and when.
+    pinned: std::sync::Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
 }
 
 impl AppState {
@@ -102,7 +107,34 @@ impl AppState {
             depth: std::sync::Mutex::new(None),
             unverified,
             states: std::sync::Mutex::new((0, 0)),
+            pinned: std::sync::Mutex::default(),
         }))
+    }
+
+    /// The account `system` is pinned to (its saved tokens' account), read from the store at
+    /// most every [`PINNED_TTL`].
+    async fn pinned_account(&self, system: &str) -> Result<Option<String>, String> {
+        {
+            let cached = self.0.pinned.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, account)) = cached.get(system)
+                && at.elapsed() < PINNED_TTL
+            {
+                return Ok(account.clone());
+            }
+        }
+        let store = self.config().store.clone();
+        let name = system.to_string();
+        let account = match tokio::task::spawn_blocking(move || store.token(&name)).await {
+            Ok(Ok(token)) => token.and_then(|t| t.account),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        self.0
+            .pinned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(system.to_string(), (Instant::now(), account.clone()));
+        Ok(account)
     }
 
     /// Takes one of this minute's [`oauth::STATES_PER_MINUTE`] OAuth `state` writes; false
@@ -164,6 +196,7 @@ impl AppState {
 /// at once.
 struct Route {
     source: String,
+    system: String,
     webhook: Webhook,
     bodies: Arc<tokio::sync::Semaphore>,
 }
@@ -182,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         };
         let route = Arc::new(Route {
             source: name.clone(),
+            system: collection.system.clone(),
             webhook: webhook.clone(),
             bodies: Arc::new(tokio::sync::Semaphore::new(
                 state.config().limits.max_bodies_per_route,
@@ -328,8 +362,24 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
     }
     Metrics::bump(&m.verified);
     drop(reserved);
-    let extracted = match extract_events(&route.source, &route.webhook, &bytes) {
+    let pinned = match &route.webhook.account {
+        None => None,
+        Some(_) => match state.pinned_account(&route.system).await {
+            Ok(p) => p,
+            Err(error) => {
+                Metrics::bump(&m.unavailable);
+                tracing::error!(source = %route.source, error = %error, "Could not read the pinned account; answered 503.");
+                return unavailable();
+            }
+        },
+    };
+    let extracted = match extract_events(&route.source, &route.webhook, &bytes, pinned.as_deref()) {
         Ok(e) => e,
+        Err(ExtractError::ForeignAccount) => {
+            Metrics::bump(&m.rejected_account);
+            tracing::warn!(source = %route.source, "Refused a delivery with events from another account than the pinned one.");
+            return plain(StatusCode::FORBIDDEN, "events from another account\n");
+        }
         Err(e @ ExtractError::TooManyEvents { .. }) => {
             Metrics::bump(&m.rejected_too_many_events);
             tracing::warn!(source = %route.source, error = %e, "Refused a delivery with too many events.");

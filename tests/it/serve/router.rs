@@ -375,9 +375,9 @@ async fn oauth_start_needs_a_single_use_install_link() {
     );
     let now = Timestamp::from_millisecond(NOW_MS).expect("time");
     let base: url::Url = "https://www.example.com".parse().expect("url");
-    let link =
-        create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now).expect("link");
-    assert!(create_install_link(h.store.as_ref(), &h.mapping, "tte", &base, now).is_err());
+    let link = create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now, false)
+        .expect("link");
+    assert!(create_install_link(h.store.as_ref(), &h.mapping, "tte", &base, now, false).is_err());
     let path = link
         .strip_prefix("https://www.example.com")
         .expect("public url");
@@ -391,8 +391,8 @@ async fn oauth_start_needs_a_single_use_install_link() {
         .await,
         StatusCode::BAD_REQUEST
     );
-    let link =
-        create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now).expect("link");
+    let link = create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now, false)
+        .expect("link");
     let path = link
         .strip_prefix("https://www.example.com")
         .expect("public url");
@@ -544,4 +544,45 @@ async fn bodies_past_the_route_or_memory_budget_get_503_before_being_read() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn events_from_another_account_than_the_pinned_one_are_refused() {
+    let pin = |h: &Harness, account: &str| {
+        h.store
+            .save_token(
+                "hubspot",
+                &mapsync::store::OAuthToken {
+                    access_token: mapsync::store::Secret::new("a"),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![],
+                    account: Some(account.to_string()),
+                },
+                Timestamp::from_millisecond(NOW_MS).expect("time"),
+            )
+            .expect("save");
+    };
+    // The vector's portalId is 62515.
+    let other = harness();
+    pin(&other, "999");
+    assert_eq!(
+        other
+            .signed(Some(VECTOR), Some("1564113600000"), BODY)
+            .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(other.depth(), 0, "nothing of it is stored");
+    let text = metrics_text(&other).await;
+    assert!(
+        text.contains("mapsync_webhook_deliveries_rejected_account_total 1"),
+        "{text}"
+    );
+    let same = harness();
+    pin(&same, "62515");
+    assert_eq!(
+        same.signed(Some(VECTOR), Some("1564113600000"), BODY).await,
+        StatusCode::OK
+    );
+    assert_eq!(same.depth(), 1);
 }
