@@ -163,6 +163,13 @@ pub fn run(args: &ServeArgs) -> Exit {
             return Exit::Store;
         }
     }
+    let key = match super::sync::state_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     // Unlike `sync`, a system without a token yet is not fatal: it can be installed through
     // /oauth/<system>/start, and its records wait in the inbox meanwhile.
     let mut connectors = Connectors::new();
@@ -176,7 +183,7 @@ pub fn run(args: &ServeArgs) -> Exit {
             eprintln!("warning: {message}");
         }
         match Connector::builder(&mapping.systems[&name])
-            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .token_provider(Arc::new(StoreTokens::new(store.clone(), key.clone())))
             .build()
         {
             Ok(c) => {

@@ -11,6 +11,7 @@ mod ledger;
 mod link;
 mod outcome;
 mod run;
+pub mod seal;
 mod secret;
 mod snapshot;
 mod sqlite;

@@ -16,6 +16,10 @@ use super::harness::{Opts, start};
 async fn oauth_install_then_sync_then_refresh() {
     let live = start(Opts {
         static_token: false,
+        env: vec![(
+            "MAPSYNC_STATE_KEY".into(),
+            "a-test-key-of-more-than-32-characters-0123".into(),
+        )],
         ..Opts::default()
     })
     .await;
@@ -79,6 +83,19 @@ async fn oauth_install_then_sync_then_refresh() {
     let r = http.get(&callback).send().await.expect("callback");
     assert!(r.status().is_success(), "callback: {}", r.status());
     assert_eq!(sb.count(System::Hubspot, "oauth.token").total, 1);
+    // The tokens are sealed at rest: the state file and its WAL hold only sealed values.
+    let file = |name: &str| std::fs::read(live.dir.path().join(name)).unwrap_or_default();
+    let bytes = [file("mapping.state.db"), file("mapping.state.db-wal")].concat();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("sealed:v1:"), "the token row is sealed");
+    assert!(
+        !text.contains("sandbox-ort-"),
+        "no refresh token in the clear"
+    );
+    assert!(
+        !text.contains("sandbox-oat-"),
+        "no access token in the clear"
+    );
     // The state is single-use.
     let again = http.get(&callback).send().await.expect("callback again");
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
