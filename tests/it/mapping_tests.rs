@@ -100,9 +100,18 @@ fn a_broken_rule_fails_with_a_per_field_diff() {
         ---- outbound: the placeholder also replaces an invalid email on update (broken.yaml:424) ----
           field email  expected: ""
                           found: "invalid@example.com"
-          the plan: update 111, writes {"email":"invalid@example.com","tte_customer_sync_status":"Error: Invalid email a@b"}
+          the plan: update 111 [conflict in emails: the records were never synced, and they differ; `newest` gives it to home], writes {"email":"invalid@example.com","tte_customer_sync_status":"Error: Invalid email a@b"}
 
-        21 passed, 5 failed
+        ---- outbound: once the invalid first email is removed, the valid one replaces the placeholder (broken.yaml:581) ----
+          kind                                 expected: update
+                                                  found: unchanged
+          field email                          expected: "b@y.com"
+                                                  found: (not written)
+          field tte_customer_secondary_emails  expected: ""
+                                                  found: (not written)
+          the plan: unchanged 138, writes {"tte_customer_sync_status":"Last synced: 2000-01-01T00:00:00Z"}
+
+        33 passed, 6 failed
     "#]]
     .assert_eq(failures);
 }
