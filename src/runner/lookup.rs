@@ -16,6 +16,8 @@ use crate::store::{LinkState, RecordShadow, StateStore};
 pub(crate) struct Planner<'a> {
     pub engine: &'a Engine<'a>,
     pub store: &'a dyn StateStore,
+    /// Where the target's snapshot is: the store, or a dry run's private copy.
+    pub snapshot: &'a dyn StateStore,
     pub pair: &'a str,
     pub now: &'a str,
 }
@@ -71,18 +73,18 @@ impl Planner<'_> {
             wanted.push(id);
         }
         for id in wanted {
-            if let Some(v) = self.store.snapshot_get(self.pair, tgt_side, &id)? {
+            if let Some(v) = self.snapshot.snapshot_get(self.pair, tgt_side, &id)? {
                 by_id.insert(id, v);
             }
         }
         let linked_to = self.free(
-            self.store
+            self.snapshot
                 .snapshot_by_link(self.pair, tgt_side, &source_id)?,
             &source_id,
         )?;
         let matched = match self.engine.match_key(src_side, source) {
             Some(key) => self.free(
-                self.store.snapshot_by_match(self.pair, tgt_side, &key)?,
+                self.snapshot.snapshot_by_match(self.pair, tgt_side, &key)?,
                 &source_id,
             )?,
             None => Vec::new(),
