@@ -498,7 +498,6 @@ async fn write_batch(
 ) -> Result<(), RunnerError> {
     let (engine, store, pair) = (p.engine, p.store, p.pair);
     let dir = engine.direction();
-    let mut plans = plans;
     check_rails(p.opts, counts, &plans)?;
     for plan in plans.iter().filter(|plan| plan.kind == PlanKind::Create) {
         let intent = CreateIntent {
