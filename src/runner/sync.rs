@@ -2,7 +2,7 @@
 //! page: plan, apply, and commit links, ledger, outcomes and the checkpoint in one transaction
 //! once the target acknowledged the page. A killed sync resumes from its checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -396,11 +396,16 @@ async fn apply_page(
         }
         store.release_claims(&lost_race)?;
         let tokens: Vec<i64> = claims.iter().flatten().map(|c| c.token).collect();
+        let by_source: HashMap<String, i64> = plans
+            .iter()
+            .zip(&claims)
+            .filter_map(|(plan, c)| Some((plan.source_id.clone(), c.as_ref()?.token)))
+            .collect();
         let last = busy.is_empty() || waiting_since.elapsed() > BUSY_LIMIT;
         let result = write_batch(
             p,
             plans,
-            tokens.clone(),
+            &by_source,
             last.then(|| checkpoint.clone()),
             counts,
             observer,
@@ -486,12 +491,12 @@ async fn refresh(
     Ok(fresh)
 }
 
-/// Writes one batch of planned records and commits it, fenced by `tokens`; the checkpoint goes
+/// Writes one batch of planned records and commits it, fenced by their claims; the checkpoint goes
 /// with it when given.
 async fn write_batch(
     p: &PageCtx<'_>,
     plans: Vec<RecordPlan>,
-    tokens: Vec<i64>,
+    claims: &HashMap<String, i64>,
     checkpoint: Option<RunCheckpoint>,
     counts: &mut Counts,
     observer: &mut dyn Observer,
@@ -508,7 +513,14 @@ async fn write_batch(
         store.record_intent(pair, &intent, p.stamp)?;
     }
     let now_text = p.stamp.to_string();
+    let tokens: Vec<i64> = claims.values().copied().collect();
+    // Checked before every remote write: a record whose claim was taken over is not written.
+    let fence = |source_id: &str| match claims.get(source_id) {
+        Some(&token) => store.claim_held(token).unwrap_or(false),
+        None => true,
+    };
     let writer = Writer {
+        fence: Some(&fence),
         engine,
         source: p.conns.0,
         target: p.conns.1,

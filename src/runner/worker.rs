@@ -596,7 +596,10 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     }
+    // Checked before every remote write: once the claim is lost, nothing more is written.
+    let fence = |_: &str| ctx.store.claim_held(claim.claim.token).unwrap_or(false);
     let writer = Writer {
+        fence: Some(&fence),
         engine: &engine,
         source: src_conn,
         target: tgt_conn,
