@@ -127,7 +127,7 @@ the state store cannot be used.")]
     /// in a browser and approve; the tokens are stored for `serve` and `sync`.
     #[command(after_help = "\
 Example:
-  mapsync oauth-link hubspot --mapping mapping.yaml --public-url https://sync.example.com
+  mapsync oauth-link crm --mapping mapping.yaml --public-url https://sync.example.com
 
 Exit codes: 0 printed, 1 invalid mapping, 2 not an OAuth system or bad --public-url, 74 the
 state store cannot be used.")]

@@ -6,6 +6,7 @@ mod attack;
 mod crash;
 mod e2e;
 pub(crate) mod harness;
+mod lease;
 mod live_faults;
 mod oauth_live;
 mod queue;
