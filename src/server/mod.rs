@@ -43,8 +43,9 @@ use crate::store::StateStore;
 /// How long a sender may take to send its body. Slow clients must not hold a handler (R1).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Above this many waiting record keys, deliveries get 503 + `Retry-After` instead of being
-/// stored, so a stalled worker pool cannot grow the inbox without bound (R7).
+/// Above this many unprocessed events, deliveries get 503 + `Retry-After` instead of being
+/// stored, so a stalled worker pool cannot grow the inbox without bound (R7). Counted in
+/// events, not record keys, and a delivery is refused when its own events would pass it.
 pub const DEFAULT_HIGH_WATER: u64 = 100_000;
 
 /// Seconds a sender is asked to wait after a 503.
@@ -75,7 +76,7 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// The clock signature windows are checked against.
     pub clock: Arc<dyn Clock>,
-    /// The inbox depth above which deliveries get 503.
+    /// The unprocessed events above which deliveries get 503.
     pub high_water: u64,
     /// The workers' counters, for `/metrics`.
     pub workers: Arc<WorkerCounters>,
@@ -152,9 +153,9 @@ impl AppState {
         true
     }
 
-    /// The inbox depth for the high-water check: counted at most every [`DEPTH_TTL`], plus the
-    /// record keys stored since (an overestimate: a key already waiting counts again). Runs
-    /// on a blocking thread.
+    /// The unprocessed events for the high-water check: counted at most every [`DEPTH_TTL`],
+    /// plus the events stored since (an overestimate: some may have been processed). Runs on a
+    /// blocking thread.
     fn depth_for_admission(&self) -> Result<u64, crate::store::StoreError> {
         let mut cached = self.0.depth.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, depth)) = *cached
@@ -162,7 +163,7 @@ impl AppState {
         {
             return Ok(depth);
         }
-        let depth = self.config().store.inbox_depth()?;
+        let depth = self.config().store.inbox_pending_events()?;
         *cached = Some((Instant::now(), depth));
         Ok(depth)
     }
@@ -409,7 +410,7 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
     let admission = state.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
         let depth = admission.depth_for_admission()?;
-        if depth >= high_water {
+        if depth.saturating_add(events.len() as u64) > high_water {
             return Ok(None);
         }
         let summary = store.inbox_insert(&events, at)?;

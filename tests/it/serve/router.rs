@@ -583,3 +583,21 @@ async fn events_from_another_account_than_the_pinned_one_are_refused() {
     );
     assert_eq!(same.depth(), 1);
 }
+
+#[tokio::test]
+async fn the_high_water_mark_counts_the_events_a_delivery_would_add() {
+    // 60 events for 60 records pass a mark of 100; another 60 would pass it: 503, not stored.
+    let h = harness_with(100);
+    let first: Vec<_> = (0..60)
+        .map(|i| event(i, serde_json::json!(i + 1)))
+        .collect();
+    assert_eq!(signed_events(&h, &first).await, StatusCode::OK);
+    let second: Vec<_> = (0..60)
+        .map(|i| event(100 + i, serde_json::json!(100 + i)))
+        .collect();
+    assert_eq!(
+        signed_events(&h, &second).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(h.store.inbox_pending_events().expect("count"), 60);
+}
