@@ -44,6 +44,46 @@ impl WriteError {
     }
 }
 
+impl WriteError {
+    /// The short, fixed text a status field in the *other* system gets: never the remote
+    /// API's own words, which may carry its data, ids or echoed credentials (the full message
+    /// stays in the local outcomes and dead letters).
+    pub fn status_message(&self) -> &'static str {
+        match self.class {
+            ErrorClass::Permanent => {
+                "the other system refused this record; see mapsync's dead letters"
+            }
+            ErrorClass::Auth => "mapsync could not authenticate with the other system",
+            ErrorClass::RateLimited | ErrorClass::Transient => {
+                "the other system was unavailable; mapsync retries"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_message_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_field_never_gets_the_remote_error_text() {
+        for class in [
+            ErrorClass::Permanent,
+            ErrorClass::Auth,
+            ErrorClass::RateLimited,
+            ErrorClass::Transient,
+        ] {
+            let e = WriteError::new("400 token=abc123 {\"email\":\"x@y\"}", class);
+            let shown = e.status_message();
+            assert!(
+                !shown.contains("abc123") && !shown.contains("x@y"),
+                "{shown}"
+            );
+            assert!(shown.len() < 80);
+        }
+    }
+}
+
 impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -425,7 +465,7 @@ impl Writer<'_> {
             Ok(Some(id)) => WriteOutcome::Done { target_id: id },
             Ok(None) => return None,
             Err(e) => WriteOutcome::Failed {
-                message: &e.message,
+                message: e.status_message(),
             },
         };
         let fields = self.engine.writeback(plan, outcome, self.now)?;
@@ -462,7 +502,7 @@ impl Writer<'_> {
                 Ok(Some(id)) => WriteOutcome::Done { target_id: id },
                 Ok(None) => continue,
                 Err(e) => WriteOutcome::Failed {
-                    message: &e.message,
+                    message: e.status_message(),
                 },
             };
             if let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) {

@@ -272,11 +272,17 @@ pub(crate) fn pair(
 }
 
 fn conflict_policy(raw: RawConflictPolicy) -> ConflictPolicy {
-    match raw {
-        RawConflictPolicy::Newest => ConflictPolicy::Newest,
-        RawConflictPolicy::Home => ConflictPolicy::Home,
-        RawConflictPolicy::External => ConflictPolicy::External,
-        RawConflictPolicy::Report => ConflictPolicy::Report,
+    ConflictPolicy::from(raw)
+}
+
+impl From<RawConflictPolicy> for ConflictPolicy {
+    fn from(raw: RawConflictPolicy) -> ConflictPolicy {
+        match raw {
+            RawConflictPolicy::Newest => ConflictPolicy::Newest,
+            RawConflictPolicy::Home => ConflictPolicy::Home,
+            RawConflictPolicy::External => ConflictPolicy::External,
+            RawConflictPolicy::Report => ConflictPolicy::Report,
+        }
     }
 }
 

@@ -92,13 +92,53 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Creates `path` with mode 0600 if it does not exist; warns when an existing one is readable
+/// or writable by group or others.
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "The state file (OAuth tokens, record data) is readable by other users; run `chmod 600` on it and its -wal and -shm files."
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn private_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// The value of `PRAGMA application_id` in every mapsync state file ("msyn").
 const APPLICATION_ID: i32 = 0x6d73_796e;
 
 impl SqliteStore {
-    /// Opens the state file at `path`, creating and migrating it as needed.
+    /// Opens the state file at `path`, creating and migrating it as needed. A new file is
+    /// created readable by its owner only (0600; SQLite gives its `-wal` and `-shm` files the
+    /// same mode); an existing file that others can read is used, with a warning saying how to
+    /// fix it.
     pub fn open(path: &Path, config: &SqliteConfig) -> StoreResult<SqliteStore> {
         let location = path.display().to_string();
+        // If this fails (no such directory, not writable), opening below fails with the
+        // store's own explanation.
+        if let Err(e) = private_file(path) {
+            tracing::debug!(path = %path.display(), error = %e, "Could not pre-create the state file.");
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
