@@ -246,3 +246,66 @@ async fn a_fixed_email_replaces_the_placeholder() {
     w.assert_next_run_writes_nothing("outbound", 0).await;
     w.assert_next_run_writes_nothing("inbound", 0).await;
 }
+
+/// Scenario 5: the mapping's email rule accepts `josé@example.com`, HubSpot refuses it (400
+/// `INVALID_EMAIL`). The refusal is handled like the rule: the contact is created with the
+/// placeholder, both statuses say why, the sync does not fail, the next runs write nothing, and
+/// the address is kept in 10to8. Alone (a single create) and in a batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_email_is_handled_like_the_rule() {
+    for others in [0usize, 2] {
+        let w = empty(&test_mapping()).await;
+        let c =
+            w.sb.ui_create_customer(
+                json!({"name": "José Ruiz", "emails": ["josé@example.com"], "numbers": []}),
+            )
+            .expect("customer");
+        for n in 0..others {
+            w.sb.ui_create_customer(json!({"name": format!("Other {n}"), "emails": [format!(" other{n}@example.com ")], "numbers": []}))
+                .expect("customer");
+        }
+        let run = w.sync_json("outbound").await;
+        run.expect_code(0);
+        let counts = run.counts();
+        assert_eq!(
+            (counts["created"], counts["invalid"], counts["failed"]),
+            (1 + others as u64, 1, 0),
+            "{run:#?}"
+        );
+        let cu = w.sb.customer(&c.resource_uri).expect("customer");
+        let id = custom(&cu, "External ID");
+        let contact = w.sb.contact(&id).expect("the contact is created");
+        assert_eq!(prop(&contact, "email"), "");
+        assert_eq!(
+            prop(&contact, "tte_customer_sync_status"),
+            "Error: Invalid email josé@example.com"
+        );
+        assert_eq!(
+            custom(&cu, "Sync Status"),
+            "Error: Invalid email josé@example.com"
+        );
+        for other in w
+            .live_customers()
+            .values()
+            .filter(|o| o.name.starts_with("Other"))
+        {
+            let contact =
+                w.sb.contact(&custom(other, "External ID"))
+                    .expect("contact");
+            assert!(
+                prop(&contact, "email").starts_with("other"),
+                "trimmed: {contact:?}"
+            );
+            assert!(custom(other, "Sync Status").starts_with("Last synced"));
+        }
+        w.assert_next_run_writes_nothing("outbound", 0).await;
+        w.sync_json("inbound").await.expect_code(0);
+        assert_eq!(
+            w.sb.customer(&c.resource_uri).expect("customer").emails,
+            vec!["josé@example.com".to_string()],
+            "the address is kept in 10to8"
+        );
+        w.assert_next_run_writes_nothing("inbound", 0).await;
+        w.assert_next_run_writes_nothing("outbound", 0).await;
+    }
+}
