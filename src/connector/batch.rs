@@ -35,6 +35,9 @@ pub struct BatchItemError {
     pub status: Option<u16>,
     /// What the runner should make of it.
     pub class: ErrorClass,
+    /// The input may have been applied although this error came back (the whole request timed
+    /// out or got a 5xx; see `ConnectorError::outcome_unknown`).
+    pub outcome_unknown: bool,
 }
 
 /// What a batch did.
@@ -90,6 +93,7 @@ impl Connector {
                     message: format!("not sent: {message}"),
                     status: *status,
                     class: *class,
+                    outcome_unknown: false,
                 }));
                 continue;
             }
@@ -111,6 +115,8 @@ impl Connector {
                 .map_err(|e| template_error(&sys.name, what, &e))?;
             let mut call = self.render_url(what, op.method, url.clone(), &[], &Vars::new(), &[])?;
             call.body = Some(body);
+            // A batch update is repeatable (by value); a batch create is not.
+            call.repeatable = what != "batch create";
             match self.call(call).await {
                 Ok(resp) => {
                     out.results
@@ -132,6 +138,7 @@ impl Connector {
                             message: self.scrub(&message),
                             status: None,
                             class: ErrorClass::Permanent,
+                            outcome_unknown: false,
                         });
                     }
                 }
@@ -140,11 +147,13 @@ impl Connector {
                         .api_message()
                         .map_or_else(|| e.to_string(), str::to_string);
                     let (status, class) = (e.status(), e.class());
+                    let unknown = e.outcome_unknown();
                     out.errors.extend(chunk.iter().map(|i| BatchItemError {
                         key: Some(i.key.clone()),
                         message: message.clone(),
                         status,
                         class,
+                        outcome_unknown: unknown,
                     }));
                     if class != ErrorClass::Permanent {
                         stopped = Some((e.to_string(), status, class));

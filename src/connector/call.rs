@@ -2,6 +2,13 @@
 //! read the budget headers and `Retry-After`, retry the declared statuses and network failures
 //! with backoff, refresh an OAuth token once on 401, and classify what is left. It never
 //! decides what happens after the last attempt; the caller gets a classified error.
+//!
+//! A call that is not repeatable (a create: sending it twice may make two records) is retried
+//! only when the request certainly had no effect: the connection could not be made, a 429, or a
+//! 401 refreshed. A timeout, a connection lost after sending, or a 5xx is returned at once as an
+//! error whose outcome is unknown (`ConnectorError::outcome_unknown`); the runner resolves it
+//! before creating again. A 429 never uses up one of the `max_attempts`: 429s have their own
+//! budget of the same size, after which the call fails as rate-limited.
 
 use std::time::Duration;
 
@@ -9,7 +16,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::{ConnectorError, Result, api_text};
+use super::error::{ConnectorError, Result, TransportKind, api_text};
 use super::stats::Stats;
 use super::transport::{Body, Outgoing};
 use super::{Connector, parse_retry_after};
@@ -49,6 +56,9 @@ pub(crate) struct Call<'a> {
     /// Non-2xx statuses the operation handles itself (missing, refused, exists): given back
     /// as answers, never retried.
     pub(crate) accept: &'a [u16],
+    /// Whether sending the request twice has the effect of sending it once (reads, updates by
+    /// value, deletes). False for creates: they are never repeated after an unknown outcome.
+    pub(crate) repeatable: bool,
 }
 
 impl Connector {
@@ -64,6 +74,8 @@ impl Connector {
         let body = call.body.map(Body::Json);
         let mut attempts = 0u32;
         let mut budget = policy.max_attempts.max(1);
+        // 429s get their own budget, so they never use up an attempt.
+        let mut throttled_left = policy.max_attempts.max(1);
         let mut refreshed = false;
         loop {
             attempts += 1;
@@ -83,7 +95,9 @@ impl Connector {
                 Ok(a) => a,
                 Err(e) => {
                     Stats::bump(&stats.transport_errors);
-                    if attempts >= budget {
+                    // Not repeatable: only a connection never made is safe to try again.
+                    let unsafe_again = !call.repeatable && e.kind != TransportKind::Connect;
+                    if attempts >= budget || unsafe_again {
                         tracing::warn!(system = %sys.name, method, path = %path, attempt = attempts, error = %e.message, "Request failed; no attempts left.");
                         return Err(ConnectorError::Transport {
                             system: sys.name.clone(),
@@ -137,7 +151,13 @@ impl Connector {
                 session.after_unauthorized(transport, used).await?;
                 continue;
             }
-            if policy.statuses.contains(&status) && attempts < budget {
+            // A 429 was not processed: safe to send again, even a create.
+            let retryable = policy.statuses.contains(&status) && (call.repeatable || status == 429);
+            if retryable && status == 429 && throttled_left > 0 {
+                throttled_left -= 1;
+                budget += 1;
+            }
+            if retryable && attempts < budget {
                 let delay = self.shared.backoff.delay(attempts - 1);
                 if status == 429 && retry_after.is_none() {
                     limiter.pause_until(received + delay);

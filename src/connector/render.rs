@@ -45,6 +45,7 @@ impl Connector {
             headers,
             body,
             accept,
+            repeatable: true,
         })
     }
 
@@ -64,6 +65,7 @@ impl Connector {
             headers: self.headers(what, headers, vars)?,
             body: None,
             accept,
+            repeatable: true,
         })
     }
 

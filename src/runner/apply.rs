@@ -5,7 +5,9 @@
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
-use crate::connector::{BatchItem, Connector, ConnectorError, CreateOutcome, DeleteOutcome};
+use crate::connector::{
+    BatchItem, BatchItemError, Connector, ConnectorError, CreateOutcome, DeleteOutcome,
+};
 use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan, WriteOutcome};
 use crate::expr::Vars;
 use crate::mapping::model::ErrorClass;
@@ -20,6 +22,10 @@ pub(crate) struct WriteError {
     pub class: ErrorClass,
     /// How long the API asked to wait (rate-limited answers).
     pub retry_after: Option<std::time::Duration>,
+    /// The write may have landed although it failed (a timeout, a lost connection, a 5xx). A
+    /// create failing this way keeps its create intent unsettled, so the record is looked up
+    /// before it is created again.
+    pub outcome_unknown: bool,
 }
 
 impl WriteError {
@@ -29,6 +35,7 @@ impl WriteError {
             message: message.into(),
             class,
             retry_after: None,
+            outcome_unknown: false,
         }
     }
 
@@ -38,6 +45,7 @@ impl WriteError {
             message: e.to_string(),
             class: e.class(),
             retry_after: e.retry_after(),
+            outcome_unknown: e.outcome_unknown(),
         }
     }
 }
@@ -94,6 +102,9 @@ pub(crate) struct Writer<'a> {
     pub page: u64,
     /// Target writes made so far on this page (for crash points in tests).
     pub writes: std::sync::atomic::AtomicU64,
+    /// The create intents' keys by source id, sent as idempotency keys where the mapping
+    /// declares the header.
+    pub intent_keys: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// Variables for requests to each side (`mapped_fields`).
@@ -106,10 +117,13 @@ fn failed(e: &ConnectorError) -> WriteError {
     WriteError::from_connector(e)
 }
 
-/// A per-item error in a batch answer: the API looked at the record and refused it, so the same
-/// request fails again (a 4xx-like validation error).
-fn item_failed(message: &str) -> WriteError {
-    WriteError::new(message, ErrorClass::Permanent)
+/// A per-item error in a batch answer: a refusal of the record (a 4xx-like validation error,
+/// permanent), or the failure of its whole chunk, with that failure's class.
+fn item_failed(e: &BatchItemError) -> WriteError {
+    WriteError {
+        outcome_unknown: e.outcome_unknown,
+        ..WriteError::new(&e.message, e.class)
+    }
 }
 
 impl Writer<'_> {
@@ -188,15 +202,20 @@ impl Writer<'_> {
 
     async fn create_one(&self, a: &Applied) -> (WriteResult, bool) {
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
+        let key = self.intent_keys.get(&a.plan.source_id).map(String::as_str);
         let result = self
             .target
-            .create(self.engine.target(), fields, self.vars.target)
+            .create_keyed(self.engine.target(), fields, self.vars.target, key)
             .await;
         let done = self
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
-        super::failpoint::hit("mid-page", self.page, done);
+        if self.page == 0 {
+            super::failpoint::hit_nth("worker-after-create");
+        } else {
+            super::failpoint::hit("mid-page", self.page, done);
+        }
         match result {
             Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
             Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
@@ -252,11 +271,15 @@ impl Writer<'_> {
         match answer {
             Ok(outcome) => {
                 for &i in which {
-                    // Not known to be refused: a later attempt may go through.
-                    applied[i].result = Err(WriteError::new(
-                        "the batch answer did not mention this record",
-                        ErrorClass::Transient,
-                    ));
+                    // Not known to be refused: a later attempt may go through, and it may have
+                    // been created.
+                    applied[i].result = Err(WriteError {
+                        outcome_unknown: true,
+                        ..WriteError::new(
+                            "the batch answer did not mention this record",
+                            ErrorClass::Transient,
+                        )
+                    });
                 }
                 for r in &outcome.results {
                     let (LinkValue::One(source_id), Some(id)) =
@@ -300,7 +323,7 @@ impl Writer<'_> {
                                 applied[i].result = Ok(Some(id.clone()));
                                 applied[i].linked_existing = true;
                             }
-                            _ => applied[i].result = Err(item_failed(&e.message)),
+                            _ => applied[i].result = Err(item_failed(e)),
                         }
                     }
                 }
@@ -334,7 +357,7 @@ impl Writer<'_> {
                         None => which.to_vec(),
                     };
                     for i in targets {
-                        applied[i].result = Err(item_failed(&e.message));
+                        applied[i].result = Err(item_failed(e));
                     }
                 }
             }
@@ -372,6 +395,32 @@ impl Writer<'_> {
             )
             .await;
         Some(r.err().map(|e| e.to_string()))
+    }
+
+    /// Writes the reason of records that became conflicts after their create answered (the
+    /// "already exists" record is linked to another) to their source's status field, so the
+    /// conflict shows on the record, not only in the store.
+    pub async fn write_back_conflicts(&self, applied: &mut [Applied], which: &[usize]) {
+        for &i in which {
+            let a = &applied[i];
+            let reason = a.plan.reason.clone().unwrap_or_else(|| "conflict".into());
+            let outcome = WriteOutcome::Failed { message: &reason };
+            let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) else {
+                continue;
+            };
+            if let Err(e) = self
+                .source
+                .update(
+                    self.engine.source(),
+                    &a.plan.source_id,
+                    fields,
+                    self.vars.source,
+                )
+                .await
+            {
+                applied[i].writeback_error = Some(e.to_string());
+            }
+        }
     }
 
     async fn write_back(&self, applied: &mut [Applied]) {

@@ -18,6 +18,8 @@ mod worker;
 
 pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
+#[cfg(feature = "failpoints")]
+pub use failpoint::FAILPOINTS;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;

@@ -13,10 +13,14 @@ use super::RunnerError;
 use super::apply::{Applied, Sides, Writer};
 use super::lookup::{Planner, link_for, links, taken_conflict};
 use super::report::{Counts, SyncOptions, SyncReport};
-use crate::connector::{Connector, PageCursor};
+use crate::connector::{Connector, PageCursor, PageGuard};
+
+/// The most pages one listing may have (a million records at 100 a page, ten times over): a
+/// listing past it is taken for a loop in the API's paging.
+pub(crate) const MAX_PAGES: u64 = 100_000;
 use crate::engine::{Engine, LinkValue, LinkedBy, PlanKind, RecordPlan};
 use crate::expr::Vars;
-use crate::mapping::model::{ListOp, Mapping};
+use crate::mapping::model::{ErrorClass, ListOp, Mapping};
 use crate::mapping::{Direction, Side};
 use crate::store::{
     Checkpoint, CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, LinkState, NewDeadLetter,
@@ -134,7 +138,17 @@ pub async fn sync(
     let mut records_done = resumed.as_ref().map(|c| c.records_done).unwrap_or(0);
     let mut pages = 0u64;
     let mut processed = 0u64;
+    // Creates of earlier attempts whose outcome is unknown (a lost answer, a killed run): the
+    // fresh index above is the look-up that resolves them. One found through its link field is
+    // linked and counted as the create it was; one not found is created again, under the same
+    // key.
+    let mut pending: BTreeMap<String, String> = store
+        .unsettled_intents(&pair, dir)?
+        .into_iter()
+        .map(|p| (p.intent.source_id, p.intent.attempt_key))
+        .collect();
 
+    let mut guard = PageGuard::new(&src_conn.system().name, &engine.source().name, MAX_PAGES);
     let result: Result<(), RunnerError> = async {
         loop {
             let op: &ListOp = match position.phase {
@@ -149,6 +163,12 @@ pub async fn sync(
                 .await
                 .map_err(|source| RunnerError::List {
                     what: format!("{} records (page {})", engine.source().name, page_no + 1),
+                    source: Box::new(source),
+                })?;
+            guard
+                .check(&position.cursor, page.records.len(), page.next.as_ref())
+                .map_err(|source| RunnerError::List {
+                    what: format!("{} records", engine.source().name),
                     source: Box::new(source),
                 })?;
             if let (Some(t), true) = (page.total, pages == 0) {
@@ -198,15 +218,19 @@ pub async fn sync(
             };
             if opts.dry_run {
                 for p in &plans {
-                    count(&mut counts, p, None);
+                    count(&mut counts, p, None, &pending);
                     observer.plan(p);
                 }
             } else {
                 for p in plans.iter().filter(|p| p.kind == PlanKind::Create) {
+                    let key = pending
+                        .entry(p.source_id.clone())
+                        .or_insert_with(|| uuid::Uuid::new_v4().to_string())
+                        .clone();
                     let intent = CreateIntent {
                         direction: dir,
                         source_id: p.source_id.clone(),
-                        attempt_key: format!("{}:{page_no}", p.source_id),
+                        attempt_key: key,
                     };
                     store.record_intent(&pair, &intent, stamp)?;
                 }
@@ -222,13 +246,15 @@ pub async fn sync(
                     now: &now_text,
                     page: page_no,
                     writes: Default::default(),
+                    intent_keys: &pending,
                 };
                 let mut applied = writer.apply(plans).await;
-                settle_existing(&engine, store, &pair, &mut applied)?;
+                let conflicts = settle_existing(&engine, store, &pair, &mut applied)?;
+                writer.write_back_conflicts(&mut applied, &conflicts).await;
                 super::failpoint::hit("before-commit", page_no, 0);
                 let mut commit = PageCommit::new(stamp);
                 for a in &applied {
-                    count(&mut counts, &a.plan, Some(a));
+                    count(&mut counts, &a.plan, Some(a), &pending);
                     record(&mut commit, dir, a);
                     if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
                         observer.plan(&a.plan);
@@ -249,10 +275,20 @@ pub async fn sync(
                     counters: serde_json::to_value(&counts).ok(),
                 });
                 store.commit_page(&pair, &commit)?;
+                super::failpoint::hit("after-commit", page_no, 0);
             }
             observer.page(records.len() as u64, &counts);
             match next_position {
-                Some(p) => position = p,
+                Some(p) => {
+                    if p.phase != position.phase {
+                        guard = PageGuard::new(
+                            &src_conn.system().name,
+                            &engine.source().name,
+                            MAX_PAGES,
+                        );
+                    }
+                    position = p
+                }
                 None => break,
             }
         }
@@ -304,6 +340,7 @@ async fn index(
     store.snapshot_clear(pair, side)?;
     let mut cursor = PageCursor::First;
     let mut n = 0u64;
+    let mut guard = PageGuard::new(&conn.system().name, &collection.name, MAX_PAGES);
     loop {
         let page = conn
             .list_page(collection, &collection.list, &cursor, vars)
@@ -328,6 +365,12 @@ async fn index(
                 })
             })
             .collect();
+        guard
+            .check(&cursor, page.records.len(), page.next.as_ref())
+            .map_err(|source| RunnerError::List {
+                what: format!("{} records", collection.name),
+                source: Box::new(source),
+            })?;
         n += entries.len() as u64;
         store.snapshot_put(pair, side, &entries)?;
         match page.next {
@@ -375,13 +418,15 @@ fn one_source_per_target(engine: &Engine<'_>, plans: &mut [RecordPlan]) {
 
 /// A create answered "already exists" names a target that may already be linked, to another
 /// source record in the store or to another record of this page: linking it again would fail
-/// the page's commit on every run, so the record becomes a conflict instead.
-fn settle_existing(
+/// the page's commit on every run, so the record becomes a conflict instead. Returns the
+/// records that became conflicts (their status is written back by the caller).
+pub(crate) fn settle_existing(
     engine: &Engine<'_>,
     store: &dyn StateStore,
     pair: &str,
     applied: &mut [Applied],
-) -> Result<(), RunnerError> {
+) -> Result<Vec<usize>, RunnerError> {
+    let mut changed = Vec::new();
     let tgt_side = engine.direction().target();
     let mut claimed: BTreeMap<String, String> = BTreeMap::new();
     for a in applied
@@ -392,7 +437,10 @@ fn settle_existing(
             claimed.insert(t.clone(), a.plan.source_id.clone());
         }
     }
-    for a in applied.iter_mut().filter(|a| a.linked_existing) {
+    for (i, a) in applied.iter_mut().enumerate() {
+        if !a.linked_existing {
+            continue;
+        }
         let Ok(Some(t)) = a.result.clone() else {
             continue;
         };
@@ -412,13 +460,14 @@ fn settle_existing(
                 a.plan = taken_conflict(plan, &other, engine);
                 a.result = Ok(None);
                 a.linked_existing = false;
+                changed.push(i);
             }
             None => {
                 claimed.insert(t, a.plan.source_id.clone());
             }
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Stops before a page that would take the run past `--max-creates` or `--max-deletes`.
@@ -450,15 +499,26 @@ fn check_rails(
     Ok(())
 }
 
-/// Adds one record's result to the counts.
-fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
+/// Adds one record's result to the counts. A record whose earlier create had an unknown
+/// outcome (`pending`) and that is now found on the target counts as created: that create
+/// landed, and no finished run counted it.
+fn count(
+    c: &mut Counts,
+    plan: &RecordPlan,
+    applied: Option<&Applied>,
+    pending: &BTreeMap<String, String>,
+) {
     c.seen += 1;
     if let Some(a) = applied {
         if a.writeback_error.is_some() {
             c.writeback_failed += 1;
         }
-        if a.result.is_err() {
-            c.failed += 1;
+        if let Err(e) = &a.result {
+            if e.class == ErrorClass::Conflict {
+                c.conflicts += 1;
+            } else {
+                c.failed += 1;
+            }
             return;
         }
         if a.refused.is_some() {
@@ -478,8 +538,14 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
     {
         c.invalid += 1;
     }
+    let recovered = pending.contains_key(&plan.source_id)
+        && matches!(
+            plan.linked_by,
+            Some(LinkedBy::LinkField | LinkedBy::TargetLinkField)
+        );
     match plan.kind {
         PlanKind::Create => c.created += 1,
+        PlanKind::Update | PlanKind::Unchanged if recovered => c.created += 1,
         PlanKind::Update => c.updated += 1,
         PlanKind::Unchanged => c.unchanged += 1,
         PlanKind::Echo => c.echo_skipped += 1,
@@ -501,10 +567,15 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
         kind,
         message,
     };
-    if plan.kind == PlanKind::Create
-        || plan.kind == PlanKind::Conflict
-        || a.result.is_ok() && plan.target_id.is_some()
-        || a.linked_existing
+    // A create that failed with an unknown outcome may have landed: its intent stays, so the
+    // record is looked up before it is created again.
+    let unknown =
+        plan.kind == PlanKind::Create && a.result.as_ref().is_err_and(|e| e.outcome_unknown);
+    if !unknown
+        && (plan.kind == PlanKind::Create
+            || plan.kind == PlanKind::Conflict
+            || a.result.is_ok() && plan.target_id.is_some()
+            || a.linked_existing)
     {
         commit.settled_intents.push(IntentSettlement {
             direction: dir,
@@ -513,9 +584,12 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     }
     let target_id = match &a.result {
         Err(e) => {
-            commit
-                .outcomes
-                .push(outcome(OutcomeKind::Failed, Some(e.message.clone())));
+            let kind = if e.class == ErrorClass::Conflict {
+                OutcomeKind::Conflict
+            } else {
+                OutcomeKind::Failed
+            };
+            commit.outcomes.push(outcome(kind, Some(e.message.clone())));
             return;
         }
         Ok(t) => t.clone(),

@@ -106,6 +106,7 @@ pub(crate) fn collection(
                     request,
                     created_id,
                     exists,
+                    idempotency: c.idempotency.as_ref().map(|i| i.header.clone()),
                 })),
                 _ => None,
             }

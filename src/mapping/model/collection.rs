@@ -182,6 +182,8 @@ pub struct CreateOp {
     pub created_id: CreatedId,
     /// An answer that names an existing duplicate.
     pub exists: Option<Exists>,
+    /// The header that carries the create intent's idempotency key, when the API honours one.
+    pub idempotency: Option<String>,
 }
 
 /// Where a created record's id is.

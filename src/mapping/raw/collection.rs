@@ -217,6 +217,22 @@ pub struct RawCreate {
     /// An answer that means the record already exists, and where its id is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exists: Option<RawExists>,
+    /// The API deduplicates creates by an idempotency key in this header: each create sends its
+    /// create intent's key, the same key again when a create whose answer was lost is tried
+    /// again, so the API answers with the record it already made. Declare it only for an API
+    /// that documents such a header (e.g. Stripe's `Idempotency-Key`); 10to8, HubSpot and
+    /// Pipedrive honour none, and there mapsync looks the record up instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<RawIdempotency>,
+}
+
+/// Where a create sends its idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdempotency {
+    /// The request header that carries the key, e.g. `Idempotency-Key`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9-]+$"))]
+    pub header: String,
 }
 
 /// Where a created record's id comes back.

@@ -348,13 +348,22 @@ pub(super) fn retry_dead_letter(conn: &Connection, id: i64, at: Timestamp) -> St
     let Some((source, record_key, payload)) = letter else {
         return Ok(false);
     };
-    let event = InboxEvent {
-        source,
-        dedup_key: None,
-        record_key,
-        payload: json("dead letter payload", &payload)?,
+    // A worker's dead letter holds its record's events as an array: each goes back as it was
+    // (the route reads each event's kind). Any other payload (a sync's) is one event.
+    let payloads = match json("dead letter payload", &payload)? {
+        Value::Array(items) if !items.is_empty() => items,
+        other => vec![other],
     };
-    insert(conn, std::slice::from_ref(&event), at)?;
+    let events: Vec<InboxEvent> = payloads
+        .into_iter()
+        .map(|payload| InboxEvent {
+            source: source.clone(),
+            dedup_key: None,
+            record_key: record_key.clone(),
+            payload,
+        })
+        .collect();
+    insert(conn, &events, at)?;
     Ok(true)
 }
 
@@ -585,6 +594,9 @@ mod tests {
         assert_eq!(s.inbox_depth().unwrap(), 1);
         let claim = s.inbox_claim(&lease("w"), t(201)).unwrap().unwrap();
         assert_eq!((claim.record_key.as_str(), claim.attempts), ("r1", 0));
+        // Each event of the letter comes back as itself, not the array as one event.
+        let payloads: Vec<_> = claim.events.iter().map(|e| e.payload.clone()).collect();
+        assert_eq!(payloads, [json!({"n": 1})]);
 
         let id = s
             .add_dead_letter(&NewDeadLetter {
