@@ -72,6 +72,7 @@ async fn a_refused_write_is_dead_lettered_at_once() {
                 status: 422,
                 count: 1,
                 retry_after_secs: None,
+                apply_first: false,
             }],
             ..Faults::default()
         },

@@ -3,6 +3,7 @@
 //! `mapsync sync` binary with the sandbox's environment. Oracles are the sandbox's records,
 //! counters and request log, never timings.
 
+pub(crate) mod ambiguous;
 mod deletes_and_rails;
 mod dry_run;
 mod faults;
