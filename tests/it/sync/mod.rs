@@ -4,6 +4,7 @@
 //! counters and request log, never timings.
 
 pub(crate) mod ambiguous;
+mod crash_campaign;
 mod deletes_and_rails;
 mod dry_run;
 mod faults;
