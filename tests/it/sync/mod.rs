@@ -11,7 +11,6 @@ mod faults;
 mod inbound;
 mod matching;
 mod outbound;
-mod resume;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
