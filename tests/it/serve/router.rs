@@ -23,7 +23,7 @@ use tower::ServiceExt;
 
 use crate::util::root;
 
-/// The secret and body of the vectors in shared/reference/apis.md §2.11.
+/// The secret and body of the vectors in examples/sandbox/FIDELITY.md §2.11.
 const SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
 const BODY: &str = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
 const VECTOR: &str = "DxmVAjFNa2xfF3YgQjdZP6TNcok9k1oaH7UXombPtvw=";
