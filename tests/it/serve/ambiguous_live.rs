@@ -1,9 +1,9 @@
 //! `serve` under the faults of issue 12's "done when": lost answers (the request applied, then
 //! a 504 or a dropped connection) on 10 % of creates and updates, 20 % 503, 5 % 429 with
 //! `Retry-After`, 2 % dropped connections, on both systems, while contacts are created and
-//! edited in HubSpot. Every contact crosses once: 0 duplicate customers, 0 lost, linked both
-//! ways, no dead letter, no request repeated before its `Retry-After`, and a full sync
-//! afterwards writes nothing (both sides equal).
+//! edited in HubSpot (100 creations and 400 edits). Every contact crosses once: 0 duplicate
+//! customers, 0 lost, linked both ways, no dead letter, no request repeated before its
+//! `Retry-After`, and a full sync afterwards writes nothing (both sides equal).
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,12 @@ use serde_json::json;
 use super::crash::unthrottled;
 use super::harness::{Opts, start};
 
-/// Contacts created, then each edited once: 80 live changes. Each 429 holds every request to
-/// its system for a second, so this size keeps the test near half a minute.
-const CONTACTS: usize = 40;
+/// Contacts created, then each edited `EDITS` times: 500 live changes (100 creations and 400
+/// edits; the sandbox coalesces nothing, each change is its own webhook event).
+const CONTACTS: usize = 100;
+
+/// Edits per contact.
+const EDITS: usize = 4;
 
 fn faults(after: AfterApply) -> Faults {
     Faults {
@@ -78,9 +81,11 @@ async fn live_creates_and_edits_under_lost_answers_503s_429s_and_resets_cross_on
                 .unwrap_or(c["id"].to_string()),
         );
     }
-    for (i, id) in ids.iter().enumerate() {
-        sb.ui_update_contact(id, json!({"phone": format!("+1 {i}")}))
-            .expect("edit");
+    for round in 1..=EDITS {
+        for (i, id) in ids.iter().enumerate() {
+            sb.ui_update_contact(id, json!({"phone": format!("+{round} {i}")}))
+                .expect("edit");
+        }
     }
     let crossed = |sb: &sandbox::SandboxHandle| {
         ids.iter().enumerate().all(|(i, id)| {
@@ -89,7 +94,7 @@ async fn live_creates_and_edits_under_lost_answers_503s_429s_and_resets_cross_on
                 .and_then(|u| sb.customer(&u))
                 .is_some_and(|cu| {
                     cu.custom_fields.get("External ID") == Some(id)
-                        && cu.numbers.first().map(String::as_str) == Some(&format!("+1 {i}"))
+                        && cu.numbers.first().map(String::as_str) == Some(&format!("+{EDITS} {i}"))
                 })
         })
     };
