@@ -220,8 +220,9 @@ pub struct RawCreate {
     /// The API deduplicates creates by an idempotency key in this header: each create sends its
     /// create intent's key, the same key again when a create whose answer was lost is tried
     /// again, so the API answers with the record it already made. Declare it only for an API
-    /// that documents such a header (e.g. Stripe's `Idempotency-Key`); 10to8, HubSpot and
-    /// Pipedrive honour none, and there mapsync looks the record up instead.
+    /// that documents such a header (e.g. `Idempotency-Key`); without one, mapsync looks a
+    /// create whose answer was lost up through the link field before creating it again (the
+    /// reference mappings' APIs honour no such header: see docs/guarantees.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<RawIdempotency>,
 }
