@@ -93,6 +93,14 @@ async fn crash_and_recover(direction: &str, failpoint: &str, seed: u64) {
         "inbound" => w.live_customers().len(),
         _ => w.live_contacts().len(),
     };
+    // The resumed run's report counts what it and its crashed predecessor did: its `created`
+    // is every record the target received, those of the crashed page found again included.
+    assert_eq!(runs.len(), 1, "{direction} {failpoint}: {runs:#?}");
+    assert_eq!(
+        runs[0].counts()["created"],
+        made as u64,
+        "{direction} {failpoint}: {runs:#?}"
+    );
     if !op.contains("batch") {
         assert_eq!(
             w.sb.counters(system)[op].ok,
