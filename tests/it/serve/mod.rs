@@ -3,9 +3,11 @@
 //! signed webhooks and notifications.
 
 mod ambiguous_live;
+mod attack;
 mod crash;
 mod e2e;
 pub(crate) mod harness;
+mod lease;
 mod live_faults;
 mod oauth_live;
 mod queue;
