@@ -435,15 +435,17 @@ pub fn init_logging(cli: &Cli) {
     let _ = match cli.log_format {
         LogFormat::Human => builder
             .with_ansi(std::io::stderr().is_terminal())
-            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
-                let text = escape_log(&format!("{value:?}"));
-                if field.name() == "message" {
-                    write!(w, "{text}")
-                } else {
-                    write!(w, "{field}={text}")
-                }
-            })
-            .delimited(" "))
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                    let text = escape_log(&format!("{value:?}"));
+                    if field.name() == "message" {
+                        write!(w, "{text}")
+                    } else {
+                        write!(w, "{field}={text}")
+                    }
+                })
+                .delimited(" "),
+            )
             .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
@@ -526,6 +528,13 @@ fn validate(args: &ValidateArgs) -> Exit {
     }
 }
 
+/// Writes to stdout, ignoring a closed pipe (`mapsync schema | head`).
+pub(crate) fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -537,11 +546,4 @@ mod tests {
         assert_eq!(super::escape_log("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
         assert_eq!(super::escape_log("plain é"), "plain é");
     }
-}
-
-/// Writes to stdout, ignoring a closed pipe (`mapsync schema | head`).
-pub(crate) fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
 }

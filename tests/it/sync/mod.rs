@@ -10,6 +10,7 @@ mod dry_run;
 mod faults;
 mod inbound;
 mod matching;
+mod merge;
 mod outbound;
 
 use std::collections::BTreeMap;
