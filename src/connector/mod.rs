@@ -188,12 +188,23 @@ impl Connector {
     }
 
     /// Exchanges the install flow's authorization code for tokens, which are saved through the
-    /// token provider and used from then on.
-    pub async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<OAuthTokens> {
+    /// token provider and used from then on. An install into another account than the pinned
+    /// one is refused (nothing saved) unless `replace_account`.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        replace_account: bool,
+    ) -> Result<OAuthTokens> {
         match self.creds.oauth() {
             Some(s) => {
-                s.exchange_code(self.shared.transport.as_ref(), code, redirect_uri)
-                    .await
+                s.exchange_code(
+                    self.shared.transport.as_ref(),
+                    code,
+                    redirect_uri,
+                    replace_account,
+                )
+                .await
             }
             None => Err(ConnectorError::Auth {
                 system: self.shared.system.name.clone(),

@@ -67,6 +67,8 @@ pub enum Auth {
 /// OAuth 2 settings.
 #[derive(Debug, Clone)]
 pub struct OAuth2 {
+    /// Where the token endpoint's answer names the account the tokens belong to.
+    pub account: Option<crate::expr::JsonPath>,
     /// The consent page.
     pub authorize_url: Url,
     /// The token endpoint (absolute).

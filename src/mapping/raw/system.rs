@@ -115,6 +115,12 @@ pub struct RawOAuth2 {
     /// Refresh this long before the access token expires. Default `60s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_before: Option<DurationSpec>,
+    /// JSONPath into the token endpoint's answer to the account the tokens belong to, e.g.
+    /// `$.hub_id`. The first install pins that account: a later install into another account
+    /// is refused unless its link was made with `mapsync oauth-link --replace-account`, and a
+    /// webhook's `account` must match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A request budget: `requests` per `per`, with an optional burst.

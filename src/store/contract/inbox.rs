@@ -283,3 +283,46 @@ fn a_retried_dead_letter_of_several_events_goes_back_as_each_event_and_a_sync_le
     let payloads: Vec<_> = claim.events.iter().map(|e| e.payload.clone()).collect();
     assert_eq!(payloads, [json!({"operation": "delete"})]);
 }
+
+#[test]
+fn pending_events_count_what_is_stored_until_acked_or_dead_lettered() {
+    let s = store();
+    assert_eq!(s.inbox_pending_events().unwrap(), 0);
+    s.inbox_insert(
+        &[
+            event(Some("a1"), "r1", 1),
+            event(Some("a2"), "r1", 2),
+            event(Some("b1"), "r2", 3),
+            event(Some("a1"), "r1", 1),
+        ],
+        t(0),
+    )
+    .unwrap();
+    assert_eq!(
+        s.inbox_pending_events().unwrap(),
+        3,
+        "the duplicate is not stored"
+    );
+    assert_eq!(s.inbox_depth().unwrap(), 2, "depth is in record keys");
+    let first = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
+    let held = first.events.len() as u64;
+    s.inbox_retry(
+        &first,
+        &RetryLater {
+            error: "later".into(),
+            next_attempt_at: t(2),
+            at: t(1),
+            failed: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.inbox_pending_events().unwrap(), 3, "a retry keeps them");
+    let again = s.inbox_claim(&lease("w"), t(3)).unwrap().unwrap();
+    assert!(s.inbox_ack(&again, t(4)).unwrap());
+    let after_ack = s.inbox_pending_events().unwrap();
+    assert_eq!(after_ack, 3 - again.events.len() as u64);
+    let last = s.inbox_claim(&lease("w"), t(5)).unwrap().unwrap();
+    assert!(s.inbox_dead_letter(&last, "gone", t(6)).unwrap());
+    assert_eq!(s.inbox_pending_events().unwrap(), 0);
+    assert!(held > 0);
+}

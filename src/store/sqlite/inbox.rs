@@ -335,6 +335,13 @@ pub(super) fn depth(conn: &Connection) -> StoreResult<u64> {
     unsigned("inbox depth", n)
 }
 
+pub(super) fn pending_events(conn: &Connection) -> StoreResult<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM inbox_event WHERE processed_at IS NULL")?
+        .query_row([], |row| row.get(0))?;
+    unsigned("pending inbox events", n)
+}
+
 pub(super) fn prune(conn: &Connection, before: Timestamp) -> StoreResult<u64> {
     let n = conn
         .prepare_cached(
