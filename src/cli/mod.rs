@@ -127,7 +127,7 @@ the state store cannot be used.")]
     /// in a browser and approve; the tokens are stored for `serve` and `sync`.
     #[command(after_help = "\
 Example:
-  mapsync oauth-link hubspot --mapping mapping.yaml --public-url https://sync.example.com
+  mapsync oauth-link crm --mapping mapping.yaml --public-url https://sync.example.com
 
 Exit codes: 0 printed, 1 invalid mapping, 2 not an OAuth system or bad --public-url, 74 the
 state store cannot be used.")]
@@ -422,6 +422,7 @@ pub enum DirectionArg {
 /// Sets up `tracing` on stderr, in the chosen format and verbosity.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::field::MakeExt;
     let default = match cli.verbose {
         0 => "warn",
         1 => "debug",
@@ -434,9 +435,38 @@ pub fn init_logging(cli: &Cli) {
     let _ = match cli.log_format {
         LogFormat::Human => builder
             .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                    let text = escape_log(&format!("{value:?}"));
+                    if field.name() == "message" {
+                        write!(w, "{text}")
+                    } else {
+                        write!(w, "{field}={text}")
+                    }
+                })
+                .delimited(" "),
+            )
             .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// A log field's text with every control character escaped (`\n`, `\u{1b}`, …), so a value
+/// from a remote system (a record id, an API's error text) can never forge a log line or
+/// drive the terminal. JSON logs escape by themselves.
+pub(crate) fn escape_log(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs one command and says how it ended.
@@ -503,4 +533,17 @@ pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_fields_cannot_forge_lines() {
+        assert_eq!(
+            super::escape_log("104\n2026-01-01 INFO forged"),
+            "104\\n2026-01-01 INFO forged"
+        );
+        assert_eq!(super::escape_log("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
+        assert_eq!(super::escape_log("plain é"), "plain é");
+    }
 }

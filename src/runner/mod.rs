@@ -7,6 +7,8 @@
 //! duplicating records.
 
 mod apply;
+mod budget;
+mod claims;
 mod credentials;
 mod error;
 mod failpoint;
@@ -16,9 +18,11 @@ mod sync;
 mod tokens;
 mod worker;
 
+pub use budget::StoreBudget;
+pub use claims::SERVE_LOCK;
 pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;
-pub use worker::{MAX_ATTEMPTS, WorkerContext, WorkerCounters, run_workers};
+pub use worker::{LEASE, MAX_ATTEMPTS, WorkerContext, WorkerCounters, claim_scopes, run_workers};
