@@ -13,3 +13,4 @@ mod pairs;
 mod queue;
 mod router;
 mod side_by_side;
+mod stale_delete;
