@@ -14,3 +14,4 @@ mod pairs;
 mod queue;
 mod router;
 mod side_by_side;
+mod stale_delete;
