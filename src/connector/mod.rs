@@ -26,7 +26,7 @@ pub use call::Response;
 pub use error::{ConnectorError, Result, TransportKind};
 pub use oauth::{MemoryTokens, OAuthTokens, TokenProvider, TokenStoreError};
 pub use ops::{CreateOutcome, DeleteOutcome};
-pub use paging::{Page, PageCursor};
+pub use paging::{Page, PageCursor, PageGuard};
 pub use rate_limit::{RateLimiter, SharedBudget};
 pub use retry::{Backoff, FastRandom, FixedRandom, Jitter, Random, parse_retry_after};
 pub use stats::ConnectorStats;

@@ -255,7 +255,10 @@ pub trait StateStore: Send + Sync {
     fn inbox_prune(&self, before: Timestamp) -> StoreResult<u64>;
     fn add_dead_letter(&self, letter: &NewDeadLetter) -> StoreResult<i64>;
     fn dead_letters(&self, query: &DeadLetterQuery) -> StoreResult<Vec<DeadLetter>>;
-    /// Puts a dead letter back into the inbox as a new event for its record; false if no such id.
+    /// Puts a dead letter back into the inbox for its record, in one transaction with its
+    /// removal; false if no such id. A payload that is a non-empty JSON array (a worker's dead
+    /// letter: the record's events) goes back as one inbox event per element, in order; any
+    /// other payload (a sync's dead letter) as one event. The events have no dedup key.
     fn retry_dead_letter(&self, id: i64, at: Timestamp) -> StoreResult<bool>;
     fn drop_dead_letter(&self, id: i64) -> StoreResult<bool>;
 

@@ -92,6 +92,7 @@ pub(crate) fn class_of(c: RawErrorClass) -> ErrorClass {
         RawErrorClass::RateLimited => ErrorClass::RateLimited,
         RawErrorClass::Auth => ErrorClass::Auth,
         RawErrorClass::Permanent => ErrorClass::Permanent,
+        RawErrorClass::Conflict => ErrorClass::Conflict,
     }
 }
 

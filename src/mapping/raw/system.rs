@@ -189,6 +189,10 @@ pub enum RawErrorClass {
     Auth,
     /// Retrying will not help; record the failure.
     Permanent,
+    /// The request conflicts with another record (a duplicate, a unique value already taken):
+    /// recorded at once as a conflict for a person, with the reason on the record's status,
+    /// never retried. A 409 is in this class unless a rule or `retry.statuses` says otherwise.
+    Conflict,
 }
 
 /// A rule that puts responses with a given status (and optionally a body match) in a class.

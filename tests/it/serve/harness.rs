@@ -197,6 +197,15 @@ impl Live {
         self.base = line.trim().trim_start_matches("Listening on ").to_string();
     }
 
+    /// Sets (or with `None` removes) an environment variable of the next `spawn` and
+    /// `mapsync` command.
+    pub fn set_env(&mut self, name: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            self.env.push((name.to_string(), v.to_string()));
+        }
+    }
+
     /// `127.0.0.1:PORT` of the running server.
     pub fn addr(&self) -> String {
         self.base.trim_start_matches("http://").to_string()
