@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sandbox::{SandboxConfig, System, WebhookConfig};
+use sandbox::{NotificationConfig, SandboxConfig, System, WebhookConfig};
 use serde_json::{Value, json};
 
 use super::harness::{Live, Opts, start};
@@ -70,6 +70,12 @@ async fn kill_9_while_events_are_delivered_loses_nothing_and_creates_once() {
                 retry_delays: vec![Duration::from_millis(500); 9],
                 max_attempts: 10,
                 ..defaults.webhooks.clone()
+            },
+            // 10to8 retries a notification 5 times over hours; the test default (~0.6 s in
+            // all) is shorter than a restart on a loaded machine, so give it the same ~5 s.
+            notifications: NotificationConfig {
+                retry_delays: vec![Duration::from_millis(500); 9],
+                ..defaults.notifications.clone()
             },
             ..defaults
         },
