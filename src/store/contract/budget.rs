@@ -46,7 +46,7 @@ fn the_backfill_leaves_the_reserve_to_live_work() {
     assert_eq!(live(t(0)), taken(200));
     // Another key is another bucket.
     assert_eq!(
-        s.take_budget("hubspot", &RATE, BudgetPriority::Backfill, t(0))
+        s.take_budget("crm", &RATE, BudgetPriority::Backfill, t(0))
             .unwrap(),
         taken(0)
     );
