@@ -4,6 +4,7 @@
 //! is YAML only.
 
 mod empty;
+mod events;
 mod fake;
 mod writes;
 
@@ -57,6 +58,7 @@ collections:
       body: { data: ["{{ fields }}"] }
       result: { path: "$.data[0]", success: 'result.status == "success"', message: $.message }
     # batch
+    # webhook
 pair:
   home: people
   external: contacts
