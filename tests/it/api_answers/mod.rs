@@ -6,6 +6,7 @@
 mod empty;
 mod events;
 mod fake;
+mod rules;
 mod writes;
 
 use std::path::PathBuf;
