@@ -44,6 +44,46 @@ impl WriteError {
     }
 }
 
+impl WriteError {
+    /// The short, fixed text a status field in the *other* system gets: never the remote
+    /// API's own words, which may carry its data, ids or echoed credentials (the full message
+    /// stays in the local outcomes and dead letters).
+    pub fn status_message(&self) -> &'static str {
+        match self.class {
+            ErrorClass::Permanent => {
+                "the other system refused this record; see mapsync's dead letters"
+            }
+            ErrorClass::Auth => "mapsync could not authenticate with the other system",
+            ErrorClass::RateLimited | ErrorClass::Transient => {
+                "the other system was unavailable; mapsync retries"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_message_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_field_never_gets_the_remote_error_text() {
+        for class in [
+            ErrorClass::Permanent,
+            ErrorClass::Auth,
+            ErrorClass::RateLimited,
+            ErrorClass::Transient,
+        ] {
+            let e = WriteError::new("400 token=abc123 {\"email\":\"x@y\"}", class);
+            let shown = e.status_message();
+            assert!(
+                !shown.contains("abc123") && !shown.contains("x@y"),
+                "{shown}"
+            );
+            assert!(shown.len() < 80);
+        }
+    }
+}
+
 impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -96,6 +136,18 @@ pub(crate) struct Writer<'a> {
     pub page: u64,
     /// Target writes made so far on this page (for crash points in tests).
     pub writes: std::sync::atomic::AtomicU64,
+    /// Asked before every remote write with the source record's id: false when the writer no
+    /// longer holds the claim on that record (another holder took it over), and the write is
+    /// not made. `None`: unfenced.
+    pub fence: Option<&'a dyn Fn(&str) -> bool>,
+}
+
+/// The failure of a write refused because its claim was lost.
+fn claim_lost() -> WriteError {
+    WriteError::new(
+        "the claim on this record was lost (another holder took it over); nothing more was written",
+        ErrorClass::Transient,
+    )
 }
 
 /// Variables for requests to each side (`mapped_fields`).
@@ -115,6 +167,24 @@ fn item_failed(e: &BatchItemError) -> WriteError {
 }
 
 impl Writer<'_> {
+    /// Whether the writer may still write for this source record.
+    fn holds(&self, source_id: &str) -> bool {
+        self.fence.is_none_or(|f| f(source_id))
+    }
+
+    /// The records of `which` whose claim still holds; the others fail with `claim_lost`.
+    fn still_held(&self, applied: &mut [Applied], which: &[usize]) -> Vec<usize> {
+        let mut held = Vec::with_capacity(which.len());
+        for &i in which {
+            if self.holds(&applied[i].plan.source_id) {
+                held.push(i);
+            } else {
+                applied[i].result = Err(claim_lost());
+            }
+        }
+        held
+    }
+
     /// Applies every plan of a page and returns what happened, in the plans' order.
     pub async fn apply(&self, plans: Vec<RecordPlan>) -> Vec<Applied> {
         let mut applied: Vec<Applied> = plans.into_iter().map(Applied::new).collect();
@@ -189,6 +259,9 @@ impl Writer<'_> {
     }
 
     async fn create_one(&self, a: &Applied) -> (WriteResult, bool) {
+        if !self.holds(&a.plan.source_id) {
+            return (Err(claim_lost()), false);
+        }
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
         let result = self
             .target
@@ -210,6 +283,9 @@ impl Writer<'_> {
         let (Some(id), Some(fields)) = (&a.plan.target_id, &a.plan.write) else {
             return Ok(a.plan.target_id.clone());
         };
+        if !self.holds(&a.plan.source_id) {
+            return Err(claim_lost());
+        }
         match self
             .target
             .update(self.engine.target(), id, fields.clone(), self.vars.target)
@@ -224,6 +300,9 @@ impl Writer<'_> {
         let Some(id) = &a.plan.target_id else {
             return (Ok(None), None);
         };
+        if !self.holds(&a.plan.source_id) {
+            return (Err(claim_lost()), None);
+        }
         match self
             .target
             .delete(self.engine.target(), id, a.plan.force)
@@ -239,6 +318,10 @@ impl Writer<'_> {
     }
 
     async fn batch_create(&self, applied: &mut [Applied], which: &[usize]) {
+        let which = &self.still_held(applied, which)[..];
+        if which.is_empty() {
+            return;
+        }
         let items: Vec<BatchItem> = which
             .iter()
             .map(|&i| BatchItem {
@@ -334,6 +417,10 @@ impl Writer<'_> {
     }
 
     async fn batch_update(&self, applied: &mut [Applied], which: &[usize]) {
+        let which = &self.still_held(applied, which)[..];
+        if which.is_empty() {
+            return;
+        }
         let items: Vec<BatchItem> = which
             .iter()
             .map(|&i| BatchItem {
@@ -378,10 +465,13 @@ impl Writer<'_> {
             Ok(Some(id)) => WriteOutcome::Done { target_id: id },
             Ok(None) => return None,
             Err(e) => WriteOutcome::Failed {
-                message: &e.message,
+                message: e.status_message(),
             },
         };
         let fields = self.engine.writeback(plan, outcome, self.now)?;
+        if !self.holds(&plan.source_id) {
+            return Some(Some(claim_lost().message));
+        }
         let r = self
             .source
             .update(
@@ -412,7 +502,7 @@ impl Writer<'_> {
                 Ok(Some(id)) => WriteOutcome::Done { target_id: id },
                 Ok(None) => continue,
                 Err(e) => WriteOutcome::Failed {
-                    message: &e.message,
+                    message: e.status_message(),
                 },
             };
             if let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) {
@@ -423,6 +513,9 @@ impl Writer<'_> {
             stream::iter(jobs.into_iter().map(|(i, fields)| {
                 let id = applied[i].plan.source_id.clone();
                 async move {
+                    if !self.holds(&id) {
+                        return (i, Err(claim_lost().message));
+                    }
                     let r = self
                         .source
                         .update(source, &id, fields, self.vars.source)

@@ -6,10 +6,12 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use super::claims;
 use super::codec::{json, json_text, millis, timestamp, unsigned};
+use crate::mapping::Side;
 use crate::store::{
-    ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
-    NewDeadLetter, RetryLater, StoreError, StoreResult,
+    ClaimKey, ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary,
+    Lease, NewDeadLetter, RecordClaim, RetryLater, StoreError, StoreResult,
 };
 
 pub(super) fn insert(
@@ -55,17 +57,20 @@ pub(super) fn insert(
     Ok(summary)
 }
 
-/// Ends every running lease at `at` (the claims stay marked, so the next claim counts the
-/// interrupted attempt).
-pub(super) fn end_leases(conn: &Connection, at: Timestamp) -> StoreResult<u64> {
+/// Ends every claim that holds inbox work (the work rows keep its token, so the next claim
+/// counts the interrupted attempt).
+pub(super) fn end_leases(conn: &Connection) -> StoreResult<u64> {
     let n = conn
         .prepare_cached(
-            "UPDATE inbox_work SET lease_until = ?1
-             WHERE claimed_by IS NOT NULL AND lease_until > ?1",
+            "DELETE FROM claim WHERE token IN
+                 (SELECT claim_token FROM inbox_work WHERE claim_token IS NOT NULL)",
         )?
-        .execute(params![millis(at)])?;
+        .execute([])?;
     Ok(n as u64)
 }
+
+/// Candidates looked at per claim: due work rows, oldest first, whose claim is free.
+const CANDIDATES: u32 = 256;
 
 pub(super) fn claim(
     conn: &Connection,
@@ -74,25 +79,85 @@ pub(super) fn claim(
 ) -> StoreResult<Option<InboxClaim>> {
     let lease_ms = i64::try_from(lease.duration.as_millis()).unwrap_or(i64::MAX);
     let lease_until = millis(at).saturating_add(lease_ms);
-    let claimed = conn
+    let candidates: Vec<(i64, String, String, Option<i64>)> = conn
         .prepare_cached(
-            // Taking over a record whose lease ran out counts as a failed attempt: the previous
-            // worker died or hung on it, and a record that kills every worker must reach the
-            // dead letters rather than loop forever.
+            "SELECT rowid, source, record_key, claim_token FROM inbox_work w
+             WHERE next_attempt_at <= ?1
+               AND NOT EXISTS (SELECT 1 FROM claim c
+                               WHERE c.token = w.claim_token AND c.lease_until > ?1)
+             ORDER BY next_attempt_at, dirty_since LIMIT ?2",
+        )?
+        .query_map(params![millis(at), CANDIDATES], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (rowid, source, record_key, previous) in candidates {
+        // The previous claim of this work ran out: take it over first, so its holder's fenced
+        // writes fail from now on.
+        if let Some(previous) = previous {
+            claims::delete(conn, previous)?;
+        }
+        let (pair, keys) = match lease.scopes.iter().find(|s| s.source == source) {
+            Some(scope) => (
+                scope.pair.clone(),
+                claims::expand(
+                    conn,
+                    &scope.pair,
+                    &[ClaimKey::new(scope.side, record_key.clone())],
+                )?,
+            ),
+            None => (
+                String::new(),
+                vec![ClaimKey::new(Side::Home, format!("{source}:{record_key}"))],
+            ),
+        };
+        let Some(token) = claims::take(conn, &pair, &lease.worker, None, &keys, lease_until, at)?
+        else {
+            continue;
+        };
+        return claim_row(
+            conn,
+            rowid,
+            token,
+            pair,
+            keys,
+            &lease.worker,
+            lease_until,
+            at,
+        )
+        .map(Some);
+    }
+    Ok(None)
+}
+
+/// Marks the work row `rowid` held by the claim `token` and loads its events.
+#[allow(clippy::too_many_arguments)]
+fn claim_row(
+    conn: &Connection,
+    rowid: i64,
+    token: i64,
+    pair: String,
+    keys: Vec<ClaimKey>,
+    worker: &str,
+    lease_until: i64,
+    at: Timestamp,
+) -> StoreResult<InboxClaim> {
+    let (source, record_key, dirty_since, attempts, high_water) = conn
+        .prepare_cached(
+            // Taking over a record whose claim was ended or ran out counts as a failed attempt:
+            // the previous worker died or hung on it, and a record that kills every worker must
+            // reach the dead letters rather than loop forever.
             "UPDATE inbox_work SET
-                 attempts = attempts + (claimed_by IS NOT NULL),
-                 first_failed_at = CASE WHEN claimed_by IS NOT NULL THEN coalesce(first_failed_at, ?3)
+                 attempts = attempts + (claim_token IS NOT NULL),
+                 first_failed_at = CASE WHEN claim_token IS NOT NULL THEN coalesce(first_failed_at, ?3)
                                         ELSE first_failed_at END,
-                 last_error = CASE WHEN claimed_by IS NOT NULL THEN 'the previous worker''s lease ran out'
+                 last_error = CASE WHEN claim_token IS NOT NULL THEN 'the previous worker''s lease ran out'
                                    ELSE last_error END,
-                 claimed_by = ?1, lease_until = ?2
-             WHERE rowid = (
-                 SELECT rowid FROM inbox_work
-                 WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
-                 ORDER BY next_attempt_at, dirty_since LIMIT 1)
+                 claim_token = ?2
+             WHERE rowid = ?1
              RETURNING source, record_key, dirty_since, attempts, last_event_id",
         )?
-        .query_row(params![lease.worker, lease_until, millis(at)], |row| {
+        .query_row(params![rowid, token, millis(at)], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -100,11 +165,7 @@ pub(super) fn claim(
                 row.get::<_, i64>(3)?,
                 row.get::<_, i64>(4)?,
             ))
-        })
-        .optional()?;
-    let Some((source, record_key, dirty_since, attempts, high_water)) = claimed else {
-        return Ok(None);
-    };
+        })?;
 
     let mut stmt = conn.prepare_cached(
         "SELECT id, dedup_key, payload_json, received_at FROM inbox_event
@@ -128,32 +189,35 @@ pub(super) fn claim(
             received_at: timestamp(received_at)?,
         });
     }
-    Ok(Some(InboxClaim {
+    Ok(InboxClaim {
         source,
         record_key,
-        worker: lease.worker.clone(),
-        lease_until: timestamp(lease_until)?,
+        claim: RecordClaim {
+            token,
+            holder: worker.to_owned(),
+            pair,
+            keys,
+            lease_until: timestamp(lease_until)?,
+        },
         dirty_since: timestamp(dirty_since)?,
         attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
         events,
         high_water,
-    }))
+    })
 }
 
 /// The claim's work row if the claim still holds: (last_event_id, attempts, first_failed_at).
 fn owned(conn: &Connection, claim: &InboxClaim) -> StoreResult<Option<(i64, i64, Option<i64>)>> {
+    if !claims::held(conn, claim.claim.token)? {
+        return Ok(None);
+    }
     Ok(conn
         .prepare_cached(
             "SELECT last_event_id, attempts, first_failed_at FROM inbox_work
-             WHERE source = ?1 AND record_key = ?2 AND claimed_by = ?3 AND lease_until = ?4",
+             WHERE source = ?1 AND record_key = ?2 AND claim_token = ?3",
         )?
         .query_row(
-            params![
-                claim.source,
-                claim.record_key,
-                claim.worker,
-                millis(claim.lease_until)
-            ],
+            params![claim.source, claim.record_key, claim.claim.token],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?)
@@ -177,10 +241,11 @@ fn complete(
         claim.high_water,
         millis(at)
     ])?;
+    claims::delete(conn, claim.claim.token)?;
     if last_event_id > claim.high_water {
         conn.prepare_cached(
             "UPDATE inbox_work SET
-                 claimed_by = NULL, lease_until = NULL, attempts = 0, first_failed_at = NULL,
+                 claim_token = NULL, attempts = 0, first_failed_at = NULL,
                  last_error = NULL, next_attempt_at = ?3,
                  dirty_since = coalesce((SELECT min(received_at) FROM inbox_event
                      WHERE source = ?1 AND record_key = ?2 AND processed_at IS NULL), ?3)
@@ -210,10 +275,13 @@ pub(super) fn retry(
     if owned(conn, claim)?.is_none() {
         return Ok(false);
     }
+    claims::delete(conn, claim.claim.token)?;
     conn.prepare_cached(
         "UPDATE inbox_work SET
-             attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
-             first_failed_at = coalesce(first_failed_at, ?5), claimed_by = NULL, lease_until = NULL
+             attempts = attempts + ?6, last_error = ?3, next_attempt_at = ?4,
+             first_failed_at = CASE WHEN ?6 THEN coalesce(first_failed_at, ?5)
+                                    ELSE first_failed_at END,
+             claim_token = NULL
          WHERE source = ?1 AND record_key = ?2",
     )?
     .execute(params![
@@ -221,7 +289,8 @@ pub(super) fn retry(
         claim.record_key,
         retry.error,
         millis(retry.next_attempt_at),
-        millis(retry.at)
+        millis(retry.at),
+        i64::from(retry.failed)
     ])?;
     Ok(true)
 }
@@ -363,247 +432,4 @@ pub(super) fn drop_dead_letter(conn: &Connection, id: i64) -> StoreResult<bool> 
         .prepare_cached("DELETE FROM dead_letter WHERE id = ?1")?
         .execute(params![id])?
         > 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use serde_json::json;
-
-    use super::super::tests::{store, t};
-    use crate::store::{
-        DeadLetterQuery, InboxEvent, InsertSummary, Lease, NewDeadLetter, RetryLater, StateStore,
-    };
-
-    fn event(dedup_key: Option<&str>, record_key: &str, n: i64) -> InboxEvent {
-        InboxEvent {
-            source: "crm".into(),
-            dedup_key: dedup_key.map(str::to_owned),
-            record_key: record_key.into(),
-            payload: json!({"n": n}),
-        }
-    }
-
-    fn lease(worker: &str) -> Lease {
-        Lease {
-            worker: worker.into(),
-            duration: Duration::from_secs(60),
-        }
-    }
-
-    #[test]
-    fn ending_leases_lets_a_new_process_take_over_at_once() {
-        let s = store();
-        s.inbox_insert(&[event(Some("e1"), "r1", 1)], t(0)).unwrap();
-        let dead = s.inbox_claim(&lease("old-process"), t(1)).unwrap().unwrap();
-        // Held under its lease: nobody else gets it.
-        assert!(s.inbox_claim(&lease("new"), t(2)).unwrap().is_none());
-        assert_eq!(s.inbox_end_leases(t(2)).unwrap(), 1);
-        let taken = s
-            .inbox_claim(&lease("new"), t(2))
-            .unwrap()
-            .expect("taken over");
-        assert_eq!(taken.record_key, "r1");
-        assert_eq!(
-            taken.attempts,
-            dead.attempts + 1,
-            "the interrupted attempt counts"
-        );
-        // The dead process's claim is lost: its ack does nothing.
-        assert!(!s.inbox_ack(&dead, t(3)).unwrap());
-        assert!(s.inbox_ack(&taken, t(3)).unwrap());
-        assert_eq!(s.inbox_end_leases(t(4)).unwrap(), 0);
-    }
-
-    #[test]
-    fn a_redelivered_event_is_stored_once() {
-        let s = store();
-        let summary = s
-            .inbox_insert(
-                &[event(Some("ev1"), "r1", 1), event(Some("ev1"), "r1", 1)],
-                t(0),
-            )
-            .unwrap();
-        assert_eq!(
-            summary,
-            InsertSummary {
-                inserted: 1,
-                duplicates: 1
-            }
-        );
-        let summary = s
-            .inbox_insert(
-                &[event(Some("ev1"), "r1", 1), event(Some("ev2"), "r2", 2)],
-                t(1),
-            )
-            .unwrap();
-        assert_eq!(
-            summary,
-            InsertSummary {
-                inserted: 1,
-                duplicates: 1
-            }
-        );
-        // The same key from another source is another event.
-        let other = InboxEvent {
-            source: "shop".into(),
-            ..event(Some("ev1"), "r1", 1)
-        };
-        assert_eq!(s.inbox_insert(&[other], t(1)).unwrap().inserted, 1);
-        assert_eq!(s.inbox_depth().unwrap(), 3);
-
-        let claim = s.inbox_claim(&lease("w"), t(2)).unwrap().unwrap();
-        assert_eq!((claim.record_key.as_str(), claim.events.len()), ("r1", 1));
-        assert!(s.inbox_ack(&claim, t(3)).unwrap());
-        // Still deduplicated after processing, until pruned.
-        assert_eq!(
-            s.inbox_insert(&[event(Some("ev1"), "r1", 1)], t(4))
-                .unwrap()
-                .duplicates,
-            1
-        );
-        assert_eq!(
-            s.inbox_prune(t(0)).unwrap(),
-            0,
-            "only events received before the cutoff go"
-        );
-        assert_eq!(s.inbox_prune(t(10)).unwrap(), 1);
-        assert_eq!(
-            s.inbox_insert(&[event(Some("ev1"), "r1", 1)], t(11))
-                .unwrap()
-                .inserted,
-            1
-        );
-    }
-
-    #[test]
-    fn id_less_notifications_coalesce_into_one_unit_of_work() {
-        let s = store();
-        let batch: Vec<_> = (0..50).map(|n| event(None, "customer-7", n)).collect();
-        assert_eq!(s.inbox_insert(&batch, t(0)).unwrap().inserted, 50);
-        assert_eq!(s.inbox_depth().unwrap(), 1);
-        let claim = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
-        assert_eq!(claim.events.len(), 50);
-        assert_eq!(claim.dirty_since, t(0));
-        assert!(s.inbox_ack(&claim, t(2)).unwrap());
-        assert_eq!(s.inbox_depth().unwrap(), 0);
-        assert_eq!(s.inbox_claim(&lease("w"), t(3)).unwrap(), None);
-    }
-
-    #[test]
-    fn one_worker_at_a_time_holds_a_record() {
-        let s = store();
-        s.inbox_insert(&[event(None, "r1", 1)], t(0)).unwrap();
-        s.inbox_insert(&[event(None, "r2", 2)], t(1)).unwrap();
-
-        let a = s.inbox_claim(&lease("a"), t(2)).unwrap().unwrap();
-        let b = s.inbox_claim(&lease("b"), t(2)).unwrap().unwrap();
-        assert_eq!((a.record_key.as_str(), b.record_key.as_str()), ("r1", "r2"));
-        assert_eq!(
-            s.inbox_claim(&lease("c"), t(3)).unwrap(),
-            None,
-            "both records are held"
-        );
-
-        // A new event for a held record does not free it for another worker.
-        s.inbox_insert(&[event(None, "r1", 3)], t(4)).unwrap();
-        assert_eq!(s.inbox_claim(&lease("c"), t(5)).unwrap(), None);
-
-        // Worker a's lease runs out: c takes r1 with every pending event, and a's ack is refused.
-        let c = s.inbox_claim(&lease("c"), t(62)).unwrap().unwrap();
-        assert_eq!(c.record_key, "r1");
-        assert_eq!(c.events.len(), 2);
-        assert_eq!(
-            c.attempts, 1,
-            "a lease that ran out counts as a failed attempt"
-        );
-        assert!(!s.inbox_ack(&a, t(63)).unwrap());
-        assert!(s.inbox_ack(&c, t(63)).unwrap());
-        assert!(
-            s.inbox_ack(&b, t(63)).unwrap(),
-            "b's lease ran out but nobody took r2"
-        );
-        assert_eq!(s.inbox_depth().unwrap(), 0);
-    }
-
-    #[test]
-    fn an_event_during_a_claim_makes_the_record_dirty_again() {
-        let s = store();
-        s.inbox_insert(&[event(None, "r1", 1)], t(0)).unwrap();
-        let first = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
-        s.inbox_insert(&[event(None, "r1", 2)], t(2)).unwrap();
-        assert!(s.inbox_ack(&first, t(3)).unwrap());
-
-        let second = s.inbox_claim(&lease("w"), t(4)).unwrap().unwrap();
-        let payloads: Vec<_> = second.events.iter().map(|e| e.payload.clone()).collect();
-        assert_eq!(payloads, [json!({"n": 2})]);
-        assert_eq!(second.dirty_since, t(2));
-        assert!(s.inbox_ack(&second, t(5)).unwrap());
-        assert_eq!(s.inbox_depth().unwrap(), 0);
-    }
-
-    #[test]
-    fn a_failed_record_waits_for_its_next_attempt_then_dead_letters() {
-        let s = store();
-        s.inbox_insert(&[event(Some("e1"), "r1", 1)], t(0)).unwrap();
-        let claim = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
-        let retry = RetryLater {
-            error: "503".into(),
-            next_attempt_at: t(100),
-            at: t(1),
-        };
-        assert!(s.inbox_retry(&claim, &retry).unwrap());
-        assert_eq!(
-            s.inbox_claim(&lease("w"), t(99)).unwrap(),
-            None,
-            "backing off"
-        );
-
-        let claim = s.inbox_claim(&lease("w"), t(100)).unwrap().unwrap();
-        assert_eq!(claim.attempts, 1);
-        assert!(
-            s.inbox_dead_letter(&claim, "422 invalid property", t(101))
-                .unwrap()
-        );
-        assert_eq!(s.inbox_depth().unwrap(), 0);
-
-        let letters = s.dead_letters(&DeadLetterQuery::default()).unwrap();
-        assert_eq!(letters.len(), 1);
-        let letter = &letters[0];
-        assert_eq!((letter.record_key.as_str(), letter.attempts), ("r1", 2));
-        assert_eq!(
-            (letter.first_failed_at, letter.last_failed_at),
-            (t(1), t(101))
-        );
-        assert_eq!(letter.payload, json!([{"n": 1}]));
-        assert_eq!(letter.last_error, "422 invalid property");
-
-        // Replay puts the record back in the inbox; drop forgets a letter.
-        assert!(s.retry_dead_letter(letter.id, t(200)).unwrap());
-        assert!(!s.retry_dead_letter(letter.id, t(200)).unwrap());
-        assert_eq!(s.inbox_depth().unwrap(), 1);
-        let claim = s.inbox_claim(&lease("w"), t(201)).unwrap().unwrap();
-        assert_eq!((claim.record_key.as_str(), claim.attempts), ("r1", 0));
-
-        let id = s
-            .add_dead_letter(&NewDeadLetter {
-                source: "pair-a".into(),
-                record_key: "h1".into(),
-                payload: json!({"op": "delete"}),
-                error: "409 future bookings".into(),
-                attempts: 1,
-                first_failed_at: t(300),
-                at: t(300),
-            })
-            .unwrap();
-        let query = DeadLetterQuery {
-            source: Some("pair-a".into()),
-            ..DeadLetterQuery::default()
-        };
-        assert_eq!(s.dead_letters(&query).unwrap().len(), 1);
-        assert!(s.drop_dead_letter(id).unwrap());
-        assert!(!s.drop_dead_letter(id).unwrap());
-        assert!(s.dead_letters(&query).unwrap().is_empty());
-    }
 }

@@ -147,6 +147,30 @@ impl Dir {
     }
 }
 
+impl Dir {
+    /// The records whose last outbound outcome is a failure: `(source id, failures in a row,
+    /// message)`, read from the state store.
+    pub fn failures(&self) -> Vec<(String, u32, String)> {
+        use mapsync::mapping::Direction;
+        use mapsync::store::{SqliteConfig, SqliteStore, StateStore};
+        let store = SqliteStore::open(&self.dir.path().join("state.db"), &SqliteConfig::default())
+            .expect("open the state store");
+        let pair = "people<->contacts";
+        store
+            .failed_outcomes(pair, Direction::Outbound, 100)
+            .expect("read outcomes")
+            .into_iter()
+            .map(|o| {
+                (
+                    o.outcome.source_id,
+                    o.attempts,
+                    o.outcome.message.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+}
+
 /// The counts that are not zero, as `name=n` in name order.
 pub fn nonzero(counts: &Value) -> Vec<String> {
     let mut out: Vec<String> = counts

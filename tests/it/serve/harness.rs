@@ -32,6 +32,10 @@ pub struct Opts {
     pub mapping_text: Option<String>,
     /// The systems whose webhook deliveries `settle` waits for.
     pub delivering: Vec<System>,
+    /// More `mapsync serve` flags.
+    pub serve_args: Vec<String>,
+    /// The server's open-file limit (`ulimit -n` in a shell that then execs the binary).
+    pub nofile: Option<u32>,
 }
 
 impl Default for Opts {
@@ -49,6 +53,8 @@ impl Default for Opts {
             subscribe: true,
             mapping_text: None,
             delivering: vec![System::Hubspot, System::Tte],
+            serve_args: Vec::new(),
+            nofile: None,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct Live {
     env: Vec<(String, String)>,
     workers: usize,
     delivering: Vec<System>,
+    serve_args: Vec<String>,
+    nofile: Option<u32>,
 }
 
 impl Drop for Live {
@@ -106,6 +114,8 @@ pub async fn start(opts: Opts) -> Live {
         env,
         workers: opts.workers,
         delivering: opts.delivering,
+        serve_args: opts.serve_args,
+        nofile: opts.nofile,
     };
     live.spawn("127.0.0.1:0").await;
     if opts.subscribe {
@@ -123,7 +133,18 @@ impl Live {
             .append(true)
             .open(self.dir.path().join("serve.log"))
             .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        let bin = env!("CARGO_BIN_EXE_mapsync");
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .args([
                 "-v",
                 "serve",
@@ -134,6 +155,7 @@ impl Live {
                 "--workers",
                 &self.workers.to_string(),
             ])
+            .args(&self.serve_args)
             .current_dir(self.dir.path())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
