@@ -15,7 +15,7 @@ use crate::connector::Connector;
 use crate::mapping::Side;
 use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters};
 use crate::server::{self, AppState, DEFAULT_HIGH_WATER, Limits, ServerConfig};
-use crate::store::{StateStore, StoreError};
+use crate::store::{BudgetPriority, StateStore, StoreError};
 
 /// How often processed inbox events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -190,8 +190,11 @@ pub fn run(args: &ServeArgs) -> Exit {
             tracing::warn!(system = %name, error = %message, "A system cannot authenticate yet.");
             eprintln!("warning: {message}");
         }
+        // Live work: served from the shared budget before a running sync's back-fill.
+        let budget = runner::StoreBudget::new(store.clone(), &name, BudgetPriority::Live);
         match Connector::builder(&mapping.systems[&name])
             .token_provider(Arc::new(StoreTokens(store.clone())))
+            .budget(Arc::new(budget))
             .build()
         {
             Ok(c) => {

@@ -22,6 +22,8 @@ pub(crate) struct WriteError {
     pub class: ErrorClass,
     /// How long the API asked to wait (rate-limited answers).
     pub retry_after: Option<std::time::Duration>,
+    /// The HTTP status of the refusal, when the API answered one.
+    pub status: Option<u16>,
 }
 
 impl WriteError {
@@ -31,6 +33,7 @@ impl WriteError {
             message: message.into(),
             class,
             retry_after: None,
+            status: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl WriteError {
             message: e.to_string(),
             class: e.class(),
             retry_after: e.retry_after(),
+            status: e.status(),
         }
     }
 }
@@ -163,7 +167,10 @@ fn failed(e: &ConnectorError) -> WriteError {
 /// A per-item error in a batch answer, with the class the connector gave it (the system's error
 /// rules; a refusal of the record itself is permanent unless a rule says otherwise).
 fn item_failed(e: &BatchItemError) -> WriteError {
-    WriteError::new(e.message.clone(), e.class)
+    WriteError {
+        status: e.status,
+        ..WriteError::new(e.message.clone(), e.class)
+    }
 }
 
 impl Writer<'_> {
@@ -208,7 +215,7 @@ impl Writer<'_> {
             let results = self
                 .each(&applied, &creates, |a| async move {
                     let (result, existing) = self.create_one(a).await;
-                    let back = if existing {
+                    let back = if existing || self.rule_refusal(&a.plan, &result).is_some() {
                         None
                     } else {
                         self.write_back_one(&a.plan, &result).await
@@ -228,7 +235,11 @@ impl Writer<'_> {
             let results = self
                 .each(&applied, &updates, |a| async move {
                     let result = self.update_one(a).await;
-                    let back = self.write_back_one(&a.plan, &result).await;
+                    let back = if self.rule_refusal(&a.plan, &result).is_some() {
+                        None
+                    } else {
+                        self.write_back_one(&a.plan, &result).await
+                    };
                     (result, back)
                 })
                 .await;
@@ -242,8 +253,40 @@ impl Writer<'_> {
             applied[*i].result = result;
             applied[*i].refused = refused;
         }
+        self.refusals(&mut applied).await;
         self.write_back(&mut applied).await;
         applied
+    }
+
+    /// The plan to write instead when the target refused a write the way a rule declares
+    /// (the engine decides; see `Engine::on_refusal`).
+    fn rule_refusal(&self, plan: &RecordPlan, result: &WriteResult) -> Option<RecordPlan> {
+        let Err(e) = result else { return None };
+        self.engine.on_refusal(plan, e.status, &e.message, self.now)
+    }
+
+    /// Writes again, with the placeholder, every record whose write a rule's refusal refused:
+    /// handled like the rule itself, not a failure. The placeholder is never refused by the
+    /// same rule, so this ends.
+    async fn refusals(&self, applied: &mut [Applied]) {
+        let mut which = Vec::new();
+        let mut plans = Vec::new();
+        for (i, a) in applied.iter().enumerate() {
+            if let Some(p) = self.rule_refusal(&a.plan, &a.result) {
+                tracing::info!(source_id = %p.source_id, reason = p.invalid.first().map(String::as_str).unwrap_or(""), "The target refused a value as its rule declares; writing the placeholder instead.");
+                which.push(i);
+                plans.push(p);
+            }
+        }
+        if plans.is_empty() {
+            return;
+        }
+        let redone = Box::pin(self.apply(plans)).await;
+        for (i, mut a) in which.into_iter().zip(redone) {
+            // Its write-back is done already.
+            a.written_back = Some(a.writeback_error.take());
+            applied[i] = a;
+        }
     }
 
     /// Runs `f` over the selected records, `concurrency` at a time, keeping their order.

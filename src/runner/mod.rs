@@ -7,6 +7,7 @@
 //! duplicating records.
 
 mod apply;
+mod budget;
 mod claims;
 mod credentials;
 mod error;
@@ -17,6 +18,7 @@ mod sync;
 mod tokens;
 mod worker;
 
+pub use budget::StoreBudget;
 pub use claims::SERVE_LOCK;
 pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;

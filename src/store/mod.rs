@@ -3,6 +3,7 @@
 //! [`SqliteStore`] the embedded implementation. Only this module writes SQL; it never knows
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
+mod budget;
 mod claim;
 mod commit;
 mod error;
@@ -24,6 +25,7 @@ use jiff::Timestamp;
 
 use crate::mapping::{Direction, Side};
 
+pub use budget::{BudgetGrant, BudgetPriority, BudgetRate};
 pub use claim::{ClaimKey, ClaimScope, RecordClaim};
 pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
 pub use error::{StoreError, StoreResult};
@@ -171,6 +173,28 @@ pub trait StateStore: Send + Sync {
     /// (naming the store) if another process, or another guard of this one, holds it. Used for
     /// one `serve` per store and one full sync per pair and direction.
     fn lock(&self, name: &str) -> StoreResult<ProcessLock>;
+
+    // The shared request budget.
+
+    /// Serves one request of `priority` from the budget `key` (a system's name), shared by
+    /// every process on this store, in one transaction. The budget is a token bucket: a key
+    /// seen for the first time starts full (`rate.burst` tokens at `at`); tokens accrue at
+    /// `rate.per_second` since the stored time, never beyond `rate.burst`. Then: while `at` is
+    /// before a stored pause, a back-fill request takes nothing and waits for the pause, and a
+    /// live one waits at least that long. A live request always takes a token (the count may go
+    /// negative: queued requests) and waits until its token has accrued. A back-fill request
+    /// takes one only if at least `rate.reserve() + 1` are there, and otherwise takes nothing
+    /// and is told how long until there will be. The exact rule is `budget::Bucket::take`.
+    fn take_budget(
+        &self,
+        key: &str,
+        rate: &BudgetRate,
+        priority: BudgetPriority,
+        at: Timestamp,
+    ) -> StoreResult<BudgetGrant>;
+    /// Holds every request of the budget `key` until `until` (a `Retry-After`); an earlier
+    /// pause never shortens a later one. A key never taken from is left alone.
+    fn pause_budget(&self, key: &str, until: Timestamp) -> StoreResult<()>;
 
     // OAuth.
 

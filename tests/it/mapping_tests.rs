@@ -102,7 +102,7 @@ fn a_broken_rule_fails_with_a_per_field_diff() {
                           found: "invalid@example.com"
           the plan: update 111 [conflict in emails: the records were never synced, and they differ; `newest` gives it to home], writes {"email":"invalid@example.com","tte_customer_sync_status":"Error: Invalid email a@b"}
 
-        ---- outbound: once the invalid first email is removed, the valid one replaces the placeholder (broken.yaml:581) ----
+        ---- outbound: once the invalid first email is removed, the valid one replaces the placeholder (broken.yaml:588) ----
           kind                                 expected: update
                                                   found: unchanged
           field email                          expected: "b@y.com"

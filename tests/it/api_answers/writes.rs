@@ -36,9 +36,13 @@ async fn a_202_with_a_per_record_error_fails_that_record_and_is_never_recorded_a
     let people = fake.people();
     assert!(people["p1"]["crm_id"].is_string() && people["p3"]["crm_id"].is_string());
     assert!(people["p2"]["crm_id"].is_null(), "{:?}", people["p2"]);
-    // Its status says it was refused for good (a permanent class); the store keeps why.
     let status = people["p2"]["sync_status"].as_str().unwrap_or_default();
-    assert!(status.contains("refused this record"), "{status}");
+    // The other system's status gets a fixed text by error class (never the remote words);
+    // `permanent` here, since no error rule matched the per-record error.
+    assert_eq!(
+        status, "failed: the other system refused this record; see mapsync's dead letters",
+        "{status}"
+    );
     assert_eq!(people["p1"]["sync_status"], "synced");
     let failures = dir.failures();
     assert_eq!(failures.len(), 1, "{failures:?}");
@@ -87,7 +91,11 @@ async fn a_refused_update_in_a_202_is_failed_and_classed_by_the_error_rules() {
     assert_eq!(nonzero(&counts), ["failed=1", "seen=1"], "{stderr}");
     let status = fake.people()["p1"]["sync_status"].clone();
     let status = status.as_str().unwrap_or_default();
-    assert!(status.contains("unavailable; mapsync retries"), "{status}");
+    // The 202 rule classed it `transient`: the status says mapsync retries.
+    assert_eq!(
+        status, "failed: the other system was unavailable; mapsync retries",
+        "{status}"
+    );
     let (_, _, message) = &dir.failures()[0];
     assert!(message.contains("LIMIT_REACHED"), "{message}");
     assert!(message.contains("mapsync retries later"), "{message}");

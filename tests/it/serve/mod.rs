@@ -9,5 +9,7 @@ pub(crate) mod harness;
 mod lease;
 mod live_faults;
 mod oauth_live;
+mod pairs;
 mod queue;
 mod router;
+mod side_by_side;
