@@ -2,7 +2,8 @@
 //! server: `{"data": [...]}` envelopes even for one record, writes that take `{"data":
 //! [record, ...]}` and answer one result per input in input order (201 when all were written,
 //! 202 for a single refused record, 400 for a batch with a refused input), 204 for an empty
-//! list and for an unknown id. A contact whose `Email` contains `refuse` is refused with
+//! list and for an unknown id. Notification channels (`/crm/v2/actions/watch`) take
+//! `{"watch": [channel]}` and list as 204 while there are none. A contact whose `Email` contains `refuse` is refused with
 //! `INVALID_DATA`, one containing `busy` with `LIMIT_REACHED`.
 
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ pub struct Data {
     pub people: BTreeMap<String, Value>,
     /// Contacts by id: `{id, Last_Name, Email, Home_Id}`.
     pub contacts: BTreeMap<String, Value>,
+    /// Notification channels (`/crm/v2/actions/watch`), as posted.
+    pub watches: Vec<Value>,
     /// `METHOD path → status` of every request.
     pub log: Vec<String>,
     next_id: u64,
@@ -201,6 +204,18 @@ fn route(
                 return answer(204, None);
             }
             write(d, inputs(), Some(vec![id.to_string()]))
+        }
+        ("GET", ["crm", "v2", "actions", "watch"]) if d.watches.is_empty() => answer(204, None),
+        ("GET", ["crm", "v2", "actions", "watch"]) => {
+            answer(200, Some(json!({"watch": d.watches})))
+        }
+        ("POST", ["crm", "v2", "actions", "watch"]) => {
+            d.watches
+                .extend(body["watch"].as_array().cloned().unwrap_or_default());
+            answer(
+                201,
+                Some(json!({"watch": [{"code": "SUCCESS", "status": "success"}]})),
+            )
         }
         _ => answer(404, Some(json!({"message": "no such route"}))),
     }

@@ -7,6 +7,7 @@ mod empty;
 mod events;
 mod fake;
 mod rules;
+mod setup;
 mod writes;
 
 use std::path::PathBuf;
