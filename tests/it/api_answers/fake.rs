@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Method, Response, Uri};
+use axum::http::{HeaderMap, Method, Response, Uri};
 use serde_json::{Value, json};
 
 /// The fake's records and request log.
@@ -25,6 +25,8 @@ pub struct Data {
     pub watches: Vec<Value>,
     /// `METHOD path → status` of every request.
     pub log: Vec<String>,
+    /// The `Authorization` header of every request to the CRM (`/crm/…`).
+    pub crm_auth: Vec<String>,
     next_id: u64,
 }
 
@@ -225,10 +227,15 @@ async fn handle(
     State(data): State<Arc<Mutex<Data>>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     body: String,
 ) -> Response<Body> {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let mut d = data.lock().unwrap();
+    if uri.path().starts_with("/crm/") {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+        d.crm_auth.push(auth.unwrap_or("(none)").to_string());
+    }
     let (status, out) = route(
         &mut d,
         &method,

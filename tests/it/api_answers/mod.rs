@@ -3,6 +3,7 @@
 //! contacts API in the style of Zoho CRM v2 built in the test; the mapping that describes it
 //! is YAML only.
 
+mod auth;
 mod empty;
 mod events;
 mod fake;
