@@ -21,6 +21,8 @@ pub struct Data {
     pub people: BTreeMap<String, Value>,
     /// Contacts by id: `{id, Last_Name, Email, Home_Id}`.
     pub contacts: BTreeMap<String, Value>,
+    /// The `Email` of every contact write, in arrival order.
+    pub attempts: Vec<String>,
     /// Notification channels (`/crm/v2/actions/watch`), as posted.
     pub watches: Vec<Value>,
     /// `METHOD path → status` of every request.
@@ -117,6 +119,8 @@ fn write(d: &mut Data, inputs: Vec<Value>, ids: Option<Vec<String>>) -> (u16, Op
     let mut results = Vec::new();
     let mut refused = 0;
     for (i, input) in inputs.into_iter().enumerate() {
+        d.attempts
+            .push(input["Email"].as_str().unwrap_or_default().to_string());
         let id = match &ids {
             Some(ids) => ids[i].clone(),
             None => {
@@ -163,6 +167,10 @@ fn route(
             200,
             Some(json!({"items": d.people.values().collect::<Vec<_>>()})),
         ),
+        ("GET", ["people", id]) => match d.people.get(*id) {
+            Some(p) => answer(200, Some(p.clone())),
+            None => answer(404, Some(json!({"message": "no such person"}))),
+        },
         ("PATCH", ["people", id]) => match d.people.get_mut(*id) {
             Some(p) => {
                 for (k, v) in body.as_object().into_iter().flatten() {

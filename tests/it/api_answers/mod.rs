@@ -8,6 +8,7 @@ mod empty;
 mod events;
 mod fake;
 mod rules;
+mod serve;
 mod setup;
 mod writes;
 
