@@ -22,6 +22,8 @@ pub use budget::StoreBudget;
 pub use claims::SERVE_LOCK;
 pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
+#[cfg(feature = "failpoints")]
+pub use failpoint::FAILPOINTS;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;

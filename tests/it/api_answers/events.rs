@@ -32,7 +32,7 @@ fn webhook(lines: &str) -> Webhook {
 
 /// What each event of a delivery is: `record id: action`.
 fn events(w: &Webhook, body: &str) -> Vec<String> {
-    let out = extract_events("contacts", w, body.as_bytes()).expect("a valid delivery");
+    let out = extract_events("contacts", w, body.as_bytes(), None).expect("a valid delivery");
     out.events
         .iter()
         .map(|e| {
