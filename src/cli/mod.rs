@@ -184,8 +184,12 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Print the mapping reference (every section and key, its type and meaning) as Markdown.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "language")]
     pub markdown: bool,
+    /// Print the expression-language reference (filters, tests, functions, and each key's
+    /// kind and variables as compiling these mappings records them) as Markdown.
+    #[arg(long, value_name = "MAPPING", num_args = 1..)]
+    pub language: Vec<PathBuf>,
 }
 
 /// `mapsync test`.
@@ -379,11 +383,33 @@ pub fn init_logging(cli: &Cli) {
     };
 }
 
+/// `mapsync schema --language`: the expression-language reference from the keys the given
+/// mappings compile (each must pass stage 1).
+fn schema_language(files: &[PathBuf]) -> Exit {
+    let env = Env::process();
+    let mut keys = Vec::new();
+    for f in files {
+        let loaded = load_file(f, &env, EnvMode::Lenient);
+        let Some(raw) = loaded.raw else {
+            eprintln!(
+                "error: {} does not pass stage 1; run `mapsync validate {}`",
+                f.display(),
+                f.display()
+            );
+            return Exit::Invalid;
+        };
+        keys.extend(crate::mapping::compile(&raw, &env, EnvMode::Lenient).keys);
+    }
+    print(&crate::mapping::expr_reference::markdown(&keys));
+    Exit::Ok
+}
+
 /// Runs one command and says how it ended.
 pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Test(args) => test::run(&args),
+        Command::Schema(args) if !args.language.is_empty() => schema_language(&args.language),
         Command::Schema(args) => {
             print(&if args.markdown {
                 crate::mapping::reference::markdown()
