@@ -26,7 +26,9 @@ pub struct Cli {
     /// The log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
-    /// More log output: -v for debug, -vv for trace. `RUST_LOG` overrides it.
+    /// More log output: -v for mapsync's debug lines, -vv for everything (libraries too).
+    /// `serve` and `sync` log at info by default, other commands only warnings. `RUST_LOG`
+    /// overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// What to do.
@@ -366,10 +368,15 @@ pub enum DirectionArg {
 /// Sets up `tracing` on stderr, in the chosen format and verbosity.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "debug",
-        _ => "trace",
+    // `serve` and `sync` tell what they do (a line per record acted on); the other commands
+    // print their result and log only problems. `-v` adds mapsync's own debug lines, never the
+    // libraries' (hyper, reqwest, sqlx…); `-vv` adds everything.
+    let busy = matches!(cli.command, Command::Serve(_) | Command::Sync(_));
+    let default = match (cli.verbose, busy) {
+        (0, true) => "warn,mapsync=info",
+        (0, false) => "warn",
+        (1, _) => "warn,mapsync=debug",
+        _ => "debug,mapsync=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

@@ -96,6 +96,13 @@ pub fn run(args: &SyncArgs) -> Exit {
 
 /// Loads a mapping for a command that calls APIs; prints its problems.
 pub(super) fn load(path: &Path) -> Option<Mapping> {
+    load_with_warnings(path).map(|(m, _)| m)
+}
+
+/// Like `load`, and returns the warnings too (the caller decides which to show).
+pub(super) fn load_with_warnings(
+    path: &Path,
+) -> Option<(Mapping, Vec<crate::mapping::Diagnostic>)> {
     let loaded = load_file(path, &Env::process(), EnvMode::Lenient);
     let name = path.display().to_string();
     let style = super::render::Style {
@@ -115,7 +122,12 @@ pub(super) fn load(path: &Path) -> Option<Mapping> {
         ));
         let _ = std::io::stderr().write_all(text.as_bytes());
     }
-    loaded.mapping
+    let warnings = loaded
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == crate::mapping::Severity::Warning)
+        .collect();
+    loaded.mapping.map(|m| (m, warnings))
 }
 
 /// Opens the state store at `state`, or at the default path next to the mapping.
@@ -243,6 +255,31 @@ impl Observer for Terminal {
         } else if plan.kind != PlanKind::Unchanged || plan.write.is_some() {
             self.emit(&describe(plan, &self.source_title, &self.target_title));
         }
+    }
+
+    /// A write that failed is named like a failed plan, with the API's answer as its reason.
+    fn failed(&mut self, plan: &RecordPlan, message: &str) {
+        let what = match plan.kind {
+            PlanKind::Create => format!("creating the {}", self.target_title),
+            PlanKind::Delete => format!(
+                "deleting {} {}",
+                self.target_title,
+                plan.target_id.as_deref().unwrap_or("")
+            ),
+            _ => format!(
+                "writing {} {}",
+                self.target_title,
+                plan.target_id.as_deref().unwrap_or("")
+            ),
+        };
+        let failed = RecordPlan {
+            kind: PlanKind::Failed,
+            reason: Some(format!("{what}: {message}")),
+            changes: Vec::new(),
+            invalid: Vec::new(),
+            ..plan.clone()
+        };
+        self.plan(&failed);
     }
 }
 

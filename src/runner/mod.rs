@@ -11,6 +11,7 @@ mod credentials;
 mod error;
 mod failpoint;
 mod lookup;
+mod narrate;
 mod report;
 mod sync;
 mod tokens;

@@ -34,6 +34,8 @@ pub trait Observer {
     fn page(&mut self, _records: u64, _counts: &Counts) {}
     /// A record's plan (every record in a dry run; the ones that changed something otherwise).
     fn plan(&mut self, _plan: &RecordPlan) {}
+    /// A planned write failed with this message (the record is retried on the next run).
+    fn failed(&mut self, _plan: &RecordPlan, _message: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -233,6 +235,10 @@ pub async fn sync(
                     if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
                         observer.plan(&a.plan);
                     }
+                    if let Err(e) = &a.result {
+                        observer.failed(&a.plan, &e.message);
+                    }
+                    super::narrate::log(dir, &engine, a);
                 }
                 let run_id = run.as_ref().map(|r| r.id.clone()).unwrap_or_default();
                 let cursor = next_position

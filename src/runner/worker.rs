@@ -346,12 +346,12 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     let record_key = claim.record_key.as_str();
     if !claim.events.is_empty() && ours == claim.events.len() {
         ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(source = %claim.source, record_key, reason = "every event reports mapsync's own write", "Skipped an echo.");
+        tracing::debug!(source = %claim.source, record_key, reason = "every event reports mapsync's own write", "Skipped an echo.");
         ack(ctx, claim);
         return;
     }
     if deletes + upserts == 0 && !claim.events.is_empty() {
-        tracing::info!(source = %claim.source, record_key, reason = "the mapping ignores these event kinds", "Skipped a record.");
+        tracing::debug!(source = %claim.source, record_key, reason = "the mapping ignores these event kinds", "Skipped a record.");
         ack(ctx, claim);
         return;
     }
@@ -418,7 +418,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     match plan.kind {
         PlanKind::Echo => {
             ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(source = %claim.source, record_key, reason = "the record equals what mapsync last wrote to it", "Skipped an echo.");
+            tracing::debug!(source = %claim.source, record_key, reason = "the record equals what mapsync last wrote to it", "Skipped an echo.");
         }
         PlanKind::Unchanged => {
             tracing::debug!(source = %claim.source, record_key, reason = "nothing differs", "Nothing to write.");
@@ -484,7 +484,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             on_failure(ctx, claim, &e.message, e.class, e.retry_after);
             return;
         }
-        tracing::info!(source = %claim.source, record_key, kind = ?a.plan.kind, target_id = a.result.as_ref().ok().and_then(|t| t.as_deref()).unwrap_or(""), "Processed a record.");
+        super::narrate::log(dir, &engine, a);
     }
     ack(ctx, claim);
 }

@@ -32,6 +32,8 @@ pub struct Opts {
     pub mapping_text: Option<String>,
     /// The systems whose webhook deliveries `settle` waits for.
     pub delivering: Vec<System>,
+    /// Run `serve` without `-v` (its default log level).
+    pub quiet: bool,
 }
 
 impl Default for Opts {
@@ -49,6 +51,7 @@ impl Default for Opts {
             subscribe: true,
             mapping_text: None,
             delivering: vec![System::Hubspot, System::Tte],
+            quiet: false,
         }
     }
 }
@@ -63,6 +66,7 @@ pub struct Live {
     env: Vec<(String, String)>,
     workers: usize,
     delivering: Vec<System>,
+    quiet: bool,
 }
 
 impl Drop for Live {
@@ -106,6 +110,7 @@ pub async fn start(opts: Opts) -> Live {
         env,
         workers: opts.workers,
         delivering: opts.delivering,
+        quiet: opts.quiet,
     };
     live.spawn("127.0.0.1:0").await;
     if opts.subscribe {
@@ -124,8 +129,8 @@ impl Live {
             .open(self.dir.path().join("serve.log"))
             .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+            .args((!self.quiet).then_some("-v"))
             .args([
-                "-v",
                 "serve",
                 "--mapping",
                 "mapping.yaml",

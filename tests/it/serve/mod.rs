@@ -6,6 +6,7 @@ mod crash;
 mod e2e;
 pub(crate) mod harness;
 mod live_faults;
+mod logs;
 mod oauth_live;
 mod queue;
 mod router;

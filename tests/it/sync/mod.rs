@@ -9,6 +9,7 @@ mod faults;
 mod inbound;
 mod matching;
 mod outbound;
+mod report;
 mod resume;
 
 use std::collections::BTreeMap;

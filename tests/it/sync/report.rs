@@ -1,0 +1,82 @@
+//! What a sync tells a person: a log line per record acted on (info by default), and every
+//! failed and conflicting record named with its reason, in the human output and in `--json`.
+
+use sandbox::{Faults, ScriptedFault, System};
+use serde_json::Value;
+
+use super::World;
+
+/// The `{"plan": …}` lines of a `--json` run whose kind is `kind`.
+fn plans(stdout: &str, kind: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("plan").cloned())
+        .filter(|p| p["kind"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_write_is_named_with_its_reason_and_every_write_is_logged() {
+    // Three contacts (plain, first name only, two emails) → three customers; the first POST
+    // of a customer is refused with 400.
+    let w = World::seeded(3, 0, 3).await;
+    let refuse_one_create = || {
+        w.sb.set_faults(
+            System::Tte,
+            Faults {
+                scripted: vec![ScriptedFault {
+                    method: Some("POST".into()),
+                    path_contains: Some("/customer/".into()),
+                    status: 400,
+                    count: 1,
+                    retry_after_secs: None,
+                }],
+                ..Faults::default()
+            },
+        )
+    };
+    refuse_one_create();
+    let run = w.sync_json("inbound").await;
+    run.expect_code(3);
+    let counts = run.counts();
+    assert_eq!((counts["created"], counts["failed"]), (2, 1), "{run:#?}");
+    let failed = plans(&run.stdout, "failed");
+    assert_eq!(failed.len(), 1, "{}", run.stdout);
+    let reason = failed[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("creating the customer: ") && reason.contains("400"),
+        "{reason}"
+    );
+    let failed_id = failed[0]["source_id"]
+        .as_str()
+        .expect("source id")
+        .to_string();
+
+    // The log (info by default) has one line per record acted on, the failure among them.
+    let created: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("inbound contact ") && l.contains(": created ("))
+        .collect();
+    assert_eq!(created.len(), 2, "{}", run.stderr);
+    assert!(
+        run.stderr.lines().any(|l| l.contains(&format!(
+            "inbound contact {failed_id} → customer (new): failed:"
+        ))),
+        "{}",
+        run.stderr
+    );
+
+    // The next run retries only that record; refused again, the human output names it.
+    refuse_one_create();
+    let human = w.sync(&["--direction", "inbound"], &[]).await;
+    human.expect_code(3);
+    assert!(
+        human.stdout.contains(&format!(
+            "! failed contact {failed_id}: creating the customer: "
+        )),
+        "{human:#?}"
+    );
+    assert!(human.stdout.contains("1 failed"), "{human:#?}");
+}
