@@ -60,6 +60,22 @@ pub const CUSTOM: &[Custom] = &[
         result: r#"[{"primary":true,"value":"a"},{"primary":false,"value":"b"}]"#,
     },
     Custom {
+        kind: NameKind::Filter,
+        name: "merge",
+        signature: "object | merge(other)",
+        description: "The object's entries with `other`'s added, replacing same-named ones; `none` on either side counts as `{}`. For an API that wants the id beside the fields.",
+        example: "{'name': 'Ada'} | merge({'id': 7})",
+        result: r#"{"id":7,"name":"Ada"}"#,
+    },
+    Custom {
+        kind: NameKind::Test,
+        name: "matches",
+        signature: "value is matches(pattern)",
+        description: "True when the value is a string and the whole of it matches the regular expression `pattern` (Rust `regex` syntax); false for anything else. An invalid pattern is an error naming it.",
+        example: "'AB-12' is matches('[A-Z]{2}-[0-9]+')",
+        result: "true",
+    },
+    Custom {
         kind: NameKind::Test,
         name: "email",
         signature: "value is email",

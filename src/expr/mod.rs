@@ -13,6 +13,7 @@ mod filters;
 mod json_path;
 mod json_template;
 pub mod language;
+mod matches;
 mod names;
 mod template;
 mod vars;

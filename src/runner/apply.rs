@@ -5,7 +5,9 @@
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
-use crate::connector::{BatchItem, Connector, ConnectorError, CreateOutcome, DeleteOutcome};
+use crate::connector::{
+    BatchItem, BatchItemError, Connector, ConnectorError, CreateOutcome, DeleteOutcome,
+};
 use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan, WriteOutcome};
 use crate::expr::Vars;
 use crate::mapping::model::ErrorClass;
@@ -106,10 +108,10 @@ fn failed(e: &ConnectorError) -> WriteError {
     WriteError::from_connector(e)
 }
 
-/// A per-item error in a batch answer: the API looked at the record and refused it, so the same
-/// request fails again (a 4xx-like validation error).
-fn item_failed(message: &str) -> WriteError {
-    WriteError::new(message, ErrorClass::Permanent)
+/// A per-item error in a batch answer, with the class the connector gave it (the system's error
+/// rules; a refusal of the record itself is permanent unless a rule says otherwise).
+fn item_failed(e: &BatchItemError) -> WriteError {
+    WriteError::new(e.message.clone(), e.class)
 }
 
 impl Writer<'_> {
@@ -271,6 +273,24 @@ impl Writer<'_> {
                         applied[i].result = Ok(Some(id));
                     }
                 }
+                for d in &outcome.done {
+                    let mine: Vec<usize> = which
+                        .iter()
+                        .copied()
+                        .filter(|&i| applied[i].plan.source_id == d.key)
+                        .collect();
+                    for i in mine {
+                        applied[i].result = match &d.id {
+                            Some(id) => Ok(Some(id.clone())),
+                            None => Err(WriteError::new(
+                                "the batch answer accepted this record but gave no id for it; \
+                                 find the new record before running again or it may be \
+                                 created twice",
+                                ErrorClass::Permanent,
+                            )),
+                        };
+                    }
+                }
                 for e in &outcome.errors {
                     let existing = target
                         .create
@@ -300,7 +320,7 @@ impl Writer<'_> {
                                 applied[i].result = Ok(Some(id.clone()));
                                 applied[i].linked_existing = true;
                             }
-                            _ => applied[i].result = Err(item_failed(&e.message)),
+                            _ => applied[i].result = Err(item_failed(e)),
                         }
                     }
                 }
@@ -334,7 +354,7 @@ impl Writer<'_> {
                         None => which.to_vec(),
                     };
                     for i in targets {
-                        applied[i].result = Err(item_failed(&e.message));
+                        applied[i].result = Err(item_failed(e));
                     }
                 }
             }

@@ -2,7 +2,7 @@
 //! page: plan, apply, and commit links, ledger, outcomes and the checkpoint in one transaction
 //! once the target acknowledged the page. A killed sync resumes from its checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -89,7 +89,7 @@ pub async fn sync(
     };
     let (src_vars, tgt_vars) = (vars_for(src_side), vars_for(tgt_side));
 
-    let target_records = index(&engine, store, &pair, tgt_conn, &tgt_vars).await?;
+    let (target_records, several) = index(&engine, store, &pair, tgt_conn, &tgt_vars).await?;
     observer.indexed(target_records);
     if target_records > 0 && mapping.pair.match_keys.is_none() && !opts.allow_unmatched {
         let links = store.link_counts(&pair)?;
@@ -173,7 +173,7 @@ pub async fn sync(
             let deleted = position.phase == Phase::Deleted;
             let mut plans = Vec::with_capacity(records.len());
             for r in &records {
-                plans.push(planner.plan(r, deleted)?);
+                plans.push(planner.plan(r, deleted, &several)?);
             }
             one_source_per_target(&engine, &mut plans);
             check_rails(opts, &counts, &plans)?;
@@ -297,19 +297,25 @@ pub async fn sync(
     })
 }
 
-/// Lists every live target record into the snapshot; returns how many there are.
+/// Ids named in a target's link field among several (a merged record): id → (the target's
+/// id, its link field's text). Gathered while indexing; rare, so kept in memory for the run.
+type NamedBySeveral = HashMap<String, (String, String)>;
+
+/// Lists every live target record into the snapshot; returns how many there are, and the ids
+/// that link fields name among several.
 async fn index(
     engine: &Engine<'_>,
     store: &dyn StateStore,
     pair: &str,
     conn: &Connector,
     vars: &Vars,
-) -> Result<u64, RunnerError> {
+) -> Result<(u64, NamedBySeveral), RunnerError> {
     let side = engine.direction().target();
     let collection = engine.target();
     store.snapshot_clear(pair, side)?;
     let mut cursor = PageCursor::First;
     let mut n = 0u64;
+    let mut several = NamedBySeveral::new();
     loop {
         let page = conn
             .list_page(collection, &collection.list, &cursor, vars)
@@ -334,11 +340,21 @@ async fn index(
                 })
             })
             .collect();
+        for r in page.records.iter().filter(|r| !engine.is_deleted(side, r)) {
+            if let (LinkValue::Several(ids), Some(holder)) =
+                (engine.link_value(side, r), collection.id_of(r))
+            {
+                let text = ids.join(", ");
+                for id in ids {
+                    several.insert(id, (holder.clone(), text.clone()));
+                }
+            }
+        }
         n += entries.len() as u64;
         store.snapshot_put(pair, side, &entries)?;
         match page.next {
             Some(c) => cursor = c,
-            None => return Ok(n),
+            None => return Ok((n, several)),
         }
     }
 }
@@ -476,6 +492,10 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
             return;
         }
     }
+    if plan.reported() {
+        c.conflicts += 1;
+        return;
+    }
     if !plan.invalid.is_empty()
         && matches!(
             plan.kind,
@@ -543,6 +563,7 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     }
     let kind = match plan.kind {
         _ if a.linked_existing => OutcomeKind::Linked,
+        _ if plan.reported() => OutcomeKind::Conflict,
         PlanKind::Create if !plan.invalid.is_empty() => OutcomeKind::Invalid,
         PlanKind::Create => OutcomeKind::Created,
         PlanKind::Update if !plan.invalid.is_empty() => OutcomeKind::Invalid,

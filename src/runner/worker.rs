@@ -18,17 +18,15 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use super::apply::{Sides, Writer};
-use super::lookup::shadow;
+use super::lookup::{Candidates, Planner, Prepared};
 use super::sync::{Connectors, record};
 use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorError};
-use crate::engine::{Engine, LinkValue, PlanContext, PlanKind, RecordPlan, Target};
+use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan};
 use crate::expr::Vars;
 use crate::mapping::model::{Collection, ErrorClass, EventAction, Mapping};
 use crate::mapping::{Direction, Side};
-use crate::store::{
-    CreateIntent, InboxClaim, Lease, LinkState, PageCommit, RetryLater, StateStore,
-};
+use crate::store::{CreateIntent, InboxClaim, Lease, PageCommit, RetryLater, StateStore};
 
 /// How long a claim holds before another worker may take the record (the holder is presumed
 /// dead). Longer than any one record's processing, retries included.
@@ -389,10 +387,21 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     };
-    let deleted = read.is_none() || (upserts == 0 && deletes > 0);
+    // The live read decides, not the events: a record that reads back (restored since its
+    // delete event, or the events arrived out of order) is upserted, never deleted.
+    let deleted = read.is_none();
+    if !deleted && upserts == 0 && deletes > 0 {
+        tracing::info!(source = %claim.source, record_key, reason = "the record still exists", "Ignored a stale delete event; syncing the record as it reads now.");
+    }
     let source = read.unwrap_or_else(|| stub(src_coll, record_key));
 
-    let plan = match live_plan(ctx, &engine, tgt_conn, &tgt_vars, &source, deleted).await {
+    let now = ctx.clock.now();
+    let now_text = now.round(jiff::Unit::Second).unwrap_or(now).to_string();
+    let plan = match live_plan(
+        ctx, &engine, tgt_conn, &tgt_vars, &source, deleted, &now_text,
+    )
+    .await
+    {
         Ok(p) => p,
         Err(LiveError::Store(e)) => {
             retry(
@@ -429,8 +438,6 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
         _ => {}
     }
 
-    let now = ctx.clock.now();
-    let now_text = now.round(jiff::Unit::Second).unwrap_or(now).to_string();
     let pair = mapping.pair_key();
     if plan.kind == PlanKind::Create {
         let intent = CreateIntent {
@@ -501,9 +508,9 @@ impl From<crate::store::StoreError> for LiveError {
     }
 }
 
-/// Plans one source record against the live target: the target is found through the store's
-/// link (or the source's link field) and read now; unlinked records fall back to the last full
-/// sync's snapshot for link-field and match-key candidates, each re-read before use.
+/// Plans one source record against the live target, through the same planning path as `sync`
+/// (`lookup::Planner`): the store's link and the source's link field are read now; candidates
+/// from the last full sync's snapshot (link field and match key) are each re-read before use.
 async fn live_plan(
     ctx: &WorkerContext,
     engine: &Engine<'_>,
@@ -511,39 +518,28 @@ async fn live_plan(
     tgt_vars: &Vars,
     source: &Value,
     deleted: bool,
+    now: &str,
 ) -> Result<RecordPlan, LiveError> {
     let dir = engine.direction();
-    let (src_side, tgt_side) = (dir.source(), dir.target());
+    let tgt_side = dir.target();
     let store = ctx.store.as_ref();
     let pair = ctx.mapping.pair_key();
-    let now = ctx.clock.now().to_string();
-    let Some(source_id) = engine.source().id_of(source) else {
-        return Ok(engine.plan(source, Target::None, &PlanContext::default()));
+    let planner = Planner {
+        engine,
+        store,
+        pair: &pair,
+        now,
     };
-    let link = store.link(&pair, src_side, &source_id)?;
-    let mut store_link = None;
-    match &link {
-        Some(l) if l.state == LinkState::Active => store_link = Some(l.id_on(tgt_side).to_string()),
-        Some(l)
-            if matches!(
-                l.state,
-                LinkState::DeletedOnHome | LinkState::DeletedOnExternal
-            ) =>
-        {
-            let mut plan = RecordPlan::skipped(
-                &source_id,
-                "the linked records' deletion was already synced",
-            );
-            plan.target_id = Some(l.id_on(tgt_side).to_string());
-            return Ok(plan);
-        }
-        _ => {}
-    }
+    let lookup = match planner.prepare(source, deleted)? {
+        Prepared::Planned(plan) => return Ok(*plan),
+        Prepared::Lookup(l) => l,
+    };
+    let source_id = lookup.source_id.as_str();
     // A create of this record may have reached the target without being recorded: the process
     // died between the write and the commit, which leaves the create's intent unsettled. Before
     // creating again, look for a target record that already links back to this one.
     let mut recovered: Vec<String> = Vec::new();
-    if store_link.is_none()
+    if lookup.store_link.is_none()
         && store
             .unsettled_intents(&pair, dir)?
             .iter()
@@ -551,37 +547,28 @@ async fn live_plan(
     {
         // Only the ids: each is re-read below like every other candidate (a listing may hold
         // fewer fields than a read).
-        for id in linked_back(engine, tgt_conn, tgt_vars, &source_id).await? {
+        for id in linked_back(engine, tgt_conn, tgt_vars, source_id).await? {
             tracing::info!(source_id = %source_id, target_id = %id, "An interrupted create had reached the target; linking it instead of creating again.");
             recovered.push(id);
         }
     }
-    let mut by_id: HashMap<String, Value> = HashMap::new();
-    let mut wanted: Vec<String> = store_link.iter().cloned().collect();
-    if let LinkValue::One(id) = engine.link_value(src_side, source) {
-        wanted.push(id);
-    }
-    // Candidates from the last full sync's snapshot, re-read below.
-    let mut linked_ids: Vec<String> = store
-        .snapshot_by_link(&pair, tgt_side, &source_id)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let ids = |found: Vec<(String, Value)>| -> Vec<String> {
+        found.into_iter().map(|(id, _)| id).collect()
+    };
+    let mut linked_ids = ids(store.snapshot_by_link(&pair, tgt_side, source_id)?);
     linked_ids.extend(recovered);
-    let matched_ids: Vec<String> = match engine.match_key(src_side, source) {
-        Some(key) => store
-            .snapshot_by_match(&pair, tgt_side, &key)?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect(),
+    let matched_ids = match engine.match_key(dir.source(), source) {
+        Some(key) => ids(store.snapshot_by_match(&pair, tgt_side, &key)?),
         None => Vec::new(),
     };
-    for id in wanted
+    let mut read: HashMap<String, Value> = HashMap::new();
+    for id in lookup
+        .ids
         .iter()
         .chain(linked_ids.iter())
         .chain(matched_ids.iter())
     {
-        if by_id.contains_key(id) {
+        if read.contains_key(id) {
             continue;
         }
         if let Some(v) = tgt_conn
@@ -590,53 +577,31 @@ async fn live_plan(
             .map_err(LiveError::Connector)?
             && !engine.is_deleted(tgt_side, &v)
         {
-            by_id.insert(id.clone(), v);
+            read.insert(id.clone(), v);
         }
     }
-    let free = |ids: &[String]| -> Result<Vec<String>, LiveError> {
-        let mut out = Vec::new();
-        for id in ids {
-            if !by_id.contains_key(id) {
-                continue;
-            }
-            match store.link(&pair, tgt_side, id)? {
-                Some(l) if l.state == LinkState::Active && l.id_on(src_side) != source_id => {}
-                _ => out.push(id.clone()),
+    let pick = |wanted: &[String]| -> Vec<(String, Value)> {
+        let mut out: Vec<(String, Value)> = Vec::new();
+        for id in wanted {
+            if let Some(v) = read.get(id)
+                && !out.iter().any(|(i, _)| i == id)
+            {
+                out.push((id.clone(), v.clone()));
             }
         }
-        Ok(out)
+        out
     };
-    let linked_to = free(&linked_ids)?;
-    let matched = free(&matched_ids)?;
-    let target = engine.resolve(
-        source,
-        store_link.as_deref(),
-        |id| by_id.get(id),
-        |_| {
-            linked_to
-                .iter()
-                .filter_map(|i| Some((i.clone(), by_id.get(i)?)))
-                .collect()
-        },
-        |_| {
-            matched
-                .iter()
-                .filter_map(|i| Some((i.clone(), by_id.get(i)?)))
-                .collect()
-        },
-    );
-    let source_shadow = shadow(store.record_shadow(&pair, src_side, &source_id)?);
-    let target_shadow = match &target {
-        Target::Found { id, .. } => shadow(store.record_shadow(&pair, tgt_side, id)?),
-        _ => None,
+    let candidates = Candidates {
+        linked_to: pick(&linked_ids),
+        matched: pick(&matched_ids),
+        by_id: lookup
+            .ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), read.get(id)?.clone())))
+            .collect(),
+        named_by_several: None,
     };
-    let ctx_plan = PlanContext {
-        now: &now,
-        source_shadow: source_shadow.as_ref(),
-        target_shadow: target_shadow.as_ref(),
-        source_deleted: deleted,
-    };
-    Ok(engine.plan(source, target, &ctx_plan))
+    Ok(planner.decide(source, deleted, &lookup, candidates)?)
 }
 
 /// Most pages listed while looking for an interrupted create.

@@ -32,6 +32,10 @@ pub struct Opts {
     pub mapping_text: Option<String>,
     /// The systems whose webhook deliveries `settle` waits for.
     pub delivering: Vec<System>,
+    /// More `mapsync serve` flags.
+    pub serve_args: Vec<String>,
+    /// The server's open-file limit (`ulimit -n` in a shell that then execs the binary).
+    pub nofile: Option<u32>,
     /// Run `serve` without `-v` (its default log level).
     pub quiet: bool,
 }
@@ -51,6 +55,8 @@ impl Default for Opts {
             subscribe: true,
             mapping_text: None,
             delivering: vec![System::Hubspot, System::Tte],
+            serve_args: Vec::new(),
+            nofile: None,
             quiet: false,
         }
     }
@@ -66,6 +72,8 @@ pub struct Live {
     env: Vec<(String, String)>,
     workers: usize,
     delivering: Vec<System>,
+    serve_args: Vec<String>,
+    nofile: Option<u32>,
     quiet: bool,
 }
 
@@ -110,6 +118,8 @@ pub async fn start(opts: Opts) -> Live {
         env,
         workers: opts.workers,
         delivering: opts.delivering,
+        serve_args: opts.serve_args,
+        nofile: opts.nofile,
         quiet: opts.quiet,
     };
     live.spawn("127.0.0.1:0").await;
@@ -128,7 +138,18 @@ impl Live {
             .append(true)
             .open(self.dir.path().join("serve.log"))
             .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        let bin = env!("CARGO_BIN_EXE_mapsync");
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .args((!self.quiet).then_some("-v"))
             .args([
                 "serve",
@@ -139,6 +160,7 @@ impl Live {
                 "--workers",
                 &self.workers.to_string(),
             ])
+            .args(&self.serve_args)
             .current_dir(self.dir.path())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -2,6 +2,7 @@
 //! health, OAuth state checks), and the real binary end to end with the sandbox delivering real
 //! signed webhooks and notifications.
 
+mod attack;
 mod crash;
 mod e2e;
 pub(crate) mod harness;
