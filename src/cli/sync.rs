@@ -85,6 +85,12 @@ pub fn run(args: &SyncArgs) -> Exit {
         }
         Err(e) => {
             eprintln!("error: {e}");
+            if let RunnerError::List { source, .. } = &e
+                && let crate::connector::ConnectorError::Transport { system, .. } = source.as_ref()
+                && let Some(origin) = runner::base_url_origin(&mapping, system)
+            {
+                eprintln!("hint: {origin}; check that URL, and that the API is up");
+            }
             match e {
                 RunnerError::Refused(_) => Exit::Refused,
                 RunnerError::Store(_) => Exit::Store,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::{ConnectorError, Result, api_text};
+use super::error::{ConnectorError, Result, TransportKind, api_text};
 use super::stats::Stats;
 use super::transport::{Body, Outgoing};
 use super::{Connector, parse_retry_after};
@@ -86,14 +86,26 @@ impl Connector {
                 Ok(a) => a,
                 Err(e) => {
                     Stats::bump(&stats.transport_errors);
-                    if attempts >= budget {
+                    // A wrong base URL fails at once instead of after every retry.
+                    let never_answered =
+                        stats.answers.load(std::sync::atomic::Ordering::Relaxed) == 0;
+                    if attempts >= budget
+                        || (e.kind == TransportKind::Unreachable && never_answered)
+                    {
                         tracing::warn!(system = %sys.name, method, path = %path, attempt = attempts, error = %e.message, "Request failed; no attempts left.");
+                        let message = match e.kind {
+                            TransportKind::Timeout => format!(
+                                "no answer within {} s (the system's timeout)",
+                                sys.timeout.as_secs_f64()
+                            ),
+                            _ => self.scrub(&e.message),
+                        };
                         return Err(ConnectorError::Transport {
                             system: sys.name.clone(),
                             method,
-                            path,
+                            path: super::url::without_query(&call.url),
                             kind: e.kind,
-                            message: self.scrub(&e.message),
+                            message,
                             attempts,
                         });
                     }
@@ -104,6 +116,7 @@ impl Connector {
                 }
             };
             let received = Instant::now();
+            Stats::bump(&stats.answers);
             let status = answer.status;
             self.observe_budget(&answer.headers);
             let retry_after = if policy.retry_after {

@@ -19,6 +19,10 @@ pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 pub enum TransportKind {
     /// No answer within the system's timeout.
     Timeout,
+    /// Nothing could be reached at the address: the connection was refused or the host name
+    /// does not resolve (most often a wrong base URL). Not retried while the system has never
+    /// answered.
+    Unreachable,
     /// The connection could not be made or was reset.
     Connect,
     /// Anything else below HTTP (a malformed answer, a body cut short).

@@ -17,7 +17,7 @@ mod sync;
 mod tokens;
 mod worker;
 
-pub use credentials::{check_credentials, check_setup_variables};
+pub use credentials::{base_url_origin, check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};

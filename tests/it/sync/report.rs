@@ -80,3 +80,28 @@ async fn a_failed_write_is_named_with_its_reason_and_every_write_is_logged() {
     );
     assert!(human.stdout.contains("1 failed"), "{human:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_base_url_fails_at_once_naming_the_url_and_its_variable() {
+    let w = World::seeded(3, 2, 0).await;
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let wrong = "http://127.0.0.1:1/api/enterprise/v2";
+    let run = w
+        .sync(&["--direction", "outbound"], &[("TTE_BASE_URL", wrong)])
+        .await;
+    run.expect_code(69);
+    let error = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {run:#?}"));
+    assert!(
+        error.contains(&format!("GET {wrong}/customer/")) && error.contains("after 1 attempt(s)"),
+        "{error}"
+    );
+    assert!(
+        run.stderr
+            .contains("hint: `base_url` comes from TTE_BASE_URL (set); check that URL"),
+        "{run:#?}"
+    );
+}
