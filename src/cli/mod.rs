@@ -66,7 +66,8 @@ pub enum Command {
     #[command(after_help = "\
 Examples:
   mapsync validate mapping.yaml
-  mapsync validate --format json mappings/*.yaml
+  mapsync validate --json mappings/*.yaml
+  MAPSYNC_MAPPING=mapping.yaml mapsync validate
   mapsync validate --deny-warnings mapping.yaml
 
 Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
@@ -129,7 +130,7 @@ the state store cannot be used.")]
     /// in a browser and approve; the tokens are stored for `serve` and `sync`.
     #[command(after_help = "\
 Example:
-  mapsync oauth-link hubspot --mapping mapping.yaml --public-url https://sync.example.com
+  mapsync oauth-link crm --mapping mapping.yaml --public-url https://sync.example.com
 
 Exit codes: 0 printed, 1 invalid mapping, 2 not an OAuth system or bad --public-url, 74 the
 state store cannot be used.")]
@@ -174,10 +175,15 @@ state store cannot be used.")]
 /// `mapsync validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Mapping files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Mapping files to check. Default: the `--mapping` file.
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output format.
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// Print the diagnostics as JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Output format (`--json` is the short way to ask for JSON).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Fail (exit 1) on warnings too.
@@ -226,6 +232,7 @@ pub struct MappingArg {
     #[arg(
         short,
         long,
+        global = true,
         env = "MAPSYNC_MAPPING",
         default_value = "mapsync.yaml",
         value_name = "FILE"
@@ -353,7 +360,7 @@ pub struct DeadLettersArgs {
     #[command(flatten)]
     pub mapping: MappingArg,
     /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    #[arg(long, global = true, env = "MAPSYNC_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
@@ -503,7 +510,12 @@ fn validate(args: &ValidateArgs) -> Exit {
     let (mut errors, mut warnings) = (0, 0);
     let mut all = Vec::new();
     let mut text = String::new();
-    for path in &args.files {
+    let files = if args.files.is_empty() {
+        std::slice::from_ref(&args.mapping.mapping)
+    } else {
+        args.files.as_slice()
+    };
+    for path in files {
         tracing::debug!(file = %path.display(), "Validating mapping.");
         let loaded = load_file(path, &env, EnvMode::Lenient);
         errors += loaded.errors();
@@ -517,9 +529,10 @@ fn validate(args: &ValidateArgs) -> Exit {
         }
         all.extend(loaded.diagnostics);
     }
-    match args.format {
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
         Format::Human => {
-            text.push_str(&render::summary(errors, warnings, args.files.len()));
+            text.push_str(&render::summary(errors, warnings, files.len()));
             print(&text);
         }
         Format::Json => print(&render::json(&all)),

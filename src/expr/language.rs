@@ -79,7 +79,7 @@ pub const CUSTOM: &[Custom] = &[
         kind: NameKind::Test,
         name: "email",
         signature: "value is email",
-        description: "True when the value is a string that is a syntactically valid email address (the rule HubSpot applies: a dot-atom or quoted local part, hostname labels, a top-level domain of 2 to 63 letters).",
+        description: "True when the value is a string that is a syntactically valid email address (a dot-atom or quoted local part, hostname labels, a top-level domain of 2 to 63 letters).",
         example: "'a@b.co' is email",
         result: "true",
     },

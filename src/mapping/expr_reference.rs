@@ -15,7 +15,7 @@ use crate::expr::NameKind;
 use crate::expr::language::{BUILTIN_FILTERS, BUILTIN_FUNCTIONS, BUILTIN_TESTS, CUSTOM};
 
 /// The command that rewrites the committed reference.
-pub const REGENERATE: &str = "cargo run -- schema --language mappings/hubspot.yaml examples/pipedrive.yaml tests/fixtures/valid/minimal/mapping.yaml > docs/expression-language.md";
+pub const REGENERATE: &str = "cargo run -- schema --language <every committed mapping, as listed in tests/it/schema.rs> > docs/expression-language.md";
 
 /// The reference as Markdown, with a trailing newline, for the keys the given compilations used.
 pub fn markdown(keys: &[KeyUse]) -> String {

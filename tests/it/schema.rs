@@ -44,7 +44,8 @@ fn schema_language_prints_the_committed_expression_reference() {
     let out = run(&root(), &args, &[]);
     assert!(
         out == format!("exit: 0\n--- stdout\n{committed}"),
-        "docs/expression-language.md is stale; regenerate it with `{}`",
-        mapsync::mapping::expr_reference::REGENERATE
+        "docs/expression-language.md is stale; regenerate it with \
+         `cargo run -- schema --language {} > docs/expression-language.md`",
+        files.join(" ")
     );
 }
