@@ -79,6 +79,29 @@ async fn a_failed_write_is_named_with_its_reason_and_every_write_is_logged() {
         "{human:#?}"
     );
     assert!(human.stdout.contains("1 failed"), "{human:#?}");
+
+    // `status` counts it among what needs a person, with the newest few and a hint.
+    let status = w.mapsync(&["status", "--json"]).await;
+    let v: Value = serde_json::from_str(&status).expect("status JSON");
+    let failed = &v["needs_attention"]["failed"];
+    assert_eq!(failed["count"], 1, "{v}");
+    assert!(
+        failed["newest"][0]["record"]
+            .as_str()
+            .is_some_and(|r| r == format!("inbound contact {failed_id}")),
+        "{v}"
+    );
+    assert_eq!(v["needs_attention"]["conflicts"]["count"], 0, "{v}");
+    let human = w.mapsync(&["status"]).await;
+    assert!(
+        human.contains("needs a person:\n  1 failed  (the next `mapsync sync` retries them"),
+        "{human}"
+    );
+    assert!(
+        human.contains(&format!("inbound contact {failed_id}: tte: POST "))
+            && human.contains("answered 400"),
+        "{human}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
