@@ -70,9 +70,9 @@ fn status_and_dead_letters() {
     );
     let human = go("status", &[]);
     assert!(
-        human.contains(&format!(
+        human.contains(
             "needs a person:\n  1 dead letters  (`mapsync dead-letters retry <id>` once the cause is fixed)\n"
-        )) && human.contains(&format!("#{id} customers http://x/customer/1/: the API refused")),
+        ) && human.contains(&format!("#{id} customers http://x/customer/1/: the API refused")),
         "{human}"
     );
 
