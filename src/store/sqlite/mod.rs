@@ -7,6 +7,7 @@
 //! sync) and the senders' retries repair. `Durability::Full` survives power loss at the cost of
 //! an fsync per commit.
 
+mod audit;
 mod codec;
 mod inbox;
 mod intents;
@@ -27,7 +28,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent,
+    AuditEntry, ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent,
     InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
     NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent,
     RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark,
@@ -267,6 +268,20 @@ impl StateStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<OutcomeRecord>> {
         self.read(|c| outcomes::failed(c, pair, direction, limit))
+    }
+
+    fn audit_append(&self, pair: &str, entries: &[AuditEntry], keep: u32) -> StoreResult<()> {
+        self.write(|tx| audit::append(tx, pair, entries, keep))
+    }
+
+    fn audit_trail(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.read(|c| audit::trail(c, pair, side, record_id, limit))
     }
 
     fn record_intent(&self, pair: &str, intent: &CreateIntent, at: Timestamp) -> StoreResult<()> {
