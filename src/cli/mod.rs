@@ -3,6 +3,7 @@
 //! holds no logic the tests need beyond what they can reach through the binary.
 
 pub mod exit;
+mod explain;
 mod queue;
 pub mod render;
 mod serve;
@@ -152,6 +153,23 @@ Examples:
 
 Exit codes: 0 ok, 66 no dead letter with that id, 74 no state store or it cannot be used.")]
     DeadLetters(DeadLettersArgs),
+    /// Explain one record: its link, base and current values, the next sync's plan, its history.
+    ///
+    /// Give a home or an external record id (e.g. a 10to8-style URI or a contact id). Shows the
+    /// pair (both ids and the link's state), the base (what was last synced) and each side's
+    /// current value per field group (a live read; --offline skips it), what the next sync
+    /// would do in each direction and why, and the record's history in time order from the
+    /// audit trail the state store keeps (the newest MAPSYNC_AUDIT_RETENTION entries per
+    /// record, 200 by default).
+    #[command(after_help = "\
+Examples:
+  mapsync explain --mapping mapping.yaml 112
+  mapsync explain --mapping mapping.yaml https://api.example.com/customer/1009/ --json
+  mapsync explain --mapping mapping.yaml 112 --offline
+
+Exit codes: 0 ok, 1 invalid mapping, 66 the store knows nothing about the record, 69 a system
+cannot be reached, 74 no state store or it cannot be read.")]
+    Explain(ExplainArgs),
     /// Run a full sync in one direction, resumably.
     ///
     /// Indexes the target, then reads the source page by page: plans each record, writes
@@ -388,6 +406,25 @@ pub enum DeadLetterAction {
     },
 }
 
+/// `mapsync explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The record: a home or an external id, as the APIs give it.
+    #[arg(value_name = "RECORD")]
+    pub record: String,
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Use only the state store: no live read, so no current values and no next-sync plan.
+    #[arg(long)]
+    pub offline: bool,
+}
+
 /// `mapsync sync`.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -480,6 +517,12 @@ fn schema_language(files: &[PathBuf]) -> Exit {
 
 /// Runs one command and says how it ended.
 pub fn run(cli: Cli) -> Exit {
+    if let Some(n) = std::env::var("MAPSYNC_AUDIT_RETENTION")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    {
+        crate::runner::set_audit_retention(n);
+    }
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Test(args) => test::run(&args),
@@ -498,6 +541,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Sync(args) => sync::run(&args),
         Command::Status(args) => queue::status(&args),
         Command::DeadLetters(args) => queue::dead_letters(&args),
+        Command::Explain(args) => explain::run(&args),
     }
 }
 

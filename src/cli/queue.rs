@@ -10,7 +10,7 @@ use super::{DeadLetterAction, DeadLettersArgs, Exit, StatusArgs, print};
 use crate::mapping::Direction;
 use crate::store::{DeadLetterQuery, SqliteConfig, SqliteStore, StateStore};
 
-fn open(
+pub(super) fn open(
     mapping: &std::path::Path,
     state: Option<&std::path::PathBuf>,
 ) -> Result<Arc<dyn StateStore>, Exit> {

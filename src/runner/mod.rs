@@ -7,8 +7,10 @@
 //! duplicating records.
 
 mod apply;
+mod audit;
 mod credentials;
 mod error;
+mod explain;
 mod failpoint;
 mod lookup;
 mod narrate;
@@ -17,8 +19,10 @@ mod sync;
 mod tokens;
 mod worker;
 
+pub use audit::{DEFAULT_RETENTION, set_audit_retention};
 pub use credentials::{base_url_origin, check_credentials, check_setup_variables};
 pub use error::RunnerError;
+pub use explain::{Explanation, FieldView, HistoryItem, NextStep, explain};
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;

@@ -229,7 +229,9 @@ pub async fn sync(
                 settle_existing(&engine, store, &pair, &mut applied)?;
                 super::failpoint::hit("before-commit", page_no, 0);
                 let mut commit = PageCommit::new(stamp);
+                let mut audit = Vec::new();
                 for a in &applied {
+                    audit.extend(super::audit::applied(dir, &engine, a, stamp));
                     count(&mut counts, &a.plan, Some(a));
                     record(&mut commit, dir, a);
                     if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
@@ -255,6 +257,7 @@ pub async fn sync(
                     counters: serde_json::to_value(&counts).ok(),
                 });
                 store.commit_page(&pair, &commit)?;
+                super::audit::record(store, &pair, &audit);
             }
             observer.page(records.len() as u64, &counts);
             match next_position {

@@ -26,7 +26,9 @@ use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan};
 use crate::expr::Vars;
 use crate::mapping::model::{Collection, ErrorClass, EventAction, Mapping};
 use crate::mapping::{Direction, Side};
-use crate::store::{CreateIntent, InboxClaim, Lease, PageCommit, RetryLater, StateStore};
+use crate::store::{
+    AuditKind, CreateIntent, InboxClaim, Lease, PageCommit, RetryLater, StateStore,
+};
 
 /// How long a claim holds before another worker may take the record (the holder is presumed
 /// dead). Longer than any one record's processing, retries included.
@@ -213,6 +215,16 @@ fn retry(
         next_attempt_at: next,
         at,
     };
+    audit_note(
+        ctx,
+        claim,
+        AuditKind::Retry,
+        format!(
+            "attempt {} failed, retried in {} s: {error}",
+            claim.attempts + 1,
+            delay.as_secs()
+        ),
+    );
     match store.inbox_retry(claim, &r) {
         Ok(_) => {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
@@ -224,7 +236,64 @@ fn retry(
     }
 }
 
+/// The events a claim covers, as the first step of this processing in the record's trail.
+fn audit_claim(ctx: &WorkerContext, claim: &InboxClaim, dir: Direction) {
+    if claim.events.is_empty() {
+        return;
+    }
+    let detail = format!(
+        "{} event(s) from {} received (first at {})",
+        claim.events.len(),
+        claim.source,
+        claim.events[0].received_at
+    );
+    let e = super::audit::entry(
+        dir.source(),
+        &claim.record_key,
+        Some(dir),
+        AuditKind::Event,
+        detail,
+        ctx.clock.now(),
+    );
+    super::audit::record(ctx.store.as_ref(), &ctx.mapping.pair_key(), &[e]);
+}
+
+/// An event about a record that holds nothing new: an echo when mapsync has written to the
+/// record (its own write came back), otherwise a change to fields the mapping does not map.
+fn audit_unchanged(ctx: &WorkerContext, claim: &InboxClaim, side: Side) {
+    let ours = ctx
+        .store
+        .record_shadow(&ctx.mapping.pair_key(), side, &claim.record_key)
+        .is_ok_and(|s| s.values().any(|f| f.written.is_some()));
+    let (kind, detail) = if ours {
+        (
+            AuditKind::Echo,
+            "echo skipped: no mapped field differs from what mapsync last wrote and read (its own write coming back, or a change to fields the mapping does not map)",
+        )
+    } else {
+        (AuditKind::Skip, "nothing to write: no mapped field differs")
+    };
+    audit_note(ctx, claim, kind, detail.to_string());
+}
+
+/// One step of the claimed record's processing in its trail.
+fn audit_note(ctx: &WorkerContext, claim: &InboxClaim, kind: AuditKind, detail: String) {
+    let dir = direction_of(&ctx.mapping, &claim.source);
+    let side = dir.map_or(Side::Home, |d| d.source());
+    let e = super::audit::entry(side, &claim.record_key, dir, kind, detail, ctx.clock.now());
+    super::audit::record(ctx.store.as_ref(), &ctx.mapping.pair_key(), &[e]);
+}
+
 fn dead_letter(ctx: &WorkerContext, claim: &InboxClaim, error: &str, at: Timestamp) {
+    audit_note(
+        ctx,
+        claim,
+        AuditKind::DeadLetter,
+        format!(
+            "moved to the dead letters after {} attempt(s): {error}",
+            claim.attempts + 1
+        ),
+    );
     match ctx.store.inbox_dead_letter(claim, error, at) {
         Ok(_) => {
             ctx.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
@@ -311,6 +380,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     let (src_side, tgt_side) = (dir.source(), dir.target());
     let engine = Engine::new(mapping, dir);
     let src_coll = engine.source();
+    audit_claim(ctx, claim, dir);
     let webhook = src_coll
         .webhook
         .as_ref()
@@ -345,6 +415,13 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     if !claim.events.is_empty() && ours == claim.events.len() {
         ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(source = %claim.source, record_key, reason = "every event reports mapsync's own write", "Skipped an echo.");
+        audit_note(
+            ctx,
+            claim,
+            AuditKind::Echo,
+            "echo skipped: every event reports mapsync's own write (the webhook's `ours` hint)"
+                .into(),
+        );
         ack(ctx, claim);
         return;
     }
@@ -431,6 +508,9 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
         }
         PlanKind::Unchanged => {
             tracing::debug!(source = %claim.source, record_key, reason = "nothing differs", "Nothing to write.");
+            if !claim.events.is_empty() && plan.write.is_none() {
+                audit_unchanged(ctx, claim, src_side);
+            }
         }
         PlanKind::Skip | PlanKind::Conflict | PlanKind::Failed => {
             tracing::info!(source = %claim.source, record_key, kind = ?plan.kind, reason = plan.reason.as_deref().unwrap_or(""), "Planned no write.");
@@ -473,6 +553,11 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
         retry(ctx, claim, &format!("state store: {e}"), now, None);
         return;
     }
+    let audit: Vec<_> = applied
+        .iter()
+        .flat_map(|a| super::audit::applied(dir, &engine, a, now))
+        .collect();
+    super::audit::record(ctx.store.as_ref(), &pair, &audit);
     if refused > 0 {
         ctx.counters
             .dead_lettered

@@ -48,8 +48,15 @@ fn a_trail_comes_back_in_append_order_per_record_and_side() {
     assert_eq!(trail[2].kind, AuditKind::DeadLetter);
     let external = s.audit_trail("p", Side::External, "a", 100).unwrap();
     assert_eq!(external.len(), 1);
-    assert_eq!((external[0].direction, external[0].kind), (None, AuditKind::Echo));
-    assert!(s.audit_trail("p", Side::Home, "zzz", 100).unwrap().is_empty());
+    assert_eq!(
+        (external[0].direction, external[0].kind),
+        (None, AuditKind::Echo)
+    );
+    assert!(
+        s.audit_trail("p", Side::Home, "zzz", 100)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod attack;
 mod crash;
 mod e2e;
+mod explain;
 pub(crate) mod harness;
 mod live_faults;
 mod logs;
