@@ -155,7 +155,7 @@ Exit codes: 0 ok, 66 no dead letter with that id, 74 no state store or it cannot
     DeadLetters(DeadLettersArgs),
     /// Explain one record: its link, base and current values, the next sync's plan, its history.
     ///
-    /// Give a home or an external record id (e.g. a 10to8-style URI or a contact id). Shows the
+    /// Give a home or an external record id (a URI or a plain id, as the API gives it). Shows the
     /// pair (both ids and the link's state), the base (what was last synced) and each side's
     /// current value per field group (a live read; --offline skips it), what the next sync
     /// would do in each direction and why, and the record's history in time order from the
