@@ -472,6 +472,7 @@ pub enum DirectionArg {
 /// Sets up `tracing` on stderr, in the chosen format and verbosity.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::field::MakeExt;
     // `serve` and `sync` tell what they do (a line per record acted on); the other commands
     // print their result and log only problems. `-v` adds mapsync's own debug lines, never the
     // libraries' (hyper, reqwest, sqlx…); `-vv` adds everything.
@@ -489,6 +490,17 @@ pub fn init_logging(cli: &Cli) {
     let _ = match cli.log_format {
         LogFormat::Human => builder
             .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                    let text = escape_log(&format!("{value:?}"));
+                    if field.name() == "message" {
+                        write!(w, "{text}")
+                    } else {
+                        write!(w, "{field}={text}")
+                    }
+                })
+                .delimited(" "),
+            )
             .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
@@ -513,6 +525,24 @@ fn schema_language(files: &[PathBuf]) -> Exit {
     }
     print(&crate::mapping::expr_reference::markdown(&keys));
     Exit::Ok
+}
+
+/// A log field's text with every control character escaped (`\n`, `\u{1b}`, …), so a value
+/// from a remote system (a record id, an API's error text) can never forge a log line or
+/// drive the terminal. JSON logs escape by themselves.
+pub(crate) fn escape_log(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs one command and says how it ended.
@@ -593,4 +623,17 @@ pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_fields_cannot_forge_lines() {
+        assert_eq!(
+            super::escape_log("104\n2026-01-01 INFO forged"),
+            "104\\n2026-01-01 INFO forged"
+        );
+        assert_eq!(super::escape_log("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
+        assert_eq!(super::escape_log("plain é"), "plain é");
+    }
 }

@@ -15,7 +15,7 @@ use crate::connector::Connector;
 use crate::mapping::Side;
 use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters};
 use crate::server::{self, AppState, DEFAULT_HIGH_WATER, Limits, ServerConfig};
-use crate::store::StateStore;
+use crate::store::{BudgetPriority, StateStore, StoreError};
 
 /// How often processed inbox events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -169,8 +169,24 @@ pub fn run(args: &ServeArgs) -> Exit {
             return Exit::Store;
         }
     };
+    // One `serve` per state store: a second one would end the first one's claims below.
+    let _serve_lock = match store.lock(runner::SERVE_LOCK) {
+        Ok(lock) => lock,
+        Err(StoreError::LockHeld { location, .. }) => {
+            eprintln!(
+                "error: another `mapsync serve` is running on the state store {location}; stop it \
+                 first, or give this one its own state file with --state (`mapsync sync` may run \
+                 beside it)"
+            );
+            return Exit::Busy;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    };
     // Records held by the workers of a process that died are taken over now, not when their
-    // lease runs out (a serve that was killed would otherwise leave them waiting minutes).
+    // lease runs out (a serve that was killed would otherwise leave them waiting).
     match store.inbox_end_leases(jiff::Timestamp::now()) {
         Ok(0) => {}
         Ok(n) => {
@@ -196,8 +212,11 @@ pub fn run(args: &ServeArgs) -> Exit {
             tracing::warn!(system = %name, error = %message, "A system cannot authenticate yet.");
             eprintln!("warning: {message}");
         }
+        // Live work: served from the shared budget before a running sync's back-fill.
+        let budget = runner::StoreBudget::new(store.clone(), &name, BudgetPriority::Live);
         match Connector::builder(&mapping.systems[&name])
             .token_provider(Arc::new(StoreTokens(store.clone())))
+            .budget(Arc::new(budget))
             .build()
         {
             Ok(c) => {
@@ -274,6 +293,7 @@ pub fn run(args: &ServeArgs) -> Exit {
             clock,
             counters,
             wake,
+            lease: runner::LEASE,
         };
         let (tx, rx) = watch::channel(false);
         let pruner = tokio::spawn(prune_inbox(prune_store, retention, rx.clone()));

@@ -14,10 +14,11 @@ use crate::engine::{PlanKind, RecordPlan};
 use crate::mapping::env::Env;
 use crate::mapping::model::Mapping;
 use crate::mapping::{Direction, EnvMode, Side, load_file};
+use crate::runner::StoreBudget;
 use crate::runner::{
     self, Connectors, Counts, Observer, RunnerError, StoreTokens, SyncOptions, SyncReport,
 };
-use crate::store::{SqliteConfig, SqliteStore, StateStore};
+use crate::store::{BudgetPriority, SqliteConfig, SqliteStore, StateStore};
 
 /// Runs `mapsync sync`.
 pub fn run(args: &SyncArgs) -> Exit {
@@ -93,6 +94,7 @@ pub fn run(args: &SyncArgs) -> Exit {
             }
             match e {
                 RunnerError::Refused(_) => Exit::Refused,
+                RunnerError::Busy(_) => Exit::Busy,
                 RunnerError::Store(_) => Exit::Store,
                 RunnerError::List { .. } | RunnerError::Internal(_) => Exit::Unavailable,
             }
@@ -171,8 +173,12 @@ pub(super) fn connectors(
             continue;
         }
         runner::check_credentials(mapping, &name, store.as_ref())?;
+        // A full sync is the back-fill: it spends the declared limit, shared with a `serve` on
+        // the same store, only while live work has its reserve.
+        let budget = StoreBudget::new(store.clone(), &name, BudgetPriority::Backfill);
         let c = Connector::builder(&mapping.systems[&name])
             .token_provider(Arc::new(StoreTokens(store.clone())))
+            .budget(Arc::new(budget))
             .build()
             .map_err(|e| e.to_string())?;
         out.insert(name, c);

@@ -22,6 +22,8 @@ pub(crate) struct WriteError {
     pub class: ErrorClass,
     /// How long the API asked to wait (rate-limited answers).
     pub retry_after: Option<std::time::Duration>,
+    /// The HTTP status of the refusal, when the API answered one.
+    pub status: Option<u16>,
 }
 
 impl WriteError {
@@ -31,6 +33,7 @@ impl WriteError {
             message: message.into(),
             class,
             retry_after: None,
+            status: None,
         }
     }
 
@@ -40,6 +43,47 @@ impl WriteError {
             message: e.to_string(),
             class: e.class(),
             retry_after: e.retry_after(),
+            status: e.status(),
+        }
+    }
+}
+
+impl WriteError {
+    /// The short, fixed text a status field in the *other* system gets: never the remote
+    /// API's own words, which may carry its data, ids or echoed credentials (the full message
+    /// stays in the local outcomes and dead letters).
+    pub fn status_message(&self) -> &'static str {
+        match self.class {
+            ErrorClass::Permanent => {
+                "the other system refused this record; see mapsync's dead letters"
+            }
+            ErrorClass::Auth => "mapsync could not authenticate with the other system",
+            ErrorClass::RateLimited | ErrorClass::Transient => {
+                "the other system was unavailable; mapsync retries"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_message_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_field_never_gets_the_remote_error_text() {
+        for class in [
+            ErrorClass::Permanent,
+            ErrorClass::Auth,
+            ErrorClass::RateLimited,
+            ErrorClass::Transient,
+        ] {
+            let e = WriteError::new("400 token=abc123 {\"email\":\"x@y\"}", class);
+            let shown = e.status_message();
+            assert!(
+                !shown.contains("abc123") && !shown.contains("x@y"),
+                "{shown}"
+            );
+            assert!(shown.len() < 80);
         }
     }
 }
@@ -96,6 +140,18 @@ pub(crate) struct Writer<'a> {
     pub page: u64,
     /// Target writes made so far on this page (for crash points in tests).
     pub writes: std::sync::atomic::AtomicU64,
+    /// Asked before every remote write with the source record's id: false when the writer no
+    /// longer holds the claim on that record (another holder took it over), and the write is
+    /// not made. `None`: unfenced.
+    pub fence: Option<&'a dyn Fn(&str) -> bool>,
+}
+
+/// The failure of a write refused because its claim was lost.
+fn claim_lost() -> WriteError {
+    WriteError::new(
+        "the claim on this record was lost (another holder took it over); nothing more was written",
+        ErrorClass::Transient,
+    )
 }
 
 /// Variables for requests to each side (`mapped_fields`).
@@ -111,10 +167,31 @@ fn failed(e: &ConnectorError) -> WriteError {
 /// A per-item error in a batch answer, with the class the connector gave it (the system's error
 /// rules; a refusal of the record itself is permanent unless a rule says otherwise).
 fn item_failed(e: &BatchItemError) -> WriteError {
-    WriteError::new(e.message.clone(), e.class)
+    WriteError {
+        status: e.status,
+        ..WriteError::new(e.message.clone(), e.class)
+    }
 }
 
 impl Writer<'_> {
+    /// Whether the writer may still write for this source record.
+    fn holds(&self, source_id: &str) -> bool {
+        self.fence.is_none_or(|f| f(source_id))
+    }
+
+    /// The records of `which` whose claim still holds; the others fail with `claim_lost`.
+    fn still_held(&self, applied: &mut [Applied], which: &[usize]) -> Vec<usize> {
+        let mut held = Vec::with_capacity(which.len());
+        for &i in which {
+            if self.holds(&applied[i].plan.source_id) {
+                held.push(i);
+            } else {
+                applied[i].result = Err(claim_lost());
+            }
+        }
+        held
+    }
+
     /// Applies every plan of a page and returns what happened, in the plans' order.
     pub async fn apply(&self, plans: Vec<RecordPlan>) -> Vec<Applied> {
         let mut applied: Vec<Applied> = plans.into_iter().map(Applied::new).collect();
@@ -138,7 +215,7 @@ impl Writer<'_> {
             let results = self
                 .each(&applied, &creates, |a| async move {
                     let (result, existing) = self.create_one(a).await;
-                    let back = if existing {
+                    let back = if existing || self.rule_refusal(&a.plan, &result).is_some() {
                         None
                     } else {
                         self.write_back_one(&a.plan, &result).await
@@ -158,7 +235,11 @@ impl Writer<'_> {
             let results = self
                 .each(&applied, &updates, |a| async move {
                     let result = self.update_one(a).await;
-                    let back = self.write_back_one(&a.plan, &result).await;
+                    let back = if self.rule_refusal(&a.plan, &result).is_some() {
+                        None
+                    } else {
+                        self.write_back_one(&a.plan, &result).await
+                    };
                     (result, back)
                 })
                 .await;
@@ -172,8 +253,40 @@ impl Writer<'_> {
             applied[*i].result = result;
             applied[*i].refused = refused;
         }
+        self.refusals(&mut applied).await;
         self.write_back(&mut applied).await;
         applied
+    }
+
+    /// The plan to write instead when the target refused a write the way a rule declares
+    /// (the engine decides; see `Engine::on_refusal`).
+    fn rule_refusal(&self, plan: &RecordPlan, result: &WriteResult) -> Option<RecordPlan> {
+        let Err(e) = result else { return None };
+        self.engine.on_refusal(plan, e.status, &e.message, self.now)
+    }
+
+    /// Writes again, with the placeholder, every record whose write a rule's refusal refused:
+    /// handled like the rule itself, not a failure. The placeholder is never refused by the
+    /// same rule, so this ends.
+    async fn refusals(&self, applied: &mut [Applied]) {
+        let mut which = Vec::new();
+        let mut plans = Vec::new();
+        for (i, a) in applied.iter().enumerate() {
+            if let Some(p) = self.rule_refusal(&a.plan, &a.result) {
+                tracing::info!(source_id = %p.source_id, reason = p.invalid.first().map(String::as_str).unwrap_or(""), "The target refused a value as its rule declares; writing the placeholder instead.");
+                which.push(i);
+                plans.push(p);
+            }
+        }
+        if plans.is_empty() {
+            return;
+        }
+        let redone = Box::pin(self.apply(plans)).await;
+        for (i, mut a) in which.into_iter().zip(redone) {
+            // Its write-back is done already.
+            a.written_back = Some(a.writeback_error.take());
+            applied[i] = a;
+        }
     }
 
     /// Runs `f` over the selected records, `concurrency` at a time, keeping their order.
@@ -189,6 +302,9 @@ impl Writer<'_> {
     }
 
     async fn create_one(&self, a: &Applied) -> (WriteResult, bool) {
+        if !self.holds(&a.plan.source_id) {
+            return (Err(claim_lost()), false);
+        }
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
         let result = self
             .target
@@ -210,6 +326,9 @@ impl Writer<'_> {
         let (Some(id), Some(fields)) = (&a.plan.target_id, &a.plan.write) else {
             return Ok(a.plan.target_id.clone());
         };
+        if !self.holds(&a.plan.source_id) {
+            return Err(claim_lost());
+        }
         match self
             .target
             .update(self.engine.target(), id, fields.clone(), self.vars.target)
@@ -224,6 +343,9 @@ impl Writer<'_> {
         let Some(id) = &a.plan.target_id else {
             return (Ok(None), None);
         };
+        if !self.holds(&a.plan.source_id) {
+            return (Err(claim_lost()), None);
+        }
         match self
             .target
             .delete(self.engine.target(), id, a.plan.force)
@@ -239,6 +361,10 @@ impl Writer<'_> {
     }
 
     async fn batch_create(&self, applied: &mut [Applied], which: &[usize]) {
+        let which = &self.still_held(applied, which)[..];
+        if which.is_empty() {
+            return;
+        }
         let items: Vec<BatchItem> = which
             .iter()
             .map(|&i| BatchItem {
@@ -334,6 +460,10 @@ impl Writer<'_> {
     }
 
     async fn batch_update(&self, applied: &mut [Applied], which: &[usize]) {
+        let which = &self.still_held(applied, which)[..];
+        if which.is_empty() {
+            return;
+        }
         let items: Vec<BatchItem> = which
             .iter()
             .map(|&i| BatchItem {
@@ -378,10 +508,13 @@ impl Writer<'_> {
             Ok(Some(id)) => WriteOutcome::Done { target_id: id },
             Ok(None) => return None,
             Err(e) => WriteOutcome::Failed {
-                message: &e.message,
+                message: e.status_message(),
             },
         };
         let fields = self.engine.writeback(plan, outcome, self.now)?;
+        if !self.holds(&plan.source_id) {
+            return Some(Some(claim_lost().message));
+        }
         let r = self
             .source
             .update(
@@ -412,7 +545,7 @@ impl Writer<'_> {
                 Ok(Some(id)) => WriteOutcome::Done { target_id: id },
                 Ok(None) => continue,
                 Err(e) => WriteOutcome::Failed {
-                    message: &e.message,
+                    message: e.status_message(),
                 },
             };
             if let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) {
@@ -423,6 +556,9 @@ impl Writer<'_> {
             stream::iter(jobs.into_iter().map(|(i, fields)| {
                 let id = applied[i].plan.source_id.clone();
                 async move {
+                    if !self.holds(&id) {
+                        return (i, Err(claim_lost().message));
+                    }
                     let r = self
                         .source
                         .update(source, &id, fields, self.vars.source)

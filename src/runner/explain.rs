@@ -181,6 +181,7 @@ pub async fn explain(
         let planner = Planner {
             engine: &engine,
             store,
+            snapshot: store,
             pair: &pair,
             now: &now_text,
         };

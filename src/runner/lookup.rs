@@ -18,6 +18,8 @@ use crate::store::{LinkState, RecordShadow, StateStore, StoreError};
 pub(crate) struct Planner<'a> {
     pub engine: &'a Engine<'a>,
     pub store: &'a dyn StateStore,
+    /// Where the target's snapshot is: the store, or a dry run's private copy.
+    pub snapshot: &'a dyn StateStore,
     pub pair: &'a str,
     pub now: &'a str,
 }
@@ -72,15 +74,15 @@ impl Planner<'_> {
         };
         let mut c = Candidates::default();
         for id in &lookup.ids {
-            if let Some(v) = self.store.snapshot_get(self.pair, tgt_side, id)? {
+            if let Some(v) = self.snapshot.snapshot_get(self.pair, tgt_side, id)? {
                 c.by_id.insert(id.clone(), v);
             }
         }
         c.linked_to = self
-            .store
+            .snapshot
             .snapshot_by_link(self.pair, tgt_side, &lookup.source_id)?;
         if let Some(key) = self.engine.match_key(tgt_side.other(), source) {
-            c.matched = self.store.snapshot_by_match(self.pair, tgt_side, &key)?;
+            c.matched = self.snapshot.snapshot_by_match(self.pair, tgt_side, &key)?;
         }
         c.named_by_several = several.get(&lookup.source_id).cloned();
         Ok(self.decide(source, source_deleted, &lookup, c)?)

@@ -8,6 +8,8 @@
 
 mod apply;
 mod audit;
+mod budget;
+mod claims;
 mod credentials;
 mod error;
 mod explain;
@@ -20,10 +22,12 @@ mod tokens;
 mod worker;
 
 pub use audit::{DEFAULT_RETENTION, set_audit_retention};
+pub use budget::StoreBudget;
+pub use claims::SERVE_LOCK;
 pub use credentials::{base_url_origin, check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use explain::{Explanation, FieldView, HistoryItem, NextStep, explain};
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;
-pub use worker::{MAX_ATTEMPTS, WorkerContext, WorkerCounters, run_workers};
+pub use worker::{LEASE, MAX_ATTEMPTS, WorkerContext, WorkerCounters, claim_scopes, run_workers};

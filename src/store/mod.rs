@@ -4,12 +4,15 @@
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
 mod audit;
+mod budget;
+mod claim;
 mod commit;
 mod error;
 mod inbox;
 mod intent;
 mod ledger;
 mod link;
+mod lock;
 mod outcome;
 mod run;
 mod secret;
@@ -17,12 +20,16 @@ mod snapshot;
 mod sqlite;
 mod token;
 
+use std::time::Duration;
+
 use jiff::Timestamp;
 
 use crate::mapping::{Direction, Side};
 
 pub use audit::{AuditEntry, AuditKind};
-pub use commit::{PageCommit, RunCheckpoint};
+pub use budget::{BudgetGrant, BudgetPriority, BudgetRate};
+pub use claim::{ClaimKey, ClaimScope, RecordClaim};
+pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
 pub use error::{StoreError, StoreResult};
 pub use inbox::{
     ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
@@ -34,6 +41,7 @@ pub use ledger::{
     ValueHash,
 };
 pub use link::{Link, LinkCounts, LinkQuery, LinkState};
+pub use lock::ProcessLock;
 pub use outcome::{Outcome, OutcomeKind, OutcomeRecord};
 pub use run::{Checkpoint, Run, RunEnd, RunStart, RunState};
 pub use secret::Secret;
@@ -137,9 +145,75 @@ pub trait StateStore: Send + Sync {
     fn latest_run(&self, pair: &str, direction: Direction) -> StoreResult<Option<Run>>;
     fn finish_run(&self, run_id: &str, end: &RunEnd) -> StoreResult<()>;
     /// Applies a whole page commit in one transaction: all of it or none of it. Fails with
+    /// `ClaimLost` (and applies nothing) if a token of `commit.fence` no longer holds, and with
     /// `CheckpointBackwards` (and applies nothing) if the checkpoint's page is lower than the
-    /// stored one.
-    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<()>;
+    /// stored one. A link whose record is linked elsewhere meanwhile is not an error: it is set
+    /// aside with its record's ledger, its record's outcome becomes a conflict, and the report
+    /// lists it (see [`CommitReport`]).
+    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<CommitReport>;
+
+    // Claims (one pair, one worker) and process locks.
+
+    /// Claims records for `holder`, each request on its own, in one transaction. A request
+    /// covers its record and, when the store holds a link for it (in any state), the linked
+    /// counterpart. It is granted (all of its keys, under a new token never used before, with
+    /// `lease_until = at + lease`) unless one of its keys belongs to another claim whose
+    /// `lease_until` is after `at`. A claim in the way whose lease has run out is taken over:
+    /// deleted with all of its keys, so its token no longer holds. Returns, per request and in
+    /// order, the claim, or `None` when it is busy (nothing of that request changed).
+    fn claim_records(
+        &self,
+        pair: &str,
+        holder: &str,
+        records: &[ClaimKey],
+        lease: Duration,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Option<RecordClaim>>>;
+    /// Adds records (and, as in `claim_records`, their linked counterparts) to a claim that
+    /// still holds, under the same rule and in one transaction; its lease is unchanged. On
+    /// success `claim.keys` lists the new keys too. False, and nothing changed, if the claim no
+    /// longer holds or another claim with a lease after `at` holds one of the records.
+    fn extend_claim(
+        &self,
+        claim: &mut RecordClaim,
+        records: &[ClaimKey],
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// The heartbeat: sets the claim's `lease_until` to `at + lease`. False if the claim no
+    /// longer holds (taken over or ended); its holder must then stop and write nothing more.
+    fn renew_claim(&self, token: i64, lease: Duration, at: Timestamp) -> StoreResult<bool>;
+    /// Whether the claim still holds: it was neither taken over nor ended. A claim whose lease
+    /// ran out still holds until another holder takes it over.
+    fn claim_held(&self, token: i64) -> StoreResult<bool>;
+    /// Ends claims (with all of their keys); tokens that no longer hold are ignored.
+    fn release_claims(&self, tokens: &[i64]) -> StoreResult<()>;
+    /// Takes the process lock `name` (letters, digits, `-` and `_`) on this store for as long as
+    /// the returned guard lives; a process that dies releases it at once. Fails with `LockHeld`
+    /// (naming the store) if another process, or another guard of this one, holds it. Used for
+    /// one `serve` per store and one full sync per pair and direction.
+    fn lock(&self, name: &str) -> StoreResult<ProcessLock>;
+
+    // The shared request budget.
+
+    /// Serves one request of `priority` from the budget `key` (a system's name), shared by
+    /// every process on this store, in one transaction. The budget is a token bucket: a key
+    /// seen for the first time starts full (`rate.burst` tokens at `at`); tokens accrue at
+    /// `rate.per_second` since the stored time, never beyond `rate.burst`. Then: while `at` is
+    /// before a stored pause, a back-fill request takes nothing and waits for the pause, and a
+    /// live one waits at least that long. A live request always takes a token (the count may go
+    /// negative: queued requests) and waits until its token has accrued. A back-fill request
+    /// takes one only if at least `rate.reserve() + 1` are there, and otherwise takes nothing
+    /// and is told how long until there will be. The exact rule is `budget::Bucket::take`.
+    fn take_budget(
+        &self,
+        key: &str,
+        rate: &BudgetRate,
+        priority: BudgetPriority,
+        at: Timestamp,
+    ) -> StoreResult<BudgetGrant>;
+    /// Holds every request of the budget `key` until `until` (a `Retry-After`); an earlier
+    /// pause never shortens a later one. A key never taken from is left alone.
+    fn pause_budget(&self, key: &str, until: Timestamp) -> StoreResult<()>;
 
     // OAuth.
 
@@ -160,25 +234,33 @@ pub trait StateStore: Send + Sync {
     /// Stores events in one transaction; an event whose dedup key is already stored is
     /// counted as a duplicate and not stored again.
     fn inbox_insert(&self, events: &[InboxEvent], at: Timestamp) -> StoreResult<InsertSummary>;
-    /// Claims the record key that has waited longest and is due, with its pending events.
+    /// Claims the record key that has waited longest and is due, with its pending events, in
+    /// one transaction: the work is taken together with a record claim (as `claim_records`
+    /// does, for `lease.worker` and `lease.duration`) on the record and its linked counterpart,
+    /// the pair and side coming from `lease.scopes`. A due record whose claim is busy (another
+    /// holder works it or its counterpart) is passed over, and waits, without counting an
+    /// attempt; the next due one is tried. A record whose previous claim was ended or taken
+    /// over counts that interrupted attempt.
     fn inbox_claim(&self, lease: &Lease, at: Timestamp) -> StoreResult<Option<InboxClaim>>;
-    /// The claimed events are done. False if the claim was lost (its lease ran out and another
-    /// worker took the record).
+    /// The claimed events are done; ends the claim. False, and nothing changed, if the claim no
+    /// longer holds (its lease ran out and another worker took the record, or it was ended).
     fn inbox_ack(&self, claim: &InboxClaim, at: Timestamp) -> StoreResult<bool>;
-    /// Releases the claim for another attempt at `retry.next_attempt_at`. False if the claim
-    /// was lost.
+    /// Ends the claim and puts the record back for another attempt at
+    /// `retry.next_attempt_at`. False if the claim no longer holds.
     fn inbox_retry(&self, claim: &InboxClaim, retry: &RetryLater) -> StoreResult<bool>;
-    /// Moves the claimed events to the dead letters. False if the claim was lost.
+    /// Moves the claimed events to the dead letters; ends the claim. False if the claim no
+    /// longer holds.
     fn inbox_dead_letter(
         &self,
         claim: &InboxClaim,
         error: &str,
         at: Timestamp,
     ) -> StoreResult<bool>;
-    /// Ends every lease now: called by `mapsync serve` at startup, when no worker of this
-    /// process holds anything yet, so records held by a process that died (kill -9, power
-    /// loss) are taken over at once instead of when their lease runs out. The next claim counts
-    /// the interrupted attempt. Returns how many claims were ended. One `serve` per state store.
+    /// Ends every claim that holds inbox work now: called by `mapsync serve` at startup, under
+    /// its `serve` lock and before any worker of this process holds anything, so records held
+    /// by a `serve` that died (kill -9, power loss) are taken over at once instead of when their
+    /// lease runs out. Claims not holding inbox work (a running `sync`'s) are left alone. The
+    /// next claim counts the interrupted attempt. Returns how many claims were ended.
     fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::super::model::{
-    Collection, ConflictPolicy, DeletePolicy, Deletes, FieldGroup, Pair, Rule, Sides, Status,
+    Collection, ConflictPolicy, DeletePolicy, Deletes, FieldGroup, Pair, Refusal, Rule, Sides,
+    Status,
 };
 use super::super::raw::{RawConflictPolicy, RawDeletePolicy, RawPair};
 use super::super::{Direction, Side};
@@ -221,6 +222,14 @@ pub(crate) fn pair(
                     placeholder: r.placeholder.clone(),
                     message,
                     protect,
+                    refused: r
+                        .refused
+                        .iter()
+                        .map(|x| Refusal {
+                            status: x.status,
+                            contains: x.contains.clone(),
+                        })
+                        .collect(),
                 }),
             _ => rules = None,
         }
@@ -272,11 +281,17 @@ pub(crate) fn pair(
 }
 
 fn conflict_policy(raw: RawConflictPolicy) -> ConflictPolicy {
-    match raw {
-        RawConflictPolicy::Newest => ConflictPolicy::Newest,
-        RawConflictPolicy::Home => ConflictPolicy::Home,
-        RawConflictPolicy::External => ConflictPolicy::External,
-        RawConflictPolicy::Report => ConflictPolicy::Report,
+    ConflictPolicy::from(raw)
+}
+
+impl From<RawConflictPolicy> for ConflictPolicy {
+    fn from(raw: RawConflictPolicy) -> ConflictPolicy {
+        match raw {
+            RawConflictPolicy::Newest => ConflictPolicy::Newest,
+            RawConflictPolicy::Home => ConflictPolicy::Home,
+            RawConflictPolicy::External => ConflictPolicy::External,
+            RawConflictPolicy::Report => ConflictPolicy::Report,
+        }
     }
 }
 

@@ -9,7 +9,9 @@
 //! beside that store. Add a new store behaviour's test here, in the file of its area.
 
 mod audit;
+mod budget;
 mod checkpoint_property;
+mod claims;
 pub(crate) mod commit;
 mod inbox;
 mod intents;

@@ -11,7 +11,8 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_snapshot.sql"),
-    include_str!("migrations/0003_audit.sql"),
+    include_str!("migrations/0003_claims.sql"),
+    include_str!("migrations/0004_audit.sql"),
 ];
 
 /// The schema version this build writes.

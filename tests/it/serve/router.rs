@@ -145,10 +145,7 @@ impl Harness {
 
     /// The events stored for the next record key (claims it).
     fn claim_events(&self) -> usize {
-        let lease = Lease {
-            worker: "t".into(),
-            duration: std::time::Duration::from_secs(60),
-        };
+        let lease = Lease::new("t", std::time::Duration::from_secs(60));
         let at = Timestamp::from_millisecond(NOW_MS).expect("time");
         self.store
             .inbox_claim(&lease, at)

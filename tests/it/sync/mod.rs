@@ -8,6 +8,7 @@ mod dry_run;
 mod faults;
 mod inbound;
 mod matching;
+mod merge;
 mod outbound;
 mod report;
 mod resume;
