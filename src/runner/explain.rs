@@ -211,7 +211,7 @@ pub async fn explain(
             history.push((
                 e.at,
                 HistoryItem {
-                    at: e.at.to_string(),
+                    at: e.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
                     side: e.side,
                     record_id: e.record_id,
                     direction: e.direction,

@@ -23,15 +23,25 @@ pub(crate) fn short_id(id: &str) -> &str {
     &trimmed[cut + 1..]
 }
 
+/// `contact 112`, or `customer/1009` when the shortened id already says what it is.
+fn titled(title: &str, id: &str) -> String {
+    let short = short_id(id);
+    if short.contains('/') {
+        short.to_string()
+    } else {
+        format!("{title} {short}")
+    }
+}
+
 /// What was done to one record, or `None` when nothing was written.
 pub(crate) fn line(dir: Direction, engine: &Engine, a: &Applied) -> Option<String> {
     let p = &a.plan;
-    let source = format!("{} {}", engine.source().title, short_id(&p.source_id));
+    let source = titled(&engine.source().title, &p.source_id);
     let target_id = match &a.result {
         Ok(Some(id)) => id.as_str(),
         Ok(None) | Err(_) => p.target_id.as_deref().unwrap_or("(new)"),
     };
-    let target = format!("{} {}", engine.target().title, short_id(target_id));
+    let target = titled(&engine.target().title, target_id);
     let fields = || {
         let names: Vec<&str> = p.changes.iter().map(|c| c.field.as_str()).collect();
         if names.is_empty() {

@@ -23,7 +23,7 @@ async fn serve_logs_one_line_per_record_at_info_by_default() {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let line = format!("inbound contact {id} → customer customer/");
+    let line = format!("inbound contact {id} → customer/");
     live.until("the create is logged", |_| {
         live.log()
             .lines()
