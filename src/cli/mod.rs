@@ -46,7 +46,7 @@ Examples:
 
 Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed (sync), 4 stopped
 before writing, 5 changes pending (setup --dry-run), 6 mapping tests failed (test), 66 no such
-dead letter, 69 environment or API unavailable, 74 state store unusable.";
+dead letter, 69 environment or API unavailable, 74 state store unusable, 130 sync interrupted.";
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,7 +186,7 @@ per record.
 
 Exit codes: 0 all synced, 1 invalid mapping, 3 some records failed or conflict (retried next
 run), 4 stopped by a safety rail, 69 a credential is missing or an API keeps failing, 74 the
-state store cannot be used.")]
+state store cannot be used, 130 interrupted by ctrl-c (run it again to resume).")]
     Sync(SyncArgs),
 }
 

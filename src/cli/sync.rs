@@ -63,14 +63,24 @@ pub fn run(args: &SyncArgs) -> Exit {
         }
     };
     let mut observer = Terminal::new(&mapping, direction, args);
-    let result = runtime.block_on(runner::sync(
-        &mapping,
-        store.as_ref(),
-        &connectors,
-        &opts,
-        &mut observer,
-    ));
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = runner::sync(&mapping, store.as_ref(), &connectors, &opts, &mut observer) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
     observer.finish();
+    let Some(result) = result else {
+        if args.dry_run {
+            eprintln!("Interrupted: a dry run writes nothing.");
+        } else {
+            eprintln!(
+                "Interrupted: {} records are committed (their pages are in the state store). Run the same command again to resume after them.",
+                observer.committed
+            );
+        }
+        return Exit::Interrupted;
+    };
     match result {
         Ok(report) => {
             if args.json {
@@ -189,6 +199,8 @@ pub(super) fn connectors(
 /// Progress on a terminal, and the plan of a dry run.
 struct Terminal {
     bar: Option<ProgressBar>,
+    /// Source records whose page is committed, this run and the one it resumed.
+    committed: u64,
     dry_run: bool,
     json: bool,
     source_title: String,
@@ -211,6 +223,7 @@ impl Terminal {
         });
         Terminal {
             bar,
+            committed: 0,
             dry_run: args.dry_run,
             json: args.json,
             source_title: mapping.collection(direction.source()).title.clone(),
@@ -233,6 +246,13 @@ impl Terminal {
 }
 
 impl Observer for Terminal {
+    fn resumed(&mut self, records_done: u64) {
+        self.committed = records_done;
+        if let Some(b) = &self.bar {
+            b.set_position(records_done);
+        }
+    }
+
     fn indexed(&mut self, n: u64) {
         if let Some(b) = &self.bar {
             b.set_message(format!("{n} {}s indexed; syncing", self.target_title));
@@ -240,6 +260,7 @@ impl Observer for Terminal {
     }
 
     fn page(&mut self, records: u64, _counts: &Counts) {
+        self.committed += records;
         if let Some(b) = &self.bar {
             b.inc(records);
         }

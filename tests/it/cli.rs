@@ -59,7 +59,7 @@ fn top_level_help_lists_every_command() {
 
         Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed (sync), 4 stopped
         before writing, 5 changes pending (setup --dry-run), 6 mapping tests failed (test), 66 no such
-        dead letter, 69 environment or API unavailable, 74 state store unusable.
+        dead letter, 69 environment or API unavailable, 74 state store unusable, 130 sync interrupted.
     "#]].assert_eq(&in_temp(&["--help"]));
 }
 

@@ -128,3 +128,72 @@ async fn a_wrong_base_url_fails_at_once_naming_the_url_and_its_variable() {
         "{run:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_says_what_is_committed_and_the_next_run_resumes_after_it() {
+    // 300 customers, three pages; each 10to8 list request takes a while.
+    let w = World::seeded(5, 300, 0).await;
+    w.sb.set_faults(
+        System::Tte,
+        Faults {
+            latency: std::time::Duration::from_millis(300),
+            path_contains: Some("/customer/".into()),
+            ..Faults::default()
+        },
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        .args(["sync", "--direction", "outbound", "--mapping"])
+        .arg(&w.mapping)
+        .arg("--state")
+        .arg(&w.state)
+        .current_dir(w.dir.path())
+        .env_clear()
+        .envs(w.sb.env_vars())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mapsync sync");
+    // The second page is being listed: the first one is committed.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while w.sb.count(System::Tte, "customers.list").total < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sync never reached page 2"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().expect("pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = child.wait_with_output().await.expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let committed = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Interrupted: ")?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no count of committed records: {stderr}"));
+    assert!(committed >= 100 && committed % 100 == 0, "{stderr}");
+    assert!(
+        stderr.contains("Run the same command again to resume after them."),
+        "{stderr}"
+    );
+
+    // The next run resumes after what was committed, and finishes the rest once.
+    w.sb.set_faults(System::Tte, Faults::default());
+    let run = w.sync_json("outbound").await;
+    let report = run.report();
+    assert!(report["resumed_at_page"].as_u64().is_some(), "{report}");
+    assert_eq!(report["counts"]["seen"], 300, "{report}");
+    let contacts = w.live_contacts().len() as u64;
+    assert_eq!(contacts, run.counts()["created"], "one contact per create");
+}
