@@ -119,8 +119,10 @@ pub struct ScriptedFault {
     pub retry_after_secs: Option<u64>,
 }
 
-/// Rate limiting of the 10to8 stand-in: a token bucket per key [T-14].
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Rate limiting of the 10to8 stand-in: a token bucket per key [T-14]. `Default` is off with
+/// the documented figures, so `PUT /_sandbox/ratelimit {"enabled":true}` alone turns on the
+/// documented budget (not a limit of 0 or 1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TteRateLimit {
     /// Off when false (the default in tests).
@@ -129,6 +131,15 @@ pub struct TteRateLimit {
     pub per_second: f64,
     /// Bucket size (default 10).
     pub burst: u32,
+}
+
+impl Default for TteRateLimit {
+    fn default() -> Self {
+        TteRateLimit {
+            enabled: false,
+            ..TteRateLimit::documented()
+        }
+    }
 }
 
 impl TteRateLimit {
@@ -142,8 +153,9 @@ impl TteRateLimit {
     }
 }
 
-/// Rate limiting of the HubSpot stand-in (FIDELITY.md §2.7).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Rate limiting of the HubSpot stand-in (FIDELITY.md §2.7). `Default` is off with the
+/// documented figures, so `{"enabled":true}` alone turns on HubSpot's documented limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HubspotRateLimit {
     /// Off when false (the default in tests).
@@ -154,6 +166,15 @@ pub struct HubspotRateLimit {
     pub oauth_per_10s: u32,
     /// Search requests per second per token (5).
     pub search_per_second: u32,
+}
+
+impl Default for HubspotRateLimit {
+    fn default() -> Self {
+        HubspotRateLimit {
+            enabled: false,
+            ..HubspotRateLimit::documented()
+        }
+    }
 }
 
 impl HubspotRateLimit {
