@@ -135,9 +135,11 @@ pub struct TteRateLimit {
 
 impl Default for TteRateLimit {
     fn default() -> Self {
+        let documented = TteRateLimit::documented();
         TteRateLimit {
             enabled: false,
-            ..TteRateLimit::documented()
+            per_second: documented.per_second,
+            burst: documented.burst,
         }
     }
 }
@@ -170,9 +172,12 @@ pub struct HubspotRateLimit {
 
 impl Default for HubspotRateLimit {
     fn default() -> Self {
+        let documented = HubspotRateLimit::documented();
         HubspotRateLimit {
             enabled: false,
-            ..HubspotRateLimit::documented()
+            private_app_per_10s: documented.private_app_per_10s,
+            oauth_per_10s: documented.oauth_per_10s,
+            search_per_second: documented.search_per_second,
         }
     }
 }
