@@ -106,6 +106,7 @@ pub fn oauth_link(args: &OAuthLinkArgs) -> Exit {
         &args.system,
         &public_url,
         jiff::Timestamp::now(),
+        args.replace_account,
     ) {
         Ok(link) => {
             print(&format!("{link}\n"));
@@ -200,6 +201,13 @@ pub fn run(args: &ServeArgs) -> Exit {
             return Exit::Store;
         }
     }
+    let key = match super::sync::state_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     // Unlike `sync`, a system without a token yet is not fatal: it can be installed through
     // /oauth/<system>/start, and its records wait in the inbox meanwhile.
     let mut connectors = Connectors::new();
@@ -215,7 +223,7 @@ pub fn run(args: &ServeArgs) -> Exit {
         // Live work: served from the shared budget before a running sync's back-fill.
         let budget = runner::StoreBudget::new(store.clone(), &name, BudgetPriority::Live);
         match Connector::builder(&mapping.systems[&name])
-            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .token_provider(Arc::new(StoreTokens::new(store.clone(), key.clone())))
             .budget(Arc::new(budget))
             .build()
         {

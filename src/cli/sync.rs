@@ -148,6 +148,16 @@ pub(super) fn load_with_warnings(
     loaded.mapping.map(|m| (m, warnings))
 }
 
+/// The key OAuth tokens are sealed with, from `MAPSYNC_STATE_KEY` (unset or empty: none).
+pub(super) fn state_key() -> Result<Option<Arc<crate::store::seal::SealKey>>, String> {
+    match std::env::var("MAPSYNC_STATE_KEY") {
+        Ok(text) if !text.is_empty() => crate::store::seal::SealKey::from_text(&text)
+            .map(|k| Some(Arc::new(k)))
+            .map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
+}
+
 /// Opens the state store at `state`, or at the default path next to the mapping.
 pub(super) fn open_store(
     state: Option<&Path>,
@@ -187,7 +197,7 @@ pub(super) fn connectors(
         // the same store, only while live work has its reserve.
         let budget = StoreBudget::new(store.clone(), &name, BudgetPriority::Backfill);
         let c = Connector::builder(&mapping.systems[&name])
-            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .token_provider(Arc::new(StoreTokens::new(store.clone(), state_key()?)))
             .budget(Arc::new(budget))
             .build()
             .map_err(|e| e.to_string())?;

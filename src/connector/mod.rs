@@ -26,7 +26,7 @@ pub use call::Response;
 pub use error::{ConnectorError, Result, TransportKind};
 pub use oauth::{MemoryTokens, OAuthTokens, TokenProvider, TokenStoreError};
 pub use ops::{CreateOutcome, DeleteOutcome};
-pub use paging::{Page, PageCursor};
+pub use paging::{Page, PageCursor, PageGuard};
 pub use rate_limit::{RateLimiter, SharedBudget};
 pub use retry::{Backoff, FastRandom, FixedRandom, Jitter, Random, parse_retry_after};
 pub use stats::ConnectorStats;
@@ -188,12 +188,23 @@ impl Connector {
     }
 
     /// Exchanges the install flow's authorization code for tokens, which are saved through the
-    /// token provider and used from then on.
-    pub async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<OAuthTokens> {
+    /// token provider and used from then on. An install into another account than the pinned
+    /// one is refused (nothing saved) unless `replace_account`.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        replace_account: bool,
+    ) -> Result<OAuthTokens> {
         match self.creds.oauth() {
             Some(s) => {
-                s.exchange_code(self.shared.transport.as_ref(), code, redirect_uri)
-                    .await
+                s.exchange_code(
+                    self.shared.transport.as_ref(),
+                    code,
+                    redirect_uri,
+                    replace_account,
+                )
+                .await
             }
             None => Err(ConnectorError::Auth {
                 system: self.shared.system.name.clone(),

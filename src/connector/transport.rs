@@ -178,8 +178,10 @@ fn transport_error(e: reqwest::Error) -> TransportError {
         TransportKind::Timeout
     } else if e.is_connect() && unreachable(&e) {
         TransportKind::Unreachable
-    } else if e.is_connect() || e.is_request() {
+    } else if e.is_connect() {
         TransportKind::Connect
+    } else if e.is_request() {
+        TransportKind::Interrupted
     } else {
         TransportKind::Other
     };

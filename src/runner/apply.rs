@@ -22,6 +22,10 @@ pub(crate) struct WriteError {
     pub class: ErrorClass,
     /// How long the API asked to wait (rate-limited answers).
     pub retry_after: Option<std::time::Duration>,
+    /// The write may have landed although it failed (a timeout, a lost connection, a 5xx). A
+    /// create failing this way keeps its create intent unsettled, so the record is looked up
+    /// before it is created again.
+    pub outcome_unknown: bool,
     /// The HTTP status of the refusal, when the API answered one.
     pub status: Option<u16>,
 }
@@ -33,6 +37,7 @@ impl WriteError {
             message: message.into(),
             class,
             retry_after: None,
+            outcome_unknown: false,
             status: None,
         }
     }
@@ -43,6 +48,7 @@ impl WriteError {
             message: e.to_string(),
             class: e.class(),
             retry_after: e.retry_after(),
+            outcome_unknown: e.outcome_unknown(),
             status: e.status(),
         }
     }
@@ -58,6 +64,9 @@ impl WriteError {
                 "the other system refused this record; see mapsync's dead letters"
             }
             ErrorClass::Auth => "mapsync could not authenticate with the other system",
+            ErrorClass::Conflict => {
+                "the other system holds a conflicting record (a duplicate, a value already taken); resolve it by hand"
+            }
             ErrorClass::RateLimited | ErrorClass::Transient => {
                 "the other system was unavailable; mapsync retries"
             }
@@ -73,6 +82,7 @@ mod status_message_tests {
     fn a_status_field_never_gets_the_remote_error_text() {
         for class in [
             ErrorClass::Permanent,
+            ErrorClass::Conflict,
             ErrorClass::Auth,
             ErrorClass::RateLimited,
             ErrorClass::Transient,
@@ -140,6 +150,9 @@ pub(crate) struct Writer<'a> {
     pub page: u64,
     /// Target writes made so far on this page (for crash points in tests).
     pub writes: std::sync::atomic::AtomicU64,
+    /// The create intents' keys by source id, sent as idempotency keys where the mapping
+    /// declares the header.
+    pub intent_keys: &'a std::collections::BTreeMap<String, String>,
     /// Asked before every remote write with the source record's id: false when the writer no
     /// longer holds the claim on that record (another holder took it over), and the write is
     /// not made. `None`: unfenced.
@@ -164,10 +177,11 @@ fn failed(e: &ConnectorError) -> WriteError {
     WriteError::from_connector(e)
 }
 
-/// A per-item error in a batch answer, with the class the connector gave it (the system's error
-/// rules; a refusal of the record itself is permanent unless a rule says otherwise).
+/// A per-item error in a batch answer: a refusal of the record (a 4xx-like validation error,
+/// permanent), or the failure of its whole chunk, with that failure's class.
 fn item_failed(e: &BatchItemError) -> WriteError {
     WriteError {
+        outcome_unknown: e.outcome_unknown,
         status: e.status,
         ..WriteError::new(e.message.clone(), e.class)
     }
@@ -306,15 +320,20 @@ impl Writer<'_> {
             return (Err(claim_lost()), false);
         }
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
+        let key = self.intent_keys.get(&a.plan.source_id).map(String::as_str);
         let result = self
             .target
-            .create(self.engine.target(), fields, self.vars.target)
+            .create_keyed(self.engine.target(), fields, self.vars.target, key)
             .await;
         let done = self
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
-        super::failpoint::hit("mid-page", self.page, done);
+        if self.page == 0 {
+            super::failpoint::hit_nth("worker-after-create");
+        } else {
+            super::failpoint::hit("mid-page", self.page, done);
+        }
         match result {
             Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
             Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
@@ -380,11 +399,15 @@ impl Writer<'_> {
         match answer {
             Ok(outcome) => {
                 for &i in which {
-                    // Not known to be refused: a later attempt may go through.
-                    applied[i].result = Err(WriteError::new(
-                        "the batch answer did not mention this record",
-                        ErrorClass::Transient,
-                    ));
+                    // Not known to be refused: a later attempt may go through, and it may have
+                    // been created.
+                    applied[i].result = Err(WriteError {
+                        outcome_unknown: true,
+                        ..WriteError::new(
+                            "the batch answer did not mention this record",
+                            ErrorClass::Transient,
+                        )
+                    });
                 }
                 for r in &outcome.results {
                     let (LinkValue::One(source_id), Some(id)) =
@@ -525,6 +548,32 @@ impl Writer<'_> {
             )
             .await;
         Some(r.err().map(|e| e.to_string()))
+    }
+
+    /// Writes the reason of records that became conflicts after their create answered (the
+    /// "already exists" record is linked to another) to their source's status field, so the
+    /// conflict shows on the record, not only in the store.
+    pub async fn write_back_conflicts(&self, applied: &mut [Applied], which: &[usize]) {
+        for &i in which {
+            let a = &applied[i];
+            let reason = a.plan.reason.clone().unwrap_or_else(|| "conflict".into());
+            let outcome = WriteOutcome::Failed { message: &reason };
+            let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) else {
+                continue;
+            };
+            if let Err(e) = self
+                .source
+                .update(
+                    self.engine.source(),
+                    &a.plan.source_id,
+                    fields,
+                    self.vars.source,
+                )
+                .await
+            {
+                applied[i].writeback_error = Some(e.to_string());
+            }
+        }
     }
 
     async fn write_back(&self, applied: &mut [Applied]) {

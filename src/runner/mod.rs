@@ -27,6 +27,8 @@ pub use claims::SERVE_LOCK;
 pub use credentials::{base_url_origin, check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use explain::{Explanation, FieldView, HistoryItem, NextStep, explain};
+#[cfg(feature = "failpoints")]
+pub use failpoint::FAILPOINTS;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;

@@ -15,6 +15,7 @@ mod link;
 mod lock;
 mod outcome;
 mod run;
+pub mod seal;
 mod secret;
 mod snapshot;
 mod sqlite;
@@ -264,11 +265,19 @@ pub trait StateStore: Send + Sync {
     fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;
+    /// Events stored and not yet processed: every event `inbox_insert` stored (duplicates are
+    /// not stored, so not counted) until an `inbox_ack` or `inbox_dead_letter` of a claim that
+    /// covers it; `inbox_retry` keeps it counted. Processed events kept for deduplication are
+    /// not counted. The webhook receiver's high-water mark is in events (R7).
+    fn inbox_pending_events(&self) -> StoreResult<u64>;
     /// Forgets processed events received before `before`; keep at least 7 days (R5).
     fn inbox_prune(&self, before: Timestamp) -> StoreResult<u64>;
     fn add_dead_letter(&self, letter: &NewDeadLetter) -> StoreResult<i64>;
     fn dead_letters(&self, query: &DeadLetterQuery) -> StoreResult<Vec<DeadLetter>>;
-    /// Puts a dead letter back into the inbox as a new event for its record; false if no such id.
+    /// Puts a dead letter back into the inbox for its record, in one transaction with its
+    /// removal; false if no such id. A payload that is a non-empty JSON array (a worker's dead
+    /// letter: the record's events) goes back as one inbox event per element, in order; any
+    /// other payload (a sync's dead letter) as one event. The events have no dedup key.
     fn retry_dead_letter(&self, id: i64, at: Timestamp) -> StoreResult<bool>;
     fn drop_dead_letter(&self, id: i64) -> StoreResult<bool>;
 

@@ -564,6 +564,10 @@ impl StateStore for SqliteStore {
         self.read(inbox::depth)
     }
 
+    fn inbox_pending_events(&self) -> StoreResult<u64> {
+        self.read(inbox::pending_events)
+    }
+
     fn inbox_prune(&self, before: Timestamp) -> StoreResult<u64> {
         self.write(|tx| inbox::prune(tx, before))
     }

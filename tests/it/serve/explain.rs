@@ -109,6 +109,7 @@ async fn explain_shows_create_echo_conflict_and_dead_letter_in_order_with_reason
                 status: 422,
                 count: 1,
                 retry_after_secs: None,
+                ..ScriptedFault::default()
             }],
             ..Faults::default()
         },

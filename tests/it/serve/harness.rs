@@ -36,6 +36,8 @@ pub struct Opts {
     pub serve_args: Vec<String>,
     /// The server's open-file limit (`ulimit -n` in a shell that then execs the binary).
     pub nofile: Option<u32>,
+    /// More environment variables for every `mapsync` run.
+    pub env: Vec<(String, String)>,
     /// Run `serve` without `-v` (its default log level).
     pub quiet: bool,
 }
@@ -57,6 +59,7 @@ impl Default for Opts {
             delivering: vec![System::Hubspot, System::Tte],
             serve_args: Vec::new(),
             nofile: None,
+            env: Vec::new(),
             quiet: false,
         }
     }
@@ -109,6 +112,7 @@ pub async fn start(opts: Opts) -> Live {
         sb.hubspot_app_id()
     };
     env.push(("HUBSPOT_WRITER_ID".into(), writer.to_string()));
+    env.extend(opts.env);
     let mut live = Live {
         sb: std::sync::Arc::new(sb),
         child: None,
@@ -196,6 +200,15 @@ impl Live {
             panic!("mapsync serve did not start; log:\n{}", self.log());
         };
         self.base = line.trim().trim_start_matches("Listening on ").to_string();
+    }
+
+    /// Sets (or with `None` removes) an environment variable of the next `spawn` and
+    /// `mapsync` command.
+    pub fn set_env(&mut self, name: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            self.env.push((name.to_string(), v.to_string()));
+        }
     }
 
     /// `127.0.0.1:PORT` of the running server.

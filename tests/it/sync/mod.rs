@@ -3,6 +3,8 @@
 //! `mapsync sync` binary with the sandbox's environment. Oracles are the sandbox's records,
 //! counters and request log, never timings.
 
+pub(crate) mod ambiguous;
+mod crash_campaign;
 mod deletes_and_rails;
 mod dry_run;
 mod faults;
@@ -11,7 +13,6 @@ mod matching;
 mod merge;
 mod outbound;
 mod report;
-mod resume;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -31,6 +31,7 @@ async fn a_failed_write_is_named_with_its_reason_and_every_write_is_logged() {
                     status: 400,
                     count: 1,
                     retry_after_secs: None,
+                    ..ScriptedFault::default()
                 }],
                 ..Faults::default()
             },
