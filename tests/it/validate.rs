@@ -100,6 +100,30 @@ fn bad_expression() {
 }
 
 #[test]
+fn unknown_filters_tests_and_functions_are_named_with_a_suggestion() {
+    check(
+        "unknown-names",
+        expect![[r#"
+        exit: 1
+        --- stdout
+        mapping.yaml:29:30: error[unknown-filter]: `record.name | frist` uses the filter `frist`, which does not exist
+          at: /pair/fields/0/outbound/full_name
+          hint: did you mean `first`? Every filter is listed in docs/expression-language.md
+        mapping.yaml:30:24: error[unknown-function]: `rnage(2) and record.full_name` uses the function `rnage`, which does not exist
+          at: /pair/fields/0/inbound/name
+          hint: did you mean `range`? Every function is listed in docs/expression-language.md
+        mapping.yaml:35:14: error[unknown-test]: `not value or value is not emial` uses the test `emial`, which does not exist
+          at: /pair/rules/0/valid
+          hint: did you mean `email`? Every test is listed in docs/expression-language.md
+        mapping.yaml:37:16: error[unknown-variable]: `bad {{ valeu }}` uses the variable `valeu`, which is not available here
+          at: /pair/rules/0/message
+          hint: variables available here: value (see docs/expression-language.md)
+        4 errors, 0 warnings in 1 file
+    "#]],
+    );
+}
+
+#[test]
 fn wrong_type() {
     check(
         "wrong-type",
