@@ -33,6 +33,9 @@ pub enum Exit {
     /// of the same pair and direction is running, or a `serve` runs on the store. Try again
     /// when it has finished.
     Busy,
+    /// 130 (128 + SIGINT): ctrl-c stopped a `sync`; what was committed stays, and running the
+    /// same command again resumes after it.
+    Interrupted,
 }
 
 impl Exit {
@@ -50,6 +53,7 @@ impl Exit {
             Exit::Unavailable => 69,
             Exit::Store => 74,
             Exit::Busy => 75,
+            Exit::Interrupted => 130,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! holds no logic the tests need beyond what they can reach through the binary.
 
 pub mod exit;
+mod explain;
 mod queue;
 pub mod render;
 mod serve;
@@ -26,7 +27,9 @@ pub struct Cli {
     /// The log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
-    /// More log output: -v for debug, -vv for trace. `RUST_LOG` overrides it.
+    /// More log output: -v for mapsync's debug lines, -vv for everything (libraries too).
+    /// `serve` and `sync` log at info by default, other commands only warnings. `RUST_LOG`
+    /// overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// What to do.
@@ -43,7 +46,7 @@ Examples:
 
 Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed (sync), 4 stopped
 before writing, 5 changes pending (setup --dry-run), 6 mapping tests failed (test), 66 no such
-dead letter, 69 environment or API unavailable, 74 state store unusable.";
+dead letter, 69 environment or API unavailable, 74 state store unusable, 130 sync interrupted.";
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,7 +67,8 @@ pub enum Command {
     #[command(after_help = "\
 Examples:
   mapsync validate mapping.yaml
-  mapsync validate --format json mappings/*.yaml
+  mapsync validate --json mappings/*.yaml
+  MAPSYNC_MAPPING=mapping.yaml mapsync validate
   mapsync validate --deny-warnings mapping.yaml
 
 Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
@@ -149,6 +153,23 @@ Examples:
 
 Exit codes: 0 ok, 66 no dead letter with that id, 74 no state store or it cannot be used.")]
     DeadLetters(DeadLettersArgs),
+    /// Explain one record: its link, base and current values, the next sync's plan, its history.
+    ///
+    /// Give a home or an external record id (a URI or a plain id, as the API gives it). Shows the
+    /// pair (both ids and the link's state), the base (what was last synced) and each side's
+    /// current value per field group (a live read; --offline skips it), what the next sync
+    /// would do in each direction and why, and the record's history in time order from the
+    /// audit trail the state store keeps (the newest MAPSYNC_AUDIT_RETENTION entries per
+    /// record, 200 by default).
+    #[command(after_help = "\
+Examples:
+  mapsync explain --mapping mapping.yaml 112
+  mapsync explain --mapping mapping.yaml https://api.example.com/customer/1009/ --json
+  mapsync explain --mapping mapping.yaml 112 --offline
+
+Exit codes: 0 ok, 1 invalid mapping, 66 the store knows nothing about the record, 69 a system
+cannot be reached, 74 no state store or it cannot be read.")]
+    Explain(ExplainArgs),
     /// Run a full sync in one direction, resumably.
     ///
     /// Indexes the target, then reads the source page by page: plans each record, writes
@@ -165,17 +186,22 @@ per record.
 
 Exit codes: 0 all synced, 1 invalid mapping, 3 some records failed or conflict (retried next
 run), 4 stopped by a safety rail, 69 a credential is missing or an API keeps failing, 74 the
-state store cannot be used.")]
+state store cannot be used, 130 interrupted by ctrl-c (run it again to resume).")]
     Sync(SyncArgs),
 }
 
 /// `mapsync validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Mapping files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Mapping files to check. Default: the `--mapping` file.
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output format.
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// Print the diagnostics as JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Output format (`--json` is the short way to ask for JSON).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Fail (exit 1) on warnings too.
@@ -196,8 +222,12 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Print the mapping reference (every section and key, its type and meaning) as Markdown.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "language")]
     pub markdown: bool,
+    /// Print the expression-language reference (filters, tests, functions, and each key's
+    /// kind and variables as compiling these mappings records them) as Markdown.
+    #[arg(long, value_name = "MAPPING", num_args = 1..)]
+    pub language: Vec<PathBuf>,
 }
 
 /// `mapsync test`.
@@ -220,6 +250,7 @@ pub struct MappingArg {
     #[arg(
         short,
         long,
+        global = true,
         env = "MAPSYNC_MAPPING",
         default_value = "mapsync.yaml",
         value_name = "FILE"
@@ -351,7 +382,7 @@ pub struct DeadLettersArgs {
     #[command(flatten)]
     pub mapping: MappingArg,
     /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    #[arg(long, global = true, env = "MAPSYNC_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
@@ -377,6 +408,25 @@ pub enum DeadLetterAction {
         /// The dead letter's id (from `list`).
         id: i64,
     },
+}
+
+/// `mapsync explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The record: a home or an external id, as the APIs give it.
+    #[arg(value_name = "RECORD")]
+    pub record: String,
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Use only the state store: no live read, so no current values and no next-sync plan.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `mapsync sync`.
@@ -427,10 +477,15 @@ pub enum DirectionArg {
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::field::MakeExt;
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "debug",
-        _ => "trace",
+    // `serve` and `sync` tell what they do (a line per record acted on); the other commands
+    // print their result and log only problems. `-v` adds mapsync's own debug lines, never the
+    // libraries' (hyper, reqwest, sqlx…); `-vv` adds everything.
+    let busy = matches!(cli.command, Command::Serve(_) | Command::Sync(_));
+    let default = match (cli.verbose, busy) {
+        (0, true) => "warn,mapsync=info",
+        (0, false) => "warn",
+        (1, _) => "warn,mapsync=debug",
+        _ => "debug,mapsync=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -455,6 +510,27 @@ pub fn init_logging(cli: &Cli) {
     };
 }
 
+/// `mapsync schema --language`: the expression-language reference from the keys the given
+/// mappings compile (each must pass stage 1).
+fn schema_language(files: &[PathBuf]) -> Exit {
+    let env = Env::process();
+    let mut keys = Vec::new();
+    for f in files {
+        let loaded = load_file(f, &env, EnvMode::Lenient);
+        let Some(raw) = loaded.raw else {
+            eprintln!(
+                "error: {} does not pass stage 1; run `mapsync validate {}`",
+                f.display(),
+                f.display()
+            );
+            return Exit::Invalid;
+        };
+        keys.extend(crate::mapping::compile(&raw, &env, EnvMode::Lenient).keys);
+    }
+    print(&crate::mapping::expr_reference::markdown(&keys));
+    Exit::Ok
+}
+
 /// A log field's text with every control character escaped (`\n`, `\u{1b}`, …), so a value
 /// from a remote system (a record id, an API's error text) can never forge a log line or
 /// drive the terminal. JSON logs escape by themselves.
@@ -475,9 +551,16 @@ pub(crate) fn escape_log(text: &str) -> String {
 
 /// Runs one command and says how it ended.
 pub fn run(cli: Cli) -> Exit {
+    if let Some(n) = std::env::var("MAPSYNC_AUDIT_RETENTION")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    {
+        crate::runner::set_audit_retention(n);
+    }
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Test(args) => test::run(&args),
+        Command::Schema(args) if !args.language.is_empty() => schema_language(&args.language),
         Command::Schema(args) => {
             print(&if args.markdown {
                 crate::mapping::reference::markdown()
@@ -492,6 +575,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Sync(args) => sync::run(&args),
         Command::Status(args) => queue::status(&args),
         Command::DeadLetters(args) => queue::dead_letters(&args),
+        Command::Explain(args) => explain::run(&args),
     }
 }
 
@@ -504,7 +588,12 @@ fn validate(args: &ValidateArgs) -> Exit {
     let (mut errors, mut warnings) = (0, 0);
     let mut all = Vec::new();
     let mut text = String::new();
-    for path in &args.files {
+    let files = if args.files.is_empty() {
+        std::slice::from_ref(&args.mapping.mapping)
+    } else {
+        args.files.as_slice()
+    };
+    for path in files {
         tracing::debug!(file = %path.display(), "Validating mapping.");
         let loaded = load_file(path, &env, EnvMode::Lenient);
         errors += loaded.errors();
@@ -518,9 +607,10 @@ fn validate(args: &ValidateArgs) -> Exit {
         }
         all.extend(loaded.diagnostics);
     }
-    match args.format {
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
         Format::Human => {
-            text.push_str(&render::summary(errors, warnings, args.files.len()));
+            text.push_str(&render::summary(errors, warnings, files.len()));
             print(&text);
         }
         Format::Json => print(&render::json(&all)),

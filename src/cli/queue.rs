@@ -10,7 +10,7 @@ use super::{DeadLetterAction, DeadLettersArgs, Exit, StatusArgs, print};
 use crate::mapping::Direction;
 use crate::store::{DeadLetterQuery, SqliteConfig, SqliteStore, StateStore};
 
-fn open(
+pub(super) fn open(
     mapping: &std::path::Path,
     state: Option<&std::path::PathBuf>,
 ) -> Result<Arc<dyn StateStore>, Exit> {
@@ -100,17 +100,29 @@ pub fn status(args: &StatusArgs) -> Exit {
             return Exit::Store;
         }
     };
-    let dead = match all_dead_letters(store.as_ref()) {
-        Ok(d) => d.len(),
+    let letters = match all_dead_letters(store.as_ref()) {
+        Ok(d) => d,
         Err(e) => return e,
     };
+    let dead = letters.len();
     report["dead_letters"] = json!(dead);
+    let attention = match attention(&mapping, store.as_ref(), &letters) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    };
+    report["needs_attention"] = attention
+        .iter()
+        .map(|k| (k.name.to_string(), k.json()))
+        .collect();
     if args.json {
         print(&format!("{report}\n"));
         return Exit::Ok;
     }
     let mut text = format!(
-        "pair:          {pair}\ninbox:         {} record(s) waiting\ndead letters:  {dead}\nlinks:         {} active, {} deleted on home, {} deleted on external, {} conflict\n",
+        "pair:          {pair}\ninbox:         {} record(s) waiting\ndead letters:  {dead}\nlinks:         {} active, {} deleted on home, {} deleted on external, {} held by a conflict\n",
         report["inbox_depth"],
         report["links"]["active"],
         report["links"]["deleted_on_home"],
@@ -130,8 +142,128 @@ pub fn status(args: &StatusArgs) -> Exit {
             ));
         }
     }
+    let total: u64 = attention.iter().map(|k| k.count).sum();
+    if total == 0 {
+        text.push_str("needs a person: nothing\n");
+    } else {
+        text.push_str("needs a person:\n");
+        for k in attention.iter().filter(|k| k.count > 0) {
+            text.push_str(&format!(
+                "  {} {}  ({})\n",
+                k.count,
+                k.name.replace('_', " "),
+                k.hint
+            ));
+            for item in &k.newest {
+                text.push_str(&format!(
+                    "    {}  {}: {}\n",
+                    item.at, item.record, item.reason
+                ));
+            }
+        }
+    }
     print(&text);
     Exit::Ok
+}
+
+/// How many newest items of each kind `status` shows.
+const NEWEST: usize = 3;
+
+/// One kind of thing a person must look at: how many, the newest few, and what to do.
+struct Attention {
+    name: &'static str,
+    count: u64,
+    newest: Vec<Item>,
+    hint: &'static str,
+}
+
+struct Item {
+    at: String,
+    record: String,
+    reason: String,
+}
+
+impl Attention {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "count": self.count,
+            "hint": self.hint,
+            "newest": self.newest.iter().map(|i| json!({
+                "at": i.at, "record": i.record, "reason": i.reason,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Conflicts and failed records (the last outcome of each source record, both directions)
+/// and dead letters, newest first.
+fn attention(
+    mapping: &crate::mapping::Mapping,
+    store: &dyn StateStore,
+    letters: &[crate::store::DeadLetter],
+) -> Result<Vec<Attention>, crate::store::StoreError> {
+    use crate::store::OutcomeKind;
+    let pair = mapping.pair_key();
+    let mut conflicts = Vec::new();
+    let mut failed = Vec::new();
+    for dir in [Direction::Outbound, Direction::Inbound] {
+        for o in store.failed_outcomes(&pair, dir, u32::MAX)? {
+            let at = o.last_failed_at.unwrap_or(o.updated_at);
+            let item = (
+                at,
+                Item {
+                    at: at.to_string(),
+                    record: format!(
+                        "{dir} {} {}",
+                        mapping.collection(dir.source()).title,
+                        o.outcome.source_id
+                    ),
+                    reason: o.outcome.message.clone().unwrap_or_default(),
+                },
+            );
+            match o.outcome.kind {
+                OutcomeKind::Conflict | OutcomeKind::Ambiguous => conflicts.push(item),
+                _ => failed.push(item),
+            }
+        }
+    }
+    let newest = |mut v: Vec<(jiff::Timestamp, Item)>| {
+        v.sort_by_key(|b| std::cmp::Reverse(b.0));
+        let count = v.len() as u64;
+        (count, v.into_iter().take(NEWEST).map(|(_, i)| i).collect())
+    };
+    let (n_conflicts, conflicts) = newest(conflicts);
+    let (n_failed, failed) = newest(failed);
+    let mut dead: Vec<&crate::store::DeadLetter> = letters.iter().collect();
+    dead.sort_by_key(|d| std::cmp::Reverse(d.last_failed_at));
+    Ok(vec![
+        Attention {
+            name: "conflicts",
+            count: n_conflicts,
+            newest: conflicts,
+            hint: "resolve them in either system; `mapsync explain <id>` shows why",
+        },
+        Attention {
+            name: "failed",
+            count: n_failed,
+            newest: failed,
+            hint: "the next `mapsync sync` retries them; `mapsync explain <id>` shows why",
+        },
+        Attention {
+            name: "dead_letters",
+            count: letters.len() as u64,
+            newest: dead
+                .into_iter()
+                .take(NEWEST)
+                .map(|d| Item {
+                    at: d.last_failed_at.to_string(),
+                    record: format!("#{} {} {}", d.id, d.source, d.record_key),
+                    reason: d.last_error.clone(),
+                })
+                .collect(),
+            hint: "`mapsync dead-letters retry <id>` once the cause is fixed",
+        },
+    ])
 }
 
 /// Runs `mapsync dead-letters …`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use super::sync::{load, open_store};
+use super::sync::{load, load_with_warnings, open_store};
 use super::{Exit, OAuthLinkArgs, ServeArgs, print};
 use crate::clock::SystemClock;
 use crate::connector::Connector;
@@ -131,11 +131,33 @@ pub fn oauth_link(args: &OAuthLinkArgs) -> Exit {
     }
 }
 
+/// A webhook whose secret or token names an unset variable refuses every delivery with 401:
+/// say so at start, once per webhook, with the variable to set.
+fn warn_unset_webhook_secrets(warnings: &[crate::mapping::Diagnostic]) {
+    for d in warnings.iter().filter(|d| d.code == "env-unset") {
+        let mut segs = d.pointer.split('/').skip(1);
+        if segs.next() != Some("collections") {
+            continue;
+        }
+        let collection = segs.next().unwrap_or_default();
+        if segs.next() != Some("webhook") {
+            continue;
+        }
+        tracing::warn!(
+            collection = %collection.replace("~1", "/").replace("~0", "~"),
+            at = %d.pointer,
+            "The webhook cannot verify deliveries, so it refuses every one with 401: {}",
+            d.message
+        );
+    }
+}
+
 /// Runs `mapsync serve`.
 pub fn run(args: &ServeArgs) -> Exit {
-    let Some(mapping) = load(&args.mapping.mapping) else {
+    let Some((mapping, warnings)) = load_with_warnings(&args.mapping.mapping) else {
         return Exit::Invalid;
     };
+    warn_unset_webhook_secrets(&warnings);
     let limits = match limits(args) {
         Ok(l) => l,
         Err(e) => {

@@ -63,14 +63,24 @@ pub fn run(args: &SyncArgs) -> Exit {
         }
     };
     let mut observer = Terminal::new(&mapping, direction, args);
-    let result = runtime.block_on(runner::sync(
-        &mapping,
-        store.as_ref(),
-        &connectors,
-        &opts,
-        &mut observer,
-    ));
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = runner::sync(&mapping, store.as_ref(), &connectors, &opts, &mut observer) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
     observer.finish();
+    let Some(result) = result else {
+        if args.dry_run {
+            eprintln!("Interrupted: a dry run writes nothing.");
+        } else {
+            eprintln!(
+                "Interrupted: {} records are committed (their pages are in the state store). Run the same command again to resume after them.",
+                observer.committed
+            );
+        }
+        return Exit::Interrupted;
+    };
     match result {
         Ok(report) => {
             if args.json {
@@ -86,6 +96,12 @@ pub fn run(args: &SyncArgs) -> Exit {
         }
         Err(e) => {
             eprintln!("error: {e}");
+            if let RunnerError::List { source, .. } = &e
+                && let crate::connector::ConnectorError::Transport { system, .. } = source.as_ref()
+                && let Some(origin) = runner::base_url_origin(&mapping, system)
+            {
+                eprintln!("hint: {origin}; check that URL, and that the API is up");
+            }
             match e {
                 RunnerError::Refused(_) => Exit::Refused,
                 RunnerError::Busy(_) => Exit::Busy,
@@ -98,6 +114,13 @@ pub fn run(args: &SyncArgs) -> Exit {
 
 /// Loads a mapping for a command that calls APIs; prints its problems.
 pub(super) fn load(path: &Path) -> Option<Mapping> {
+    load_with_warnings(path).map(|(m, _)| m)
+}
+
+/// Like `load`, and returns the warnings too (the caller decides which to show).
+pub(super) fn load_with_warnings(
+    path: &Path,
+) -> Option<(Mapping, Vec<crate::mapping::Diagnostic>)> {
     let loaded = load_file(path, &Env::process(), EnvMode::Lenient);
     let name = path.display().to_string();
     let style = super::render::Style {
@@ -117,7 +140,12 @@ pub(super) fn load(path: &Path) -> Option<Mapping> {
         ));
         let _ = std::io::stderr().write_all(text.as_bytes());
     }
-    loaded.mapping
+    let warnings = loaded
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == crate::mapping::Severity::Warning)
+        .collect();
+    loaded.mapping.map(|m| (m, warnings))
 }
 
 /// The key OAuth tokens are sealed with, from `MAPSYNC_STATE_KEY` (unset or empty: none).
@@ -181,6 +209,8 @@ pub(super) fn connectors(
 /// Progress on a terminal, and the plan of a dry run.
 struct Terminal {
     bar: Option<ProgressBar>,
+    /// Source records whose page is committed, this run and the one it resumed.
+    committed: u64,
     dry_run: bool,
     json: bool,
     source_title: String,
@@ -203,6 +233,7 @@ impl Terminal {
         });
         Terminal {
             bar,
+            committed: 0,
             dry_run: args.dry_run,
             json: args.json,
             source_title: mapping.collection(direction.source()).title.clone(),
@@ -225,6 +256,13 @@ impl Terminal {
 }
 
 impl Observer for Terminal {
+    fn resumed(&mut self, records_done: u64) {
+        self.committed = records_done;
+        if let Some(b) = &self.bar {
+            b.set_position(records_done);
+        }
+    }
+
     fn indexed(&mut self, n: u64) {
         if let Some(b) = &self.bar {
             b.set_message(format!("{n} {}s indexed; syncing", self.target_title));
@@ -232,6 +270,7 @@ impl Observer for Terminal {
     }
 
     fn page(&mut self, records: u64, _counts: &Counts) {
+        self.committed += records;
         if let Some(b) = &self.bar {
             b.inc(records);
         }
@@ -259,6 +298,31 @@ impl Observer for Terminal {
         } else if plan.kind != PlanKind::Unchanged || plan.write.is_some() {
             self.emit(&describe(plan, &self.source_title, &self.target_title));
         }
+    }
+
+    /// A write that failed is named like a failed plan, with the API's answer as its reason.
+    fn failed(&mut self, plan: &RecordPlan, message: &str) {
+        let what = match plan.kind {
+            PlanKind::Create => format!("creating the {}", self.target_title),
+            PlanKind::Delete => format!(
+                "deleting {} {}",
+                self.target_title,
+                plan.target_id.as_deref().unwrap_or("")
+            ),
+            _ => format!(
+                "writing {} {}",
+                self.target_title,
+                plan.target_id.as_deref().unwrap_or("")
+            ),
+        };
+        let failed = RecordPlan {
+            kind: PlanKind::Failed,
+            reason: Some(format!("{what}: {message}")),
+            changes: Vec::new(),
+            invalid: Vec::new(),
+            ..plan.clone()
+        };
+        self.plan(&failed);
     }
 }
 

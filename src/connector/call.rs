@@ -98,16 +98,30 @@ impl Connector {
                 Ok(a) => a,
                 Err(e) => {
                     Stats::bump(&stats.transport_errors);
+                    // A wrong base URL fails at once instead of after every retry.
+                    let never_answered =
+                        stats.answers.load(std::sync::atomic::Ordering::Relaxed) == 0;
                     // Not repeatable: only a connection never made is safe to try again.
-                    let unsafe_again = !call.repeatable && e.kind != TransportKind::Connect;
-                    if attempts >= budget || unsafe_again {
+                    let unsafe_again = !call.repeatable
+                        && !matches!(e.kind, TransportKind::Connect | TransportKind::Unreachable);
+                    if attempts >= budget
+                        || unsafe_again
+                        || (e.kind == TransportKind::Unreachable && never_answered)
+                    {
                         tracing::warn!(system = %sys.name, method, path = %path, attempt = attempts, error = %e.message, "Request failed; no attempts left.");
+                        let message = match e.kind {
+                            TransportKind::Timeout => format!(
+                                "no answer within {} s (the system's timeout)",
+                                sys.timeout.as_secs_f64()
+                            ),
+                            _ => self.scrub(&e.message),
+                        };
                         return Err(ConnectorError::Transport {
                             system: sys.name.clone(),
                             method,
-                            path,
+                            path: super::url::without_query(&call.url),
                             kind: e.kind,
-                            message: self.scrub(&e.message),
+                            message,
                             attempts,
                         });
                     }
@@ -118,6 +132,7 @@ impl Connector {
                 }
             };
             let received = Instant::now();
+            Stats::bump(&stats.answers);
             let status = answer.status;
             self.observe_budget(&answer.headers);
             let retry_after = if policy.retry_after {
@@ -138,13 +153,16 @@ impl Connector {
             tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, "Request answered.");
             let body = parse_body(&answer.body);
             // A 2xx that an error rule matches by its body is a failure of the rule's class.
-            let ruled = (200..300).contains(&status) && !call.per_record && {
-                let text = body_text(&body);
-                sys.error_rules.iter().any(|r| {
-                    r.status == status
-                        && r.body_matches.as_ref().is_some_and(|re| re.is_match(&text))
-                })
-            };
+            let ruled = (200..300).contains(&status)
+                && !call.per_record
+                && sys.error_rules.iter().any(|r| r.status == status)
+                && {
+                    let text = body_text(&body);
+                    sys.error_rules.iter().any(|r| {
+                        r.status == status
+                            && r.body_matches.as_ref().is_some_and(|re| re.is_match(&text))
+                    })
+                };
             if ok && !ruled {
                 return Ok(Response {
                     status,

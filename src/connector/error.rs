@@ -19,6 +19,10 @@ pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 pub enum TransportKind {
     /// No answer within the system's timeout (the request may have been received).
     Timeout,
+    /// Nothing could be reached at the address: the connection was refused or the host name
+    /// does not resolve (most often a wrong base URL); nothing was sent. Not retried while the
+    /// system has never answered.
+    Unreachable,
     /// The connection could not be made: nothing was sent.
     Connect,
     /// The connection failed while sending or after the request was sent, before an answer

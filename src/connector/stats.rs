@@ -12,6 +12,9 @@ pub(crate) struct Stats {
     pub(crate) retries: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
     pub(crate) transport_errors: AtomicU64,
+    /// HTTP answers of any status: once the system has answered, an unreachable address is a
+    /// passing outage (retried), not a wrong base URL.
+    pub(crate) answers: AtomicU64,
 }
 
 impl Stats {

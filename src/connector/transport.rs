@@ -176,6 +176,8 @@ impl Transport for HttpTransport {
 fn transport_error(e: reqwest::Error) -> TransportError {
     let kind = if e.is_timeout() {
         TransportKind::Timeout
+    } else if e.is_connect() && unreachable(&e) {
+        TransportKind::Unreachable
     } else if e.is_connect() {
         TransportKind::Connect
     } else if e.is_request() {
@@ -187,6 +189,28 @@ fn transport_error(e: reqwest::Error) -> TransportError {
         kind,
         message: describe(e),
     }
+}
+
+/// A refused connection or a host name that does not resolve, found in the error's causes.
+fn unreachable(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        let text = s.to_string().to_lowercase();
+        if text.contains("dns error")
+            || text.contains("failed to lookup address")
+            || text.contains("name or service not known")
+            || text.contains("no such host")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The error and its causes on one line, without the URL.

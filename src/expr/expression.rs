@@ -83,6 +83,11 @@ impl Expr {
             .collect()
     }
 
+    /// The filter, test and function names the expression uses.
+    pub fn names_used(&self) -> Vec<super::NameUse> {
+        super::names_used(&self.source)
+    }
+
     /// The attributes of variable `var` the expression reads, e.g. `firstname` for
     /// `record.firstname`.
     pub fn attributes_of(&self, var: &str) -> BTreeSet<String> {

@@ -73,6 +73,18 @@ impl JsonTemplate {
             JsonTemplate::Literal(_) => BTreeSet::new(),
         }
     }
+
+    /// The filter, test and function names the template's expressions use.
+    pub fn names_used(&self) -> Vec<super::NameUse> {
+        match self {
+            JsonTemplate::Text(t) => t.names_used(),
+            JsonTemplate::Array(items) => items.iter().flat_map(|i| i.names_used()).collect(),
+            JsonTemplate::Object(entries) => {
+                entries.iter().flat_map(|(_, t)| t.names_used()).collect()
+            }
+            JsonTemplate::Literal(_) => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ mod field_path;
 mod filters;
 mod json_path;
 mod json_template;
+pub mod language;
 mod matches;
+mod names;
 mod template;
 mod vars;
 
@@ -23,5 +25,6 @@ pub use field_path::FieldPath;
 pub use filters::split_list;
 pub use json_path::JsonPath;
 pub use json_template::JsonTemplate;
+pub use names::{NameKind, NameUse, is_registered, names_used};
 pub use template::Template;
 pub use vars::Vars;

@@ -116,6 +116,11 @@ impl Template {
         self.exprs().flat_map(|e| e.variables()).collect()
     }
 
+    /// The filter, test and function names the template's expressions use.
+    pub fn names_used(&self) -> Vec<super::NameUse> {
+        self.exprs().flat_map(|e| e.names_used()).collect()
+    }
+
     /// The expressions in the template.
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
         self.parts.iter().filter_map(|p| match p {

@@ -9,6 +9,7 @@ mod diagnostic;
 pub use diagnostic::{Diagnostic, Location, Severity, pointer, pointer_segment};
 pub mod compile;
 pub mod env;
+pub mod expr_reference;
 pub mod model;
 
 pub use compile::{Compiled, EnvMode, compile};

@@ -6,6 +6,27 @@ use crate::mapping::model::{Auth, Mapping};
 use crate::mapping::raw::RawAuth;
 use crate::store::StateStore;
 
+/// Where a system's base URL comes from, for an error about reaching it: the variables its
+/// `base_url` names and whether each is set, e.g. "`base_url` comes from TTE_BASE_URL (set)".
+pub fn base_url_origin(mapping: &Mapping, system: &str) -> Option<String> {
+    let raw = &mapping.raw.systems.get(system)?.base_url;
+    let names = referenced_vars(raw);
+    if names.is_empty() {
+        return Some(format!(
+            "`base_url` is written in the mapping (systems.{system}.base_url)"
+        ));
+    }
+    let env = Env::process();
+    let described: Vec<String> = names
+        .iter()
+        .map(|n| match env.get(n) {
+            Some(_) => format!("{n} (set)"),
+            None => format!("{n} (unset, so the mapping's default applies)"),
+        })
+        .collect();
+    Some(format!("`base_url` comes from {}", described.join(", ")))
+}
+
 /// `Err` with a message that says which variables to set (or which install flow to run).
 pub fn check_credentials(
     mapping: &Mapping,

@@ -7,21 +7,26 @@
 //! duplicating records.
 
 mod apply;
+mod audit;
 mod budget;
 mod claims;
 mod credentials;
 mod error;
+mod explain;
 mod failpoint;
 mod lookup;
+mod narrate;
 mod report;
 mod sync;
 mod tokens;
 mod worker;
 
+pub use audit::{DEFAULT_RETENTION, set_audit_retention};
 pub use budget::StoreBudget;
 pub use claims::SERVE_LOCK;
-pub use credentials::{check_credentials, check_setup_variables};
+pub use credentials::{base_url_origin, check_credentials, check_setup_variables};
 pub use error::RunnerError;
+pub use explain::{Explanation, FieldView, HistoryItem, NextStep, explain};
 #[cfg(feature = "failpoints")]
 pub use failpoint::FAILPOINTS;
 pub use report::{Counts, SyncOptions, SyncReport};

@@ -40,6 +40,11 @@ pub trait Observer {
     fn page(&mut self, _records: u64, _counts: &Counts) {}
     /// A record's plan (every record in a dry run; the ones that changed something otherwise).
     fn plan(&mut self, _plan: &RecordPlan) {}
+    /// The run continues a killed or interrupted one that had already done this many source
+    /// records (before the first page of this invocation).
+    fn resumed(&mut self, _records_done: u64) {}
+    /// A planned write failed with this message (the record is retried on the next run).
+    fn failed(&mut self, _plan: &RecordPlan, _message: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -166,6 +171,9 @@ pub async fn sync(
         });
     let mut page_no = resumed.as_ref().map(|c| c.page).unwrap_or(0);
     let mut records_done = resumed.as_ref().map(|c| c.records_done).unwrap_or(0);
+    if records_done > 0 {
+        observer.resumed(records_done);
+    }
     let mut pages = 0u64;
     let mut processed = 0u64;
     // Creates of earlier attempts whose outcome is unknown (a lost answer, a killed run): the
@@ -620,12 +628,19 @@ async fn write_batch(
             ));
         }
     }
+    let mut audit = Vec::new();
     for a in &applied {
         count(counts, &a.plan, Some(a), p.pending);
         if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
             observer.plan(&a.plan);
         }
+        if let Err(e) = &a.result {
+            observer.failed(&a.plan, &e.message);
+        }
+        super::narrate::log(dir, engine, a);
+        audit.extend(super::audit::applied(dir, engine, a, p.stamp));
     }
+    super::audit::record(store, pair, &audit);
     Ok(())
 }
 

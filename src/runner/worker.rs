@@ -28,8 +28,8 @@ use crate::expr::Vars;
 use crate::mapping::model::{Collection, ErrorClass, EventAction, Mapping};
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    ClaimKey, ClaimScope, CreateIntent, InboxClaim, Lease, PageCommit, RetryLater, StateStore,
-    StoreError,
+    AuditKind, ClaimKey, ClaimScope, CreateIntent, InboxClaim, Lease, PageCommit, RetryLater,
+    StateStore, StoreError,
 };
 
 /// How long a claim holds before another holder may take the record over (the holder is
@@ -324,6 +324,16 @@ fn retry(
         at,
         failed: true,
     };
+    audit_note(
+        ctx,
+        claim,
+        AuditKind::Retry,
+        format!(
+            "attempt {} failed, retried in {} s: {error}",
+            claim.attempts + 1,
+            delay.as_secs()
+        ),
+    );
     match store.inbox_retry(claim, &r) {
         Ok(_) => {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
@@ -335,7 +345,64 @@ fn retry(
     }
 }
 
+/// The events a claim covers, as the first step of this processing in the record's trail.
+fn audit_claim(ctx: &WorkerContext, claim: &InboxClaim, dir: Direction) {
+    if claim.events.is_empty() {
+        return;
+    }
+    let detail = format!(
+        "{} event(s) from {} received (first at {})",
+        claim.events.len(),
+        claim.source,
+        claim.events[0].received_at
+    );
+    let e = super::audit::entry(
+        dir.source(),
+        &claim.record_key,
+        Some(dir),
+        AuditKind::Event,
+        detail,
+        ctx.clock.now(),
+    );
+    super::audit::record(ctx.store.as_ref(), &ctx.mapping.pair_key(), &[e]);
+}
+
+/// An event about a record that holds nothing new: an echo when mapsync has written to the
+/// record (its own write came back), otherwise a change to fields the mapping does not map.
+fn audit_unchanged(ctx: &WorkerContext, claim: &InboxClaim, side: Side) {
+    let ours = ctx
+        .store
+        .record_shadow(&ctx.mapping.pair_key(), side, &claim.record_key)
+        .is_ok_and(|s| s.values().any(|f| f.written.is_some()));
+    let (kind, detail) = if ours {
+        (
+            AuditKind::Echo,
+            "echo skipped: no mapped field differs from what mapsync last wrote and read (its own write coming back, or a change to fields the mapping does not map)",
+        )
+    } else {
+        (AuditKind::Skip, "nothing to write: no mapped field differs")
+    };
+    audit_note(ctx, claim, kind, detail.to_string());
+}
+
+/// One step of the claimed record's processing in its trail.
+fn audit_note(ctx: &WorkerContext, claim: &InboxClaim, kind: AuditKind, detail: String) {
+    let dir = direction_of(&ctx.mapping, &claim.source);
+    let side = dir.map_or(Side::Home, |d| d.source());
+    let e = super::audit::entry(side, &claim.record_key, dir, kind, detail, ctx.clock.now());
+    super::audit::record(ctx.store.as_ref(), &ctx.mapping.pair_key(), &[e]);
+}
+
 fn dead_letter(ctx: &WorkerContext, claim: &InboxClaim, error: &str, at: Timestamp) {
+    audit_note(
+        ctx,
+        claim,
+        AuditKind::DeadLetter,
+        format!(
+            "moved to the dead letters after {} attempt(s): {error}",
+            claim.attempts + 1
+        ),
+    );
     match ctx.store.inbox_dead_letter(claim, error, at) {
         Ok(_) => {
             ctx.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
@@ -422,6 +489,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     let (src_side, tgt_side) = (dir.source(), dir.target());
     let engine = Engine::new(mapping, dir);
     let src_coll = engine.source();
+    audit_claim(ctx, claim, dir);
     let webhook = src_coll
         .webhook
         .as_ref()
@@ -434,7 +502,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     for e in &claim.events {
         let action = match webhook {
             Some(w) => {
-                let kind = w.kind.as_ref().and_then(|k| k.first_text(&e.payload));
+                let kind = w.kind_of(&e.payload);
                 w.action(kind.as_deref())
             }
             None => EventAction::Upsert,
@@ -444,9 +512,9 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             EventAction::Upsert => upserts += 1,
             EventAction::Ignore => {}
         }
-        if let Some(expr) = webhook.and_then(|w| w.ours.as_ref())
+        if let Some((w, expr)) = webhook.and_then(|w| w.ours.as_ref().map(|x| (w, x)))
             && expr
-                .eval_bool(&Vars::new().with("event", &e.payload))
+                .eval_bool(&Vars::new().with("event", w.event_of(&e.payload)))
                 .unwrap_or(false)
         {
             ours += 1;
@@ -455,12 +523,19 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     let record_key = claim.record_key.as_str();
     if !claim.events.is_empty() && ours == claim.events.len() {
         ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(source = %claim.source, record_key, reason = "every event reports mapsync's own write", "Skipped an echo.");
+        tracing::debug!(source = %claim.source, record_key, reason = "every event reports mapsync's own write", "Skipped an echo.");
+        audit_note(
+            ctx,
+            claim,
+            AuditKind::Echo,
+            "echo skipped: every event reports mapsync's own write (the webhook's `ours` hint)"
+                .into(),
+        );
         ack(ctx, claim);
         return;
     }
     if deletes + upserts == 0 && !claim.events.is_empty() {
-        tracing::info!(source = %claim.source, record_key, reason = "the mapping ignores these event kinds", "Skipped a record.");
+        tracing::debug!(source = %claim.source, record_key, reason = "the mapping ignores these event kinds", "Skipped a record.");
         ack(ctx, claim);
         return;
     }
@@ -578,10 +653,13 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     match plan.kind {
         PlanKind::Echo => {
             ctx.counters.echo_skipped.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(source = %claim.source, record_key, reason = "the record equals what mapsync last wrote to it", "Skipped an echo.");
+            tracing::debug!(source = %claim.source, record_key, reason = "the record equals what mapsync last wrote to it", "Skipped an echo.");
         }
         PlanKind::Unchanged => {
             tracing::debug!(source = %claim.source, record_key, reason = "nothing differs", "Nothing to write.");
+            if !claim.events.is_empty() && plan.write.is_none() {
+                audit_unchanged(ctx, claim, src_side);
+            }
         }
         PlanKind::Skip | PlanKind::Conflict | PlanKind::Failed => {
             tracing::info!(source = %claim.source, record_key, kind = ?plan.kind, reason = plan.reason.as_deref().unwrap_or(""), "Planned no write.");
@@ -669,6 +747,11 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     }
+    let audit: Vec<_> = applied
+        .iter()
+        .flat_map(|a| super::audit::applied(dir, &engine, a, now))
+        .collect();
+    super::audit::record(ctx.store.as_ref(), &pair, &audit);
     super::failpoint::hit_nth("worker-before-ack");
     if refused > 0 {
         ctx.counters
@@ -691,7 +774,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             on_failure(ctx, claim, &e.message, e.class, e.retry_after);
             return;
         }
-        tracing::info!(source = %claim.source, record_key, kind = ?a.plan.kind, target_id = a.result.as_ref().ok().and_then(|t| t.as_deref()).unwrap_or(""), "Processed a record.");
+        super::narrate::log(dir, &engine, a);
     }
     ack(ctx, claim);
 }

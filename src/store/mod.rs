@@ -3,6 +3,7 @@
 //! [`SqliteStore`] the embedded implementation. Only this module writes SQL; it never knows
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
+mod audit;
 mod budget;
 mod claim;
 mod commit;
@@ -26,6 +27,7 @@ use jiff::Timestamp;
 
 use crate::mapping::{Direction, Side};
 
+pub use audit::{AuditEntry, AuditKind};
 pub use budget::{BudgetGrant, BudgetPriority, BudgetRate};
 pub use claim::{ClaimKey, ClaimScope, RecordClaim};
 pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
@@ -99,6 +101,23 @@ pub trait StateStore: Send + Sync {
         direction: Direction,
         limit: u32,
     ) -> StoreResult<Vec<OutcomeRecord>>;
+
+    // The audit trail (`mapsync explain`).
+
+    /// Appends `entries`, in order, to the trails of the records they name (by `pair`, side
+    /// and record id), then keeps only the newest `keep` entries of each record named
+    /// (`keep` = 0 keeps none). One transaction. Entries are never reordered: a record's trail
+    /// is in append order, whatever their `at`.
+    fn audit_append(&self, pair: &str, entries: &[AuditEntry], keep: u32) -> StoreResult<()>;
+    /// The newest `limit` entries of the trail of `record_id` on `side`, oldest first (append
+    /// order); empty for a record with no trail.
+    fn audit_trail(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>>;
 
     // Create intents (E1).
 

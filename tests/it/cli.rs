@@ -28,6 +28,7 @@ fn top_level_help_lists_every_command() {
           oauth-link    Print a single-use OAuth install link for a system (valid 15 minutes)
           status        Show the inbox depth, dead letters, the last sync per direction and the links
           dead-letters  List, retry or drop dead letters (events that failed for good)
+          explain       Explain one record: its link, base and current values, the next sync's plan, its history
           sync          Run a full sync in one direction, resumably
           help          Print this message or the help of the given subcommand(s)
 
@@ -42,7 +43,7 @@ fn top_level_help_lists_every_command() {
                   [default: human]
 
           -v, --verbose...
-                  More log output: -v for debug, -vv for trace. `RUST_LOG` overrides it
+                  More log output: -v for mapsync's debug lines, -vv for everything (libraries too). `serve` and `sync` log at info by default, other commands only warnings. `RUST_LOG` overrides it
 
           -h, --help
                   Print help (see a summary with '-h')
@@ -58,7 +59,7 @@ fn top_level_help_lists_every_command() {
 
         Exit codes: 0 ok, 1 invalid mapping, 2 usage error, 3 some records failed (sync), 4 stopped
         before writing, 5 changes pending (setup --dry-run), 6 mapping tests failed (test), 66 no such
-        dead letter, 69 environment or API unavailable, 74 state store unusable.
+        dead letter, 69 environment or API unavailable, 74 state store unusable, 130 sync interrupted.
     "#]].assert_eq(&in_temp(&["--help"]));
 }
 
@@ -88,14 +89,12 @@ fn usage_error_exits_2() {
     expect![[r#"
         exit: 2
         --- stderr
-        error: the following required arguments were not provided:
-          <FILE>...
-
-        Usage: mapsync validate <FILE>...
+        error: invalid value 'yaml' for '--format <FORMAT>'
+          [possible values: human, json]
 
         For more information, try '--help'.
     "#]]
-    .assert_eq(&in_temp(&["validate"]));
+    .assert_eq(&in_temp(&["validate", "--format", "yaml"]));
 }
 
 #[test]
@@ -213,4 +212,59 @@ fn serve_address_errors_name_the_fix() {
         bad_url.contains("give the absolute URL senders call"),
         "{bad_url}"
     );
+}
+
+/// `--mapping`/`MAPSYNC_MAPPING` and `--json` mean the same on every command, and the global
+/// flags may follow the subcommand.
+#[test]
+fn mapping_json_and_global_flags_work_the_same_everywhere() {
+    let file = crate::util::root().join("tests/fixtures/valid/minimal/mapping.yaml");
+    let dir = crate::util::sandbox_dir(&[(&file, "m.yaml")]);
+    let ok = "exit: 0\n--- stdout\n[]\n";
+    // validate: the file from MAPSYNC_MAPPING or --mapping; --json is --format json.
+    assert_eq!(
+        run(
+            dir.path(),
+            &["validate", "--json"],
+            &[("MAPSYNC_MAPPING", "m.yaml")]
+        ),
+        ok
+    );
+    assert_eq!(
+        run(
+            dir.path(),
+            &["validate", "--mapping", "m.yaml", "--json"],
+            &[]
+        ),
+        ok
+    );
+    assert_eq!(
+        run(dir.path(), &["validate", "m.yaml", "--format", "json"], &[]),
+        ok
+    );
+    // A global flag after the subcommand.
+    assert_eq!(
+        run(
+            dir.path(),
+            &["validate", "m.yaml", "--json", "--log-format", "json"],
+            &[]
+        ),
+        ok
+    );
+    // dead-letters list takes --mapping and --state after `list` (no store yet: exit 74).
+    let out = run(
+        dir.path(),
+        &[
+            "dead-letters",
+            "list",
+            "--mapping",
+            "m.yaml",
+            "--state",
+            "s.db",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(out.starts_with("exit: 74\n"), "{out}");
+    assert!(out.contains("no state store at s.db"), "{out}");
 }

@@ -29,6 +29,8 @@ async fn the_demo_runs_every_step_and_tells_what_happened() {
         "\"Grace Hopper\" exists, linked both ways",
         "skipped as an echo",
         "0 dead letters",
+        "9. mapsync explain",
+        "history (oldest first):",
         "checks passed: mapsync kept both systems in step.",
     ] {
         assert!(out.contains(expected), "no {expected:?} in:\n{out}");

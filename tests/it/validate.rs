@@ -100,6 +100,30 @@ fn bad_expression() {
 }
 
 #[test]
+fn unknown_filters_tests_and_functions_are_named_with_a_suggestion() {
+    check(
+        "unknown-names",
+        expect![[r#"
+        exit: 1
+        --- stdout
+        mapping.yaml:29:30: error[unknown-filter]: `record.name | frist` uses the filter `frist`, which does not exist
+          at: /pair/fields/0/outbound/full_name
+          hint: did you mean `first`? Every filter is listed in docs/expression-language.md
+        mapping.yaml:30:24: error[unknown-function]: `rnage(2) and record.full_name` uses the function `rnage`, which does not exist
+          at: /pair/fields/0/inbound/name
+          hint: did you mean `range`? Every function is listed in docs/expression-language.md
+        mapping.yaml:35:14: error[unknown-test]: `not value or value is not emial` uses the test `emial`, which does not exist
+          at: /pair/rules/0/valid
+          hint: did you mean `email`? Every test is listed in docs/expression-language.md
+        mapping.yaml:37:16: error[unknown-variable]: `bad {{ valeu }}` uses the variable `valeu`, which is not available here
+          at: /pair/rules/0/message
+          hint: variables available here: value (see docs/expression-language.md)
+        4 errors, 0 warnings in 1 file
+    "#]],
+    );
+}
+
+#[test]
 fn wrong_type() {
     check(
         "wrong-type",
@@ -262,6 +286,29 @@ fn setup_incomplete() {
           at: /setup/1/items
           hint: declare one item, or `list` and `key` for a set of items
         2 errors, 0 warnings in 1 file
+    "#]],
+    );
+}
+
+/// Issue 16: a batch without a way to match a refused input to its record, a `partial` status
+/// that is not a 4xx, and a 2xx error rule without a body pattern are rejected at their place.
+#[test]
+fn unmatched_batch() {
+    check(
+        "unmatched-batch",
+        expect![[r#"
+        exit: 1
+        --- stdout
+        mapping.yaml:9:19: error[bad-status]: an error rule for 202 without `body_matches` would make every 202 answer a failure
+          at: /systems/crm/errors/0/status
+          hint: add `body_matches` with a pattern only a refusal's body matches, e.g. `"status":"error"`
+        mapping.yaml:28:18: error[unmatched-batch]: the batch declares `success` but no way to tell which input a failure is about: a refused input could never be told apart from the ones written
+          at: /collections/customers/batch/create/success
+          hint: add `error_key` (a JSONPath to the input's `key` inside an error or result), or `match: position` when the API answers in input order
+        mapping.yaml:29:19: error[bad-status]: `partial` lists error statuses (4xx) that still report each input, not 500
+          at: /collections/customers/batch/create/partial/0
+          hint: 2xx answers are always read per input; 5xx answers are retried
+        3 errors, 0 warnings in 1 file
     "#]],
     );
 }

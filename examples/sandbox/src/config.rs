@@ -150,8 +150,10 @@ pub struct ScriptedFault {
     pub apply_first: bool,
 }
 
-/// Rate limiting of the 10to8 stand-in: a token bucket per key [T-14].
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Rate limiting of the 10to8 stand-in: a token bucket per key [T-14]. `Default` is off with
+/// the documented figures, so `PUT /_sandbox/ratelimit {"enabled":true}` alone turns on the
+/// documented budget (not a limit of 0 or 1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TteRateLimit {
     /// Off when false (the default in tests).
@@ -160,6 +162,17 @@ pub struct TteRateLimit {
     pub per_second: f64,
     /// Bucket size (default 10).
     pub burst: u32,
+}
+
+impl Default for TteRateLimit {
+    fn default() -> Self {
+        let documented = TteRateLimit::documented();
+        TteRateLimit {
+            enabled: false,
+            per_second: documented.per_second,
+            burst: documented.burst,
+        }
+    }
 }
 
 impl TteRateLimit {
@@ -173,8 +186,9 @@ impl TteRateLimit {
     }
 }
 
-/// Rate limiting of the HubSpot stand-in (FIDELITY.md §2.7).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Rate limiting of the HubSpot stand-in (FIDELITY.md §2.7). `Default` is off with the
+/// documented figures, so `{"enabled":true}` alone turns on HubSpot's documented limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HubspotRateLimit {
     /// Off when false (the default in tests).
@@ -185,6 +199,18 @@ pub struct HubspotRateLimit {
     pub oauth_per_10s: u32,
     /// Search requests per second per token (5).
     pub search_per_second: u32,
+}
+
+impl Default for HubspotRateLimit {
+    fn default() -> Self {
+        let documented = HubspotRateLimit::documented();
+        HubspotRateLimit {
+            enabled: false,
+            private_app_per_10s: documented.private_app_per_10s,
+            oauth_per_10s: documented.oauth_per_10s,
+            search_per_second: documented.search_per_second,
+        }
+    }
 }
 
 impl HubspotRateLimit {

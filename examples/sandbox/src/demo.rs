@@ -631,6 +631,20 @@ impl Demo {
             format!("serve reported problems:\n{}", tail(&log, 30)),
         );
         let _ = serve.kill().await;
+
+        // 9. explain one record
+        r.step(9, &format!("mapsync explain {plain}"));
+        let x = self
+            .mapsync(&["explain", "--mapping", &mapping, &plain])
+            .await?;
+        for l in x.stdout.lines() {
+            r.line(format!("   {l}"));
+        }
+        r.check(
+            x.code == Some(0) && x.stdout.contains("history (oldest first):") && x.stdout.contains(": created ("),
+            "the record's link, its last synced and current values, the next sync's plan and its history",
+            format!("explain exited {:?}:\n{}{}", x.code, x.stdout, x.stderr),
+        );
         Ok(())
     }
 
@@ -692,7 +706,7 @@ impl Demo {
                 "--workers",
                 "2",
             ])
-            .env("RUST_LOG", "mapsync=info")
+            .env("RUST_LOG", "mapsync=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -796,6 +810,11 @@ fn narrate(line: &str) -> Option<String> {
     );
     let reason = f["reason"].as_str().unwrap_or("");
     let target_id = f["target_id"].as_str().map(short_uri).unwrap_or_default();
+    if v["target"] == "mapsync::runner::narrate" {
+        // mapsync's own line per record acted on, e.g. "inbound contact 112 → customer
+        // customer/1009: updated numbers".
+        return f["message"].as_str().map(str::to_string);
+    }
     Some(match f["message"].as_str()? {
         "Processed a record." => match f["kind"].as_str().unwrap_or("") {
             "Create" => format!("{record} changed → created {target} {target_id}"),

@@ -182,6 +182,25 @@ impl SandboxHandle {
         env_vars(&self.shared)
     }
 
+    /// Everything a person trying mapsync against this sandbox exports: `env_vars()`, plus a
+    /// fresh `TTE_WEBHOOK_TOKEN` (the notification URL's secret, any long random text),
+    /// `HUBSPOT_WRITER_ID` (the private app's id: writes with `HUBSPOT_ACCESS_TOKEN` come back
+    /// as its events) and `HUBSPOT_APP_URL` (where the OAuth install sends the browser: this
+    /// sandbox's consent page, not the real HubSpot's). `cargo run -p sandbox` prints these.
+    pub fn operator_env(&self) -> Vec<(String, String)> {
+        let mut env = env_vars(&self.shared);
+        env.push((
+            "TTE_WEBHOOK_TOKEN".into(),
+            format!("sandbox-{}", uuid::Uuid::new_v4().simple()),
+        ));
+        env.push((
+            "HUBSPOT_WRITER_ID".into(),
+            self.hubspot_private_app_id().to_string(),
+        ));
+        env.push(("HUBSPOT_APP_URL".into(), self.hubspot_base_url()));
+        env
+    }
+
     // ---- inspection ----
 
     /// Every request the system received, oldest first (bounded by `request_log_capacity`).

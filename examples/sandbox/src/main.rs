@@ -63,7 +63,7 @@ async fn main() -> std::io::Result<()> {
         sb.hubspot_base_url()
     );
     println!("\n# export these:");
-    for (k, v) in sb.env_vars() {
+    for (k, v) in sb.operator_env() {
         println!("export {k}={v}");
     }
     println!("\nServing until ctrl-c.");

@@ -7,7 +7,7 @@ use regex::Regex;
 use super::super::model::{Method, Request};
 use super::super::raw::RawMethod;
 use super::super::{Diagnostic, EnvMode};
-use crate::expr::{Expr, FieldPath, JsonPath, JsonTemplate, Template};
+use crate::expr::{Expr, FieldPath, JsonPath, JsonTemplate, NameKind, NameUse, Template};
 
 /// Diagnostics so far, and how strict the environment checks are.
 pub(crate) struct Ctx {
@@ -16,10 +16,37 @@ pub(crate) struct Ctx {
     /// Pointers of strings that named an unset variable. Their env-unset diagnostic says
     /// what is wrong, so checks of their (incomplete) value are not reported on top of it.
     pub unset: BTreeSet<String>,
+    /// Every key compiled as an expression, template or JSONPath, with the variables it sees
+    /// (for the generated expression-language reference).
+    pub keys: Vec<KeyUse>,
+}
+
+/// What a key of the mapping is compiled as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyKind {
+    /// A minijinja expression evaluated to a JSON value.
+    Expression,
+    /// Text with `{{ expression }}` parts.
+    Template,
+    /// A JSON body whose string leaves are templates.
+    JsonTemplate,
+    /// An RFC 9535 JSONPath.
+    JsonPath,
+}
+
+/// One key compiled while loading a mapping: where, as what, seeing which variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    pub pointer: String,
+    pub kind: KeyKind,
+    pub variables: Vec<String>,
 }
 
 /// The stand-in field path for one whose environment variable is unset.
 pub(crate) const UNSET_FIELD: &str = "(unset)";
+
+/// Where `validate`'s hints send a reader for the expression language.
+pub(crate) const EXPR_DOC: &str = "docs/expression-language.md";
 
 /// Joins a pointer and more segments.
 pub(crate) fn ptr(base: &str, segs: &[&str]) -> String {
@@ -77,15 +104,86 @@ impl Ctx {
                 plural(unknown.len()),
                 unknown.join("`, `")
             ),
-            &format!("variables available here: {available}"),
+            &format!("variables available here: {available} (see {EXPR_DOC})"),
         );
         false
     }
 
+    /// Checks every filter, test and function name against the environment; returns the
+    /// names called as functions (they are not variables) when all are known.
+    fn check_names(
+        &mut self,
+        pointer: &str,
+        src: &str,
+        uses: Vec<NameUse>,
+    ) -> Option<BTreeSet<String>> {
+        let mut ok = true;
+        let mut seen = BTreeSet::new();
+        let mut functions = BTreeSet::new();
+        for u in uses {
+            if u.kind == NameKind::Function {
+                functions.insert(u.name.clone());
+            }
+            if crate::expr::is_registered(u.kind, &u.name) || !seen.insert(u.clone()) {
+                continue;
+            }
+            ok = false;
+            let code = match u.kind {
+                NameKind::Filter => "unknown-filter",
+                NameKind::Test => "unknown-test",
+                NameKind::Function => "unknown-function",
+            };
+            let hint = match crate::expr::language::suggest(u.kind, &u.name) {
+                Some(best) => format!(
+                    "did you mean `{best}`? Every {} is listed in {EXPR_DOC}",
+                    u.kind
+                ),
+                None => format!("every {} is listed in {EXPR_DOC}", u.kind),
+            };
+            self.error(
+                code,
+                pointer.to_string(),
+                format!(
+                    "`{src}` uses the {} `{}`, which does not exist",
+                    u.kind, u.name
+                ),
+                &hint,
+            );
+        }
+        ok.then_some(functions)
+    }
+
+    fn check_all(
+        &mut self,
+        pointer: &str,
+        src: &str,
+        uses: Vec<NameUse>,
+        vars: BTreeSet<String>,
+        allowed: &[&str],
+    ) -> bool {
+        let Some(functions) = self.check_names(pointer, src, uses) else {
+            return false;
+        };
+        let vars = vars
+            .into_iter()
+            .filter(|v| !functions.contains(v))
+            .collect();
+        self.check_vars(pointer, src, vars, allowed)
+    }
+
+    fn note(&mut self, pointer: &str, kind: KeyKind, allowed: &[&str]) {
+        self.keys.push(KeyUse {
+            pointer: pointer.to_string(),
+            kind,
+            variables: allowed.iter().map(|v| v.to_string()).collect(),
+        });
+    }
+
     pub fn expr(&mut self, pointer: &str, src: &str, allowed: &[&str]) -> Option<Expr> {
+        self.note(pointer, KeyKind::Expression, allowed);
         match Expr::compile(src) {
             Ok(e) => self
-                .check_vars(pointer, src, e.variables(), allowed)
+                .check_all(pointer, src, e.names_used(), e.variables(), allowed)
                 .then_some(e),
             Err(err) => {
                 self.error(
@@ -100,9 +198,10 @@ impl Ctx {
     }
 
     pub fn template(&mut self, pointer: &str, src: &str, allowed: &[&str]) -> Option<Template> {
+        self.note(pointer, KeyKind::Template, allowed);
         match Template::compile(src) {
             Ok(t) => self
-                .check_vars(pointer, src, t.variables(), allowed)
+                .check_all(pointer, src, t.names_used(), t.variables(), allowed)
                 .then_some(t),
             Err(err) => {
                 self.error(
@@ -122,9 +221,16 @@ impl Ctx {
         v: &serde_json::Value,
         allowed: &[&str],
     ) -> Option<JsonTemplate> {
+        self.note(pointer, KeyKind::JsonTemplate, allowed);
         match JsonTemplate::compile(v) {
             Ok(t) => self
-                .check_vars(pointer, &v.to_string(), t.variables(), allowed)
+                .check_all(
+                    pointer,
+                    &v.to_string(),
+                    t.names_used(),
+                    t.variables(),
+                    allowed,
+                )
                 .then_some(t),
             Err(err) => {
                 self.error("bad-template", pointer.to_string(), err.to_string(), "");
@@ -134,6 +240,7 @@ impl Ctx {
     }
 
     pub fn json_path(&mut self, pointer: &str, src: &str) -> Option<JsonPath> {
+        self.note(pointer, KeyKind::JsonPath, &[]);
         match JsonPath::compile(src) {
             Ok(p) => Some(p),
             Err(err) => {

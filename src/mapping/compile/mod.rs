@@ -16,6 +16,7 @@ use super::env::Env;
 use super::raw::RawMapping;
 use super::{Diagnostic, Mapping, Severity};
 use ctx::{Ctx, ptr};
+pub use ctx::{KeyKind, KeyUse};
 
 /// How unset environment variables count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct Compiled {
     pub mapping: Option<Mapping>,
     /// Every finding, errors and warnings, with pointers but without locations.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every key compiled as an expression, template or JSONPath (for the generated
+    /// expression-language reference, `mapping::expr_reference`).
+    pub keys: Vec<KeyUse>,
 }
 
 /// Validates and compiles a raw mapping.
@@ -41,12 +45,14 @@ pub fn compile(raw: &RawMapping, env: &Env, mode: EnvMode) -> Compiled {
         diags: Vec::new(),
         mode,
         unset: Default::default(),
+        keys: Vec::new(),
     };
     let mapping = build(raw, env, &mut ctx);
     let has_errors = ctx.diags.iter().any(|d| d.severity == Severity::Error);
     Compiled {
         mapping: if has_errors { None } else { mapping },
         diagnostics: ctx.diags,
+        keys: ctx.keys,
     }
 }
 

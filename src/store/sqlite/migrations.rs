@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_snapshot.sql"),
     include_str!("migrations/0003_claims.sql"),
     include_str!("migrations/0004_token_account.sql"),
+    include_str!("migrations/0005_audit.sql"),
 ];
 
 /// The schema version this build writes.

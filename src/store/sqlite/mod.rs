@@ -7,6 +7,7 @@
 //! sync) and the senders' retries repair. `Durability::Full` survives power loss at the cost of
 //! an fsync per commit.
 
+mod audit;
 mod budget;
 mod claims;
 mod codec;
@@ -30,12 +31,12 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    BudgetGrant, BudgetPriority, BudgetRate, ClaimKey, CommitReport, ConsumedState, CreateIntent,
-    DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, IntentSettlement, Lease,
-    LedgerEntry, Link, LinkCounts, LinkQuery, NewDeadLetter, OAuthState, OAuthToken, Outcome,
-    OutcomeKind, OutcomeRecord, PageCommit, PendingIntent, ProcessLock, RecordClaim, RecordShadow,
-    RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark, StoreError,
-    StoreResult, TakenLink,
+    AuditEntry, BudgetGrant, BudgetPriority, BudgetRate, ClaimKey, CommitReport, ConsumedState,
+    CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary,
+    IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery, NewDeadLetter, OAuthState,
+    OAuthToken, Outcome, OutcomeKind, OutcomeRecord, PageCommit, PendingIntent, ProcessLock,
+    RecordClaim, RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry,
+    StateStore, StatusMark, StoreError, StoreResult, TakenLink,
 };
 
 /// How hard SQLite works to keep a commit through a power loss.
@@ -341,6 +342,20 @@ impl StateStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<OutcomeRecord>> {
         self.read(|c| outcomes::failed(c, pair, direction, limit))
+    }
+
+    fn audit_append(&self, pair: &str, entries: &[AuditEntry], keep: u32) -> StoreResult<()> {
+        self.write(|tx| audit::append(tx, pair, entries, keep))
+    }
+
+    fn audit_trail(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.read(|c| audit::trail(c, pair, side, record_id, limit))
     }
 
     fn record_intent(&self, pair: &str, intent: &CreateIntent, at: Timestamp) -> StoreResult<()> {

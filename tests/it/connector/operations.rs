@@ -208,16 +208,25 @@ async fn retries_over_the_wire_and_connection_refused() {
     assert_eq!(server.log().len(), 3);
     assert_eq!(c.stats().retries, 2);
 
-    // Nothing listens on a port just released: a transient connection error after the attempts.
+    // Nothing listens on a port just released, and nothing ever answered there: a wrong base
+    // URL, reported at once with the URL it tried (still transient for the workers).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
     drop(listener);
-    let c = connector(&system(&dead));
-    let e = c.send(&req, &Vars::new(), None).await.unwrap_err();
+    let c2 = connector(&system(&dead));
+    let e = c2.send(&req, &Vars::new(), None).await.unwrap_err();
     assert!(
-        matches!(e, ConnectorError::Transport { attempts: 4, .. }),
+        matches!(
+            e,
+            ConnectorError::Transport {
+                attempts: 1,
+                kind: mapsync::connector::TransportKind::Unreachable,
+                ..
+            }
+        ),
         "{e}"
     );
+    assert!(e.to_string().contains(&format!("GET {dead}flaky")), "{e}");
     assert_eq!(e.class(), ErrorClass::Transient);
 }
 

@@ -38,6 +38,8 @@ pub struct Opts {
     pub nofile: Option<u32>,
     /// More environment variables for every `mapsync` run.
     pub env: Vec<(String, String)>,
+    /// Run `serve` without `-v` (its default log level).
+    pub quiet: bool,
 }
 
 impl Default for Opts {
@@ -58,6 +60,7 @@ impl Default for Opts {
             serve_args: Vec::new(),
             nofile: None,
             env: Vec::new(),
+            quiet: false,
         }
     }
 }
@@ -74,6 +77,7 @@ pub struct Live {
     delivering: Vec<System>,
     serve_args: Vec<String>,
     nofile: Option<u32>,
+    quiet: bool,
 }
 
 impl Drop for Live {
@@ -120,6 +124,7 @@ pub async fn start(opts: Opts) -> Live {
         delivering: opts.delivering,
         serve_args: opts.serve_args,
         nofile: opts.nofile,
+        quiet: opts.quiet,
     };
     live.spawn("127.0.0.1:0").await;
     if opts.subscribe {
@@ -149,8 +154,8 @@ impl Live {
             None => Command::new(bin),
         };
         let mut child = command
+            .args((!self.quiet).then_some("-v"))
             .args([
-                "-v",
                 "serve",
                 "--mapping",
                 "mapping.yaml",

@@ -56,6 +56,25 @@ fn status_and_dead_letters() {
     assert_eq!(json["dead_letters"], 1);
     assert_eq!(json["inbox_depth"], 0);
     assert_eq!(json["links"]["active"], 0);
+    let dead = &json["needs_attention"]["dead_letters"];
+    assert_eq!(dead["count"], 1, "{json}");
+    assert_eq!(
+        dead["newest"][0]["reason"],
+        "the API refused the delete (409)"
+    );
+    assert!(
+        dead["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dead-letters retry")
+    );
+    let human = go("status", &[]);
+    assert!(
+        human.contains(
+            "needs a person:\n  1 dead letters  (`mapsync dead-letters retry <id>` once the cause is fixed)\n"
+        ) && human.contains(&format!("#{id} customers http://x/customer/1/: the API refused")),
+        "{human}"
+    );
 
     let list = {
         let mut a = vec!["dead-letters".to_string()];

@@ -12,6 +12,7 @@ mod inbound;
 mod matching;
 mod merge;
 mod outbound;
+mod report;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -193,6 +194,32 @@ impl World {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// Runs `mapsync <args…> --mapping … --state …` (another command than sync) and returns its
+    /// stdout, asserting exit 0.
+    pub async fn mapsync(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mapsync"))
+            .args(args)
+            .arg("--mapping")
+            .arg(&self.mapping)
+            .arg("--state")
+            .arg(&self.state)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(self.sb.env_vars())
+            .env("NO_COLOR", "1")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run mapsync");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "mapsync {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
     /// `sync --direction <dir> --json`.

@@ -162,3 +162,31 @@ async fn missing_scopes_is_403() {
         .await;
     assert_eq!(st, 403);
 }
+
+/// `cargo run -p sandbox` prints every variable a person needs: the webhook token, the writer
+/// id and the OAuth app URL, so the reference mapping's install sends the browser to this
+/// sandbox's consent page (which redirects back at once), not to the real HubSpot.
+#[tokio::test]
+async fn the_operator_env_has_the_webhook_token_writer_id_and_app_url() {
+    let sb = start_default().await;
+    let env: std::collections::BTreeMap<_, _> = sb.operator_env().into_iter().collect();
+    for (k, v) in sb.env_vars() {
+        assert_eq!(env.get(&k), Some(&v), "{k}");
+    }
+    assert!(env["TTE_WEBHOOK_TOKEN"].len() >= 24, "a long random token");
+    assert_eq!(
+        env["HUBSPOT_WRITER_ID"],
+        sb.hubspot_private_app_id().to_string()
+    );
+    let app = &env["HUBSPOT_APP_URL"];
+    assert_eq!(app, &sb.hubspot_base_url());
+    let r = client()
+        .get(format!(
+            "{app}/oauth/authorize?client_id={}&redirect_uri=http://localhost:1/cb&scope=oauth&state=s",
+            sb.hubspot_client_id()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+}

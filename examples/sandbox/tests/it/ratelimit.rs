@@ -102,3 +102,47 @@ async fn retry_after_violations_are_detected() {
         (Some(429), Some(200))
     );
 }
+
+/// `PUT /_sandbox/ratelimit {"enabled":true}` alone turns on the documented limits of each
+/// system (HubSpot 100 / 10 s private app, 110 OAuth, search 5/s; 10to8 10/s, burst 10), not a
+/// limit of 0 or 1 from empty fields.
+#[tokio::test]
+async fn enabling_the_rate_limit_alone_gives_the_documented_figures() {
+    let sb = start_default().await;
+    let c = client();
+    for (root, want) in [
+        (
+            sb.hubspot_base_url(),
+            serde_json::json!({"enabled": true, "private_app_per_10s": 100, "oauth_per_10s": 110, "search_per_second": 5}),
+        ),
+        (
+            sb.tte_root_url(),
+            serde_json::json!({"enabled": true, "per_second": 10.0, "burst": 10}),
+        ),
+    ] {
+        let put: serde_json::Value = c
+            .put(format!("{root}/_sandbox/ratelimit"))
+            .json(&serde_json::json!({"enabled": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(put, want, "{root}");
+        let got: serde_json::Value = c
+            .get(format!("{root}/_sandbox/ratelimit"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{root}");
+    }
+    // Many requests in a row stay under the documented budget: no 429 for the first ten.
+    let t = Tte::new(&sb);
+    for _ in 0..10 {
+        assert_eq!(t.get("/customer/").await.0, 200);
+    }
+}
