@@ -4,6 +4,7 @@
 Usage:
   cargo build --release -p mapsync -p sandbox
   python3 scripts/bench_crossing.py [--records 2000] [--pairs 10] [--every 10] [--runs 1]
+                                    [--profile release|debug]
 
 Per run: the release sandbox seeds N HubSpot contacts and enforces HubSpot's documented limit
 (100 per 10 s) and 10/s on 10to8. `--pairs` customers are created in 10to8 and linked by a small
@@ -21,9 +22,7 @@ line with the median over all edits and runs; BENCHMARKS.md records the figures.
 import argparse, json, os, re, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
-if os.environ.get("CARGO_TARGET_DIR"):
-    REL = os.path.join(os.environ["CARGO_TARGET_DIR"], "release")
+REL = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
 TOKEN = "bench-webhook-token-0123456789abcdef"
 
 
@@ -139,7 +138,10 @@ def main():
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--every", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--profile", default="release", help="the cargo profile whose binaries to run")
     a = ap.parse_args()
+    global REL
+    REL = os.path.join(os.path.dirname(REL), a.profile)
     all_crossings = []
     for _ in range(a.runs):
         r = one_run(a)

@@ -65,7 +65,7 @@ impl WriteError {
             }
             ErrorClass::Auth => "mapsync could not authenticate with the other system",
             ErrorClass::Conflict => {
-                "the other system holds a conflicting record (a duplicate, a value already taken); resolve it by hand"
+                "the other system holds a conflicting record; resolve it by hand"
             }
             ErrorClass::RateLimited | ErrorClass::Transient => {
                 "the other system was unavailable; mapsync retries"

@@ -45,11 +45,14 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             max_connections: default_max_connections(),
             max_bodies_per_route: 256,
-            unverified_bytes: 64 * 1024 * 1024,
+            unverified_bytes: 32 * 1024 * 1024,
             drain: Duration::from_secs(10),
         }
     }
 }
+
+/// The most a connection's read buffer holds (hyper's default is about 400 KiB).
+const READ_BUFFER: usize = 64 * 1024;
 
 /// File descriptors kept for everything but accepted connections: the state store and its
 /// WAL, outgoing API connections, logs.
@@ -200,6 +203,8 @@ pub(super) async fn serve(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
+                // Each connection's read buffer stays small: bodies are budgeted, not buffered.
+                .max_buf_size(READ_BUFFER)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

@@ -200,6 +200,11 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         );
         *lock(&shared.seed_report) = report;
     }
+    if shared.cfg.collisions > 0 {
+        let mut report = lock(&shared.seed_report).clone();
+        crate::seed::seed_collisions(&shared, shared.cfg.seed, shared.cfg.collisions, &mut report);
+        *lock(&shared.seed_report) = report;
+    }
     if shared.cfg.persons > 0 {
         let mut report = lock(&shared.seed_report).clone();
         report.seed = shared.cfg.seed;

@@ -306,6 +306,11 @@ pub struct SandboxConfig {
     pub contacts: usize,
     /// Pipedrive persons seeded at start (see `pipedrive::seed` for the shape).
     pub persons: usize,
+    /// Rounds of colliding emails seeded at start, for first-sync tests (see
+    /// `seed::seed_collisions`): per round, a live customer whose email an archived, never
+    /// linked contact shares, and a deleted customer listed before a live one of the same email,
+    /// which a live contact shares too.
+    pub collisions: usize,
     /// Where the 10to8 stand-in listens; port 0 picks a free one.
     pub tte_addr: SocketAddr,
     /// Where the HubSpot stand-in listens; port 0 picks a free one.
@@ -349,6 +354,7 @@ impl Default for SandboxConfig {
             customers: 0,
             contacts: 0,
             persons: 0,
+            collisions: 0,
             pipedrive: PipedriveConfig::default(),
             tte_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             hubspot_addr: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -42,6 +42,15 @@ pub struct SeedReport {
     pub persons_several_emails: Vec<String>,
     pub persons_no_email: Vec<String>,
     pub persons_deleted: Vec<String>,
+    /// Colliding emails (`seed_collisions`): live customers whose email an archived, never
+    /// linked contact shares, and those contacts.
+    pub collide_archived_customers: Vec<String>,
+    pub collide_archived_contacts: Vec<String>,
+    /// Deleted customers listed just before a live customer of the same email, those live
+    /// customers, and the live contacts sharing that email.
+    pub collide_deleted_customers: Vec<String>,
+    pub collide_live_twins: Vec<String>,
+    pub collide_live_contacts: Vec<String>,
 }
 
 impl SeedReport {
@@ -220,4 +229,49 @@ pub fn seed(s: &Shared, seed: u64, customers: usize, contacts: usize) -> SeedRep
     let mut total = s.seed_report.lock().unwrap_or_else(|p| p.into_inner());
     total.merge(r.clone());
     r
+}
+
+/// Seeds `rounds` rounds of colliding emails (no events), for first-sync tests: per round, a
+/// live customer and an archived contact (never linked) with the same email, then a deleted
+/// customer, listed just before a live customer with the same email, and a live contact with
+/// that email too. Emails embed the seed and the round, so they collide only as described.
+pub fn seed_collisions(s: &Shared, seed: u64, rounds: usize, r: &mut SeedReport) {
+    let now = crate::clock::now_ms();
+    let rounds = rounds.min(MAX_SEED);
+    let customer = |name: &str, email: &str, deleted: bool| Customer {
+        id: 0,
+        resource_uri: String::new(),
+        name: name.to_string(),
+        emails: vec![email.to_string()],
+        numbers: Vec::new(),
+        custom_fields: BTreeMap::new(),
+        deleted,
+        future_bookings: 0,
+    };
+    let contact = |first: &str, email: &str| {
+        let mut p = BTreeMap::new();
+        p.insert("firstname".to_string(), first.to_string());
+        p.insert("lastname".to_string(), "Twin".to_string());
+        p.insert("email".to_string(), email.to_string());
+        p.insert("hs_object_source".to_string(), "CRM_UI".to_string());
+        p
+    };
+    for k in 0..rounds {
+        let archived_email = format!("archived.{seed}.{k}@example.com");
+        let twin_email = format!("twin.{seed}.{k}@example.com");
+        {
+            let mut t = s.tte();
+            let live = t.insert_seeded(customer("Ada Live", &archived_email, false));
+            r.collide_archived_customers.push(live.resource_uri);
+            let gone = t.insert_seeded(customer("Bob Gone", &twin_email, true));
+            r.collide_deleted_customers.push(gone.resource_uri);
+            let twin = t.insert_seeded(customer("Bob Live", &twin_email, false));
+            r.collide_live_twins.push(twin.resource_uri);
+        }
+        let mut h = s.hub();
+        let archived = h.insert_seeded(contact("Ada", &archived_email), true, now);
+        r.collide_archived_contacts.push(archived.to_string());
+        let live = h.insert_seeded(contact("Bob", &twin_email), false, now);
+        r.collide_live_contacts.push(live.to_string());
+    }
 }

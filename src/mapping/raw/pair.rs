@@ -127,7 +127,7 @@ pub struct RawRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<String>,
     /// Refusals of a write by the checked side's API that mean "this value is invalid" after
-    /// all (the API's rule is stricter than `valid`, e.g. a 400 naming `INVALID_EMAIL`). Such a
+    /// all (the API's rule is stricter than `valid`, e.g. a CRM's 400 `INVALID_EMAIL`). Such a
     /// refusal is handled exactly like the rule: the write is made again with the placeholder,
     /// both statuses carry the message, and it is neither a failure nor a dead letter. The
     /// status text then remembers it, so later syncs write the placeholder at once.

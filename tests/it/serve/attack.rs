@@ -211,6 +211,10 @@ async fn stalled_unsigned_bodies_stay_within_the_memory_budget() {
         }
     }
     let peak = peak_rss_bytes(live.pid());
+    eprintln!(
+        "peak RSS under 1,000 stalled bodies: {} MiB",
+        peak / (1024 * 1024)
+    );
     assert!(
         peak < 200 * 1024 * 1024,
         "peak RSS {} MiB under 1,000 stalled bodies",

@@ -309,3 +309,51 @@ async fn a_refused_email_is_handled_like_the_rule() {
         w.assert_next_run_writes_nothing("outbound", 0).await;
     }
 }
+
+/// Scenario 2 as a first sync of accounts seeded with colliding emails (`collisions`): the
+/// first inbound sync deletes no customer an archived contact shares an email with, and the
+/// outbound sync deletes no contact a deleted customer shares an email with; the live twin links
+/// to that contact instead. Both directions then write nothing more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_sync_with_colliding_emails_deletes_no_stranger() {
+    let w = World::start(
+        SandboxConfig {
+            seed: 11,
+            collisions: 3,
+            ..SandboxConfig::for_tests()
+        },
+        &test_mapping(),
+    )
+    .await;
+    let seed = w.sb.seed_report();
+    assert_eq!(seed.collide_archived_customers.len(), 3);
+    let run = w.sync_json("inbound").await;
+    run.expect_code(0);
+    assert_eq!(run.counts()["deleted"], 0, "{run:#?}");
+    for uri in &seed.collide_archived_customers {
+        let cu = w.sb.customer(uri).expect("customer");
+        assert!(!cu.deleted, "an archived stranger deleted {uri}: {run:#?}");
+    }
+    w.clear_logs();
+    let run = w.sync_json("outbound").await;
+    run.expect_code(0);
+    assert_eq!(run.counts()["deleted"], 0, "{run:#?}");
+    for (id, twin) in seed
+        .collide_live_contacts
+        .iter()
+        .zip(&seed.collide_live_twins)
+    {
+        let c = w.sb.contact(id).expect("contact");
+        assert!(
+            !c.archived,
+            "a deleted stranger archived contact {id}: {run:#?}"
+        );
+        assert_eq!(
+            &prop(&c, "tte_customer_uri"),
+            twin,
+            "the live twin links to it"
+        );
+    }
+    w.assert_next_run_writes_nothing("inbound", 0).await;
+    w.assert_next_run_writes_nothing("outbound", 0).await;
+}
