@@ -65,7 +65,7 @@ impl WriteError {
             }
             ErrorClass::Auth => "mapsync could not authenticate with the other system",
             ErrorClass::Conflict => {
-                "the other system holds a conflicting record; resolve it by hand"
+                "a conflicting record exists in the other system; resolve it by hand"
             }
             ErrorClass::RateLimited | ErrorClass::Transient => {
                 "the other system was unavailable; mapsync retries"
