@@ -116,6 +116,18 @@ pub fn run_case(mapping: &Mapping, case: &RawTestCase) -> CaseResult {
         }
     }
     compare_fields("field", &e.fields, plan.write.as_ref(), &mut mismatches);
+    for path in &e.written_null {
+        let got = FieldPath::parse(path)
+            .ok()
+            .and_then(|f| plan.write.as_ref().and_then(|w| f.get(w).cloned()));
+        if got != Some(Value::Null) {
+            mismatches.push(Mismatch {
+                what: format!("field {path}"),
+                expected: value_text(Some(&Value::Null)),
+                found: value_text(got.as_ref()),
+            });
+        }
+    }
     if !e.writeback.is_empty() {
         let target_id = plan
             .target_id
@@ -232,14 +244,15 @@ fn compare_fields(
         };
         let got = written.and_then(|w| field.get(w));
         let equal = match (want, got) {
-            (Value::Null, None | Some(Value::Null)) => true,
+            (Value::Null, got) => got.is_none(),
             (w, Some(g)) => w == g,
             (_, None) => false,
         };
         if !equal {
             out.push(Mismatch {
                 what: format!("{what} {path}"),
-                expected: value_text(Some(want)),
+                // In `fields`, `null` means "not written".
+                expected: value_text(Some(want).filter(|w| !w.is_null())),
                 found: value_text(got),
             });
         }
@@ -248,7 +261,8 @@ fn compare_fields(
 
 fn value_text(v: Option<&Value>) -> String {
     match v {
-        None | Some(Value::Null) => "(not written)".to_string(),
+        None => "(not written)".to_string(),
+        Some(Value::Null) => "(written as null)".to_string(),
         Some(v) => v.to_string(),
     }
 }

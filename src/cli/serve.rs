@@ -17,8 +17,9 @@ use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters
 use crate::server::{self, AppState, DEFAULT_HIGH_WATER, Limits, ServerConfig};
 use crate::store::{BudgetPriority, StateStore, StoreError};
 
-/// How often processed inbox events past their retention are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often processed inbox events past their retention, and expired OAuth `state`s and
+/// install links, are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Seconds from a flag, or a usage error naming it.
 fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
@@ -44,8 +45,8 @@ fn limits(args: &ServeArgs) -> Result<Limits, String> {
     Ok(limits)
 }
 
-/// Prunes processed inbox events older than `retention`, now and then every
-/// [`PRUNE_EVERY`], until `stop` is set.
+/// Prunes processed inbox events older than `retention` and expired OAuth states, now and then
+/// every [`PRUNE_EVERY`], until `stop` is set.
 async fn prune_inbox(
     store: Arc<dyn StateStore>,
     retention: jiff::SignedDuration,
@@ -54,10 +55,12 @@ async fn prune_inbox(
     loop {
         let s = store.clone();
         let pruned = tokio::task::spawn_blocking(move || {
-            let before = jiff::Timestamp::now()
-                .checked_sub(retention)
-                .unwrap_or(jiff::Timestamp::MIN);
-            s.inbox_prune(before)
+            let now = jiff::Timestamp::now();
+            let states = s.purge_oauth_states(now)?;
+            if states > 0 {
+                tracing::debug!(states, "Deleted expired OAuth states and install links.");
+            }
+            s.inbox_prune(now.checked_sub(retention).unwrap_or(jiff::Timestamp::MIN))
         })
         .await;
         match pruned {

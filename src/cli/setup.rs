@@ -67,11 +67,13 @@ pub fn run(args: &SetupArgs) -> Exit {
         }
     };
     let redact = Redactor::new(&mapping, &env);
-    let vars = setup::base_vars(Some(public_url.as_deref().unwrap_or("")));
+    let now = jiff::Timestamp::now();
+    let vars = setup::base_vars(Some(public_url.as_deref().unwrap_or("")), Some(now));
     let opts = PlanOptions {
         public_url: public_url.clone(),
         prune: args.prune,
         teardown: args.teardown,
+        now: Some(now),
     };
     let plan = match runtime.block_on(setup::observe(&mapping.setup, &connectors, &vars)) {
         Ok(observed) => setup::plan(&mapping.setup, &observed, &opts),

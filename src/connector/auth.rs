@@ -51,7 +51,7 @@ impl Credentials {
             }
             Credentials::OAuth(session) => {
                 let token = session.access_token(transport).await?;
-                set_bearer(out, &token);
+                set_authorization(out, format!("{} {}", session.scheme(), token.expose()));
                 Ok(Some(token))
             }
         }
@@ -126,7 +126,7 @@ fn apply_fixed(auth: &Auth, out: &mut Outgoing) {
         }
         Auth::OAuth2(o) => {
             if let Some(t) = &o.static_token {
-                set_bearer(out, t);
+                set_authorization(out, format!("{} {}", o.scheme, t.expose()));
             }
         }
     }

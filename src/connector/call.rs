@@ -153,13 +153,16 @@ impl Connector {
             tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, "Request answered.");
             let body = parse_body(&answer.body);
             // A 2xx that an error rule matches by its body is a failure of the rule's class.
-            let ruled = (200..300).contains(&status) && !call.per_record && {
-                let text = body_text(&body);
-                sys.error_rules.iter().any(|r| {
-                    r.status == status
-                        && r.body_matches.as_ref().is_some_and(|re| re.is_match(&text))
-                })
-            };
+            let ruled = (200..300).contains(&status)
+                && !call.per_record
+                && sys.error_rules.iter().any(|r| r.status == status)
+                && {
+                    let text = body_text(&body);
+                    sys.error_rules.iter().any(|r| {
+                        r.status == status
+                            && r.body_matches.as_ref().is_some_and(|re| re.is_match(&text))
+                    })
+                };
             if ok && !ruled {
                 return Ok(Response {
                     status,

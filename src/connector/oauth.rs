@@ -139,6 +139,11 @@ impl OAuthSession {
         out
     }
 
+    /// The scheme the token is sent with (`Bearer`).
+    pub(crate) fn scheme(&self) -> &str {
+        &self.config.scheme
+    }
+
     /// True when a static token is configured (nothing to refresh).
     pub(crate) fn is_static(&self) -> bool {
         self.config.static_token.is_some()
@@ -449,6 +454,7 @@ mod tests {
             scopes: vec![],
             static_token: None,
             refresh_before: Duration::from_secs(60),
+            scheme: "Bearer".into(),
             account: None,
         };
         let session = OAuthSession::new("sys", config, None);

@@ -502,7 +502,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     for e in &claim.events {
         let action = match webhook {
             Some(w) => {
-                let kind = w.kind.as_ref().and_then(|k| k.first_text(&e.payload));
+                let kind = w.kind_of(&e.payload);
                 w.action(kind.as_deref())
             }
             None => EventAction::Upsert,
@@ -512,9 +512,9 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             EventAction::Upsert => upserts += 1,
             EventAction::Ignore => {}
         }
-        if let Some(expr) = webhook.and_then(|w| w.ours.as_ref())
+        if let Some((w, expr)) = webhook.and_then(|w| w.ours.as_ref().map(|x| (w, x)))
             && expr
-                .eval_bool(&Vars::new().with("event", &e.payload))
+                .eval_bool(&Vars::new().with("event", w.event_of(&e.payload)))
                 .unwrap_or(false)
         {
             ours += 1;

@@ -1,6 +1,7 @@
 //! Turns a verified delivery into inbox events: the JSON parsed once, split by the webhook's
-//! `events` path, each event given its record id (checked against `record_id_prefix`, R4a)
-//! and its dedup key (R5). Any bad event refuses the whole delivery, so nothing of it is
+//! `events` path, each event given its record id (checked against `record_id_prefix`, R4a;
+//! one inbox event per id an event names) and its dedup key (R5); paths written `$delivery…`
+//! read the whole delivery. Any bad event refuses the whole delivery, so nothing of it is
 //! stored. Never panics on what a sender sends.
 
 use serde_json::Value;
@@ -80,51 +81,72 @@ pub fn extract_events(
         });
     }
     for event in events {
+        let payload = webhook.payload(&doc, event);
         if let (Some(path), Some(pinned)) = (&webhook.account, pinned)
             && path.first_text(event).as_deref() != Some(pinned)
         {
             return Err(ExtractError::ForeignAccount);
         }
-        let kind = webhook.kind.as_ref().and_then(|k| k.first_text(event));
+        let kind = webhook.kind_of(&payload);
         if webhook.action(kind.as_deref()) == EventAction::Ignore {
             out.ignored += 1;
             continue;
         }
-        let no_id = || ExtractError::NoRecordId(webhook.record_id.source().to_string());
-        let raw = webhook.record_id.first(event).ok_or_else(no_id)?;
-        let id = match &webhook.record_id_template {
-            Some(t) => t
-                .render(&Vars::new().with("value", raw))
-                .map_err(|_| no_id())?,
-            None => text(raw).ok_or_else(no_id)?,
-        };
-        if id.is_empty() {
+        let no_id = || ExtractError::NoRecordId(webhook.record_id.source());
+        let raws = webhook.read(&webhook.record_id, &payload);
+        if raws.is_empty() {
             return Err(no_id());
-        }
-        if !acceptable_id(&id, webhook.record_id_pattern.as_ref()) {
-            return Err(ExtractError::BadRecordId);
-        }
-        if let Some(prefix) = &webhook.record_id_prefix
-            && !within(&id, prefix)
-        {
-            return Err(ExtractError::ForeignRecordId);
         }
         let dedup_key = if !webhook.dedup_key.is_empty() {
             let parts: Vec<Value> = webhook
                 .dedup_key
                 .iter()
-                .map(|p| p.first(event).cloned().unwrap_or(Value::Null))
+                .map(|p| {
+                    webhook
+                        .read(p, &payload)
+                        .first()
+                        .copied()
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                })
                 .collect();
             Some(Value::Array(parts).to_string())
         } else {
-            webhook.event_id.as_ref().and_then(|p| p.first_text(event))
+            webhook
+                .event_id
+                .as_ref()
+                .and_then(|p| webhook.read_text(p, &payload))
         };
-        out.events.push(InboxEvent {
-            source: source.to_string(),
-            dedup_key,
-            record_key: id,
-            payload: event.clone(),
-        });
+        let several = raws.len() > 1;
+        for raw in raws {
+            let id = match &webhook.record_id_template {
+                Some(t) => t
+                    .render(&Vars::new().with("value", raw))
+                    .map_err(|_| no_id())?,
+                None => text(raw).ok_or_else(no_id)?,
+            };
+            if id.is_empty() {
+                return Err(no_id());
+            }
+            if !acceptable_id(&id, webhook.record_id_pattern.as_ref()) {
+                return Err(ExtractError::BadRecordId);
+            }
+            if let Some(prefix) = &webhook.record_id_prefix
+                && !within(&id, prefix)
+            {
+                return Err(ExtractError::ForeignRecordId);
+            }
+            out.events.push(InboxEvent {
+                source: source.to_string(),
+                // One event per record: each id of a several-id event is deduplicated apart.
+                dedup_key: match &dedup_key {
+                    Some(k) if several => Some(format!("{k}#{id}")),
+                    other => other.clone(),
+                },
+                record_key: id,
+                payload: payload.clone(),
+            });
+        }
     }
     Ok(out)
 }

@@ -35,6 +35,9 @@ pub struct PlanOptions {
     pub prune: bool,
     /// Delete every owned object the mapping declares, instead of converging.
     pub teardown: bool,
+    /// The time items render with as `now` and `now_ms` (the caller's clock; `None`: the
+    /// templates may not use them).
+    pub now: Option<jiff::Timestamp>,
 }
 
 /// The names of the resources whose templates read `public_url`.
@@ -65,12 +68,21 @@ pub fn normalize_public_url(url: &str) -> Result<String> {
     }
 }
 
-/// The variables every setup template sees besides `item` and `existing`.
-pub fn base_vars(public_url: Option<&str>) -> Vars {
-    match public_url {
+/// The variables every setup template sees besides `item` and `existing`: `public_url`, and
+/// `now` (UTC, RFC 3339, whole seconds) with `now_ms` (milliseconds since 1970) from the
+/// caller's clock, e.g. for a watch channel's expiry.
+pub fn base_vars(public_url: Option<&str>, now: Option<jiff::Timestamp>) -> Vars {
+    let mut vars = match public_url {
         Some(u) => Vars::new().with_str("public_url", u),
         None => Vars::new(),
+    };
+    if let Some(t) = now {
+        let whole = jiff::Timestamp::from_second(t.as_second()).unwrap_or(t);
+        vars = vars
+            .with_str("now", &whole.to_string())
+            .with("now_ms", &serde_json::Value::from(t.as_millisecond()));
     }
+    vars
 }
 
 /// Plans every resource. `observed` is parallel to `resources`.
@@ -87,7 +99,7 @@ pub fn plan(
         (None, false) if needing.is_empty() => None,
         (None, false) => return Err(SetupError::PublicUrlMissing { names: needing }),
     };
-    let vars = base_vars(public_url.as_deref());
+    let vars = base_vars(public_url.as_deref(), opts.now);
     let mut out = Vec::new();
     for (r, seen) in resources.iter().zip(observed) {
         out.push(plan_resource(r, seen, &vars, opts)?);

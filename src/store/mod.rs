@@ -222,6 +222,10 @@ pub trait StateStore: Send + Sync {
     fn save_token(&self, system: &str, token: &OAuthToken, at: Timestamp) -> StoreResult<()>;
     fn delete_token(&self, system: &str) -> StoreResult<bool>;
     fn create_oauth_state(&self, state: &OAuthState, at: Timestamp) -> StoreResult<()>;
+    /// Deletes every OAuth `state` (install links included) whose `expires_at` is at or before
+    /// `at`, and returns how many; unexpired ones are untouched and can still be consumed once.
+    /// `mapsync serve` calls it on a timer so expired rows never pile up.
+    fn purge_oauth_states(&self, at: Timestamp) -> StoreResult<u64>;
     /// Consumes a `state` nonce: the first call within its lifetime gets it, every later call
     /// (and any call after it expired) gets `None`.
     fn consume_oauth_state(

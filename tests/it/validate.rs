@@ -289,3 +289,26 @@ fn setup_incomplete() {
     "#]],
     );
 }
+
+/// Issue 16: a batch without a way to match a refused input to its record, a `partial` status
+/// that is not a 4xx, and a 2xx error rule without a body pattern are rejected at their place.
+#[test]
+fn unmatched_batch() {
+    check(
+        "unmatched-batch",
+        expect![[r#"
+        exit: 1
+        --- stdout
+        mapping.yaml:9:19: error[bad-status]: an error rule for 202 without `body_matches` would make every 202 answer a failure
+          at: /systems/crm/errors/0/status
+          hint: add `body_matches` with a pattern only a refusal's body matches, e.g. `"status":"error"`
+        mapping.yaml:28:18: error[unmatched-batch]: the batch declares `success` but no way to tell which input a failure is about: a refused input could never be told apart from the ones written
+          at: /collections/customers/batch/create/success
+          hint: add `error_key` (a JSONPath to the input's `key` inside an error or result), or `match: position` when the API answers in input order
+        mapping.yaml:29:19: error[bad-status]: `partial` lists error statuses (4xx) that still report each input, not 500
+          at: /collections/customers/batch/create/partial/0
+          hint: 2xx answers are always read per input; 5xx answers are retried
+        3 errors, 0 warnings in 1 file
+    "#]],
+    );
+}

@@ -10,7 +10,7 @@ use super::collection::{list, read};
 use super::ctx::{Ctx, ptr};
 use super::system::auth;
 
-const VARS: &[&str] = &["public_url"];
+const VARS: &[&str] = &["public_url", "now", "now_ms"];
 
 pub(crate) fn setup(
     ctx: &mut Ctx,
@@ -120,7 +120,11 @@ fn compile_one(
     let owned = match &r.owned {
         None => Some(None),
         Some(e) => ctx
-            .expr(&ptr(p, &["owned"]), e, &["item", "public_url"])
+            .expr(
+                &ptr(p, &["owned"]),
+                e,
+                &["item", "public_url", "now", "now_ms"],
+            )
             .map(Some),
     };
     let create = match &r.create {
@@ -134,7 +138,7 @@ fn compile_one(
                 &c.query,
                 &c.headers,
                 c.body.as_ref(),
-                &["item", "public_url"],
+                &["item", "public_url", "now", "now_ms"],
                 &[],
             )
             .map(Some),
@@ -150,7 +154,7 @@ fn compile_one(
                 &u.query,
                 &u.headers,
                 u.body.as_ref(),
-                &["item", "existing", "public_url"],
+                &["item", "existing", "public_url", "now", "now_ms"],
                 &[],
             )
             .map(Some),
@@ -166,7 +170,7 @@ fn compile_one(
                 &d.query,
                 &d.headers,
                 None,
-                &["existing", "public_url"],
+                &["existing", "public_url", "now", "now_ms"],
                 &[],
             )
             .map(Some),

@@ -208,6 +208,7 @@ pub(crate) fn auth(ctx: &mut Ctx, p: &str, raw: &RawAuth, base: Option<&Url>) ->
                     .refresh_before
                     .map(|d| d.get())
                     .unwrap_or(Duration::from_secs(60)),
+                scheme: o.scheme.clone().unwrap_or_else(|| "Bearer".to_string()),
             }))
         }
     })

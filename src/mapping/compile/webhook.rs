@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::super::EnvMode;
 use super::super::model::{
-    EventAction, Secret, SignatureAlgorithm, SignatureEncoding, SignatureScheme, SignedPart,
-    TimeUnit, TokenLocation, Verify, Webhook,
+    EventAction, EventPath, Secret, SignatureAlgorithm, SignatureEncoding, SignatureScheme,
+    SignedPart, TimeUnit, TokenLocation, Verify, Webhook,
 };
 use super::super::raw::{
     RawEncoding, RawEventAction, RawSignatureAlgorithm, RawTimeUnit, RawTokenIn, RawVerify,
@@ -27,10 +27,10 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
     }
     let verify = verify(ctx, &ptr(p, &["verify"]), &raw.verify);
     let events = ctx.json_path(&ptr(p, &["events"]), &raw.events);
-    let event_id = ctx.opt_json_path(&ptr(p, &["event_id"]), raw.event_id.as_ref());
+    let event_id = opt_event_path(ctx, &ptr(p, &["event_id"]), raw.event_id.as_ref());
     let mut dedup_key = Some(Vec::new());
     for (i, k) in raw.dedup_key.iter().enumerate() {
-        match ctx.json_path(&ptr(p, &["dedup_key", &i.to_string()]), k) {
+        match event_path(ctx, &ptr(p, &["dedup_key", &i.to_string()]), k) {
             Some(jp) => {
                 if let Some(v) = dedup_key.as_mut() {
                     v.push(jp)
@@ -39,7 +39,7 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
             None => dedup_key = None,
         }
     }
-    let record_id = ctx.json_path(&ptr(p, &["record_id"]), &raw.record_id);
+    let record_id = event_path(ctx, &ptr(p, &["record_id"]), &raw.record_id);
     let record_id_template = match &raw.record_id_template {
         None => Some(None),
         Some(t) => ctx
@@ -52,9 +52,9 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
             .regex(&ptr(p, &["record_id_pattern"]), &format!("^(?:{r})$"))
             .map(Some),
     };
-    let kind = ctx.opt_json_path(&ptr(p, &["kind"]), raw.kind.as_ref());
+    let kind = opt_event_path(ctx, &ptr(p, &["kind"]), raw.kind.as_ref());
     let account = ctx.opt_json_path(&ptr(p, &["account"]), raw.account.as_ref());
-    let occurred_at = ctx.opt_json_path(&ptr(p, &["occurred_at"]), raw.occurred_at.as_ref());
+    let occurred_at = opt_event_path(ctx, &ptr(p, &["occurred_at"]), raw.occurred_at.as_ref());
     let ours = match &raw.ours {
         None => Some(None),
         Some(e) => ctx.expr(&ptr(p, &["ours"]), e, &["event"]).map(Some),
@@ -85,6 +85,33 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
             .unwrap_or(EventAction::Upsert),
         ours: ours?,
     })
+}
+
+/// A path inside one event, or inside the whole delivery when written `$delivery…`.
+fn event_path(ctx: &mut Ctx, p: &str, src: &str) -> Option<EventPath> {
+    let on_delivery = src
+        .strip_prefix(DELIVERY)
+        .filter(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+    match on_delivery {
+        Some(rest) => ctx.json_path(p, &format!("${rest}")).map(|path| EventPath {
+            path,
+            delivery: true,
+        }),
+        None => ctx.json_path(p, src).map(|path| EventPath {
+            path,
+            delivery: false,
+        }),
+    }
+}
+
+/// The root of a path that reads the whole delivery instead of one event.
+const DELIVERY: &str = "$delivery";
+
+fn opt_event_path(ctx: &mut Ctx, p: &str, src: Option<&String>) -> Option<Option<EventPath>> {
+    match src {
+        None => Some(None),
+        Some(s) => event_path(ctx, p, s).map(Some),
+    }
 }
 
 fn action(a: RawEventAction) -> EventAction {

@@ -83,6 +83,8 @@ pub struct OAuth2 {
     pub static_token: Option<Secret>,
     /// Refresh this long before expiry.
     pub refresh_before: Duration,
+    /// The scheme before the token in the `Authorization` header (`Bearer`).
+    pub scheme: String,
 }
 
 /// A token-bucket budget.

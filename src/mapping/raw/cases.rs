@@ -66,9 +66,14 @@ pub struct RawExpect {
     pub kind: Option<RawPlanKind>,
     /// Fields of the write to the target, by field path (e.g. `firstname`,
     /// `custom_fields."External ID"`): each must be written with exactly this value; `null`
-    /// means the field is not written. Fields not listed are not checked.
+    /// means the field is not written (for a field written as `null`, see `written_null`).
+    /// Fields not listed are not checked.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, serde_json::Value>,
+    /// Fields of the write to the target that must be written with the value `null` (cleared),
+    /// by field path, e.g. `written_null: [phone]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written_null: Vec<String>,
     /// `false`: nothing at all is written to the target, not even the status; `true`:
     /// something is.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -43,16 +43,20 @@ pub struct RawSetupResource {
     /// (delete, then create).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare: Vec<String>,
-    /// How to create an item (templates over `item` and `public_url`).
+    /// How to create an item (templates over `item`, `public_url`, `now` and `now_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create: Option<RawCreate>,
-    /// How to update an item (templates over `item`, `existing` and `public_url`).
+    /// How to update an item (templates over `item`, `existing`, `public_url`, `now` and
+    /// `now_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<RawUpdate>,
     /// How to delete an item (templates over `existing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete: Option<RawDelete>,
-    /// The desired items; string leaves are templates over `public_url`.
+    /// The desired items; string leaves are templates over `public_url`, `now` (the time of
+    /// the run, UTC, RFC 3339) and `now_ms` (the same in milliseconds since 1970), e.g.
+    /// `expiration: "{{ now_ms + 604800000 }}"` for a watch channel that lasts a week. An item
+    /// that uses the time differs on every run; leave such attributes out of `compare`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<BTreeMap<String, serde_json::Value>>,
     /// Instructions shown when the API offers no way to create the items (they are checked

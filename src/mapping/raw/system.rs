@@ -115,6 +115,11 @@ pub struct RawOAuth2 {
     /// Refresh this long before the access token expires. Default `60s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_before: Option<DurationSpec>,
+    /// The scheme the access token is sent with: `Authorization: <scheme> <token>`. Default
+    /// `Bearer`; e.g. `Zoho-oauthtoken` for an API that wants that prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
+    pub scheme: Option<String>,
     /// JSONPath into the token endpoint's answer to the account the tokens belong to, e.g.
     /// `$.hub_id`. The first install pins that account: a later install into another account
     /// is refused unless its link was made with `mapsync oauth-link --replace-account`, and a

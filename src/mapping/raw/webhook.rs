@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ByteSize, DurationSpec};
 
-/// Webhook deliveries announcing changes to a collection.
+/// Webhook deliveries announcing changes to a collection. The paths "inside one event"
+/// (`record_id`, `kind`, `event_id`, `dedup_key`, `occurred_at`) may read the whole delivery
+/// instead when written `$delivery…`, e.g. `kind: $delivery.operation` for a delivery
+/// `{"operation": "update", "ids": [...]}` split by `events: $.ids[*]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhook {
@@ -33,7 +36,7 @@ pub struct RawWebhook {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dedup_key: Vec<String>,
     /// JSONPath, inside one event, to the id of the record it is about (`$` when the event is
-    /// the id itself).
+    /// the id itself). A path matching several ids (`$.ids[*]`) makes one event per id.
     pub record_id: String,
     /// A template turning the value at `record_id` into the record's id, e.g. `{{ value }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

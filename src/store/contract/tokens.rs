@@ -78,3 +78,29 @@ fn a_state_nonce_is_consumed_once_and_only_before_it_expires() {
         "expired"
     );
 }
+
+#[test]
+fn expired_states_are_purged_and_live_ones_kept() {
+    let s = store();
+    let state = |nonce: &str, expires: i64| OAuthState {
+        nonce: Secret::new(nonce),
+        system: "crm".into(),
+        pkce_verifier: None,
+        expires_at: t(expires),
+    };
+    s.create_oauth_state(&state("old", 10), t(0)).unwrap();
+    s.create_oauth_state(&state("edge", 20), t(0)).unwrap();
+    s.create_oauth_state(&state("live", 600), t(0)).unwrap();
+    assert_eq!(s.purge_oauth_states(t(20)).unwrap(), 2);
+    assert_eq!(s.purge_oauth_states(t(20)).unwrap(), 0);
+    assert!(
+        s.consume_oauth_state(&Secret::new("live"), t(21))
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.consume_oauth_state(&Secret::new("edge"), t(21))
+            .unwrap()
+            .is_none()
+    );
+}

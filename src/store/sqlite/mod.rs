@@ -523,6 +523,10 @@ impl StateStore for SqliteStore {
         self.write(|tx| tokens::create_state(tx, state, at))
     }
 
+    fn purge_oauth_states(&self, at: Timestamp) -> StoreResult<u64> {
+        self.write(|tx| tokens::purge_states(tx, at))
+    }
+
     fn consume_oauth_state(
         &self,
         nonce: &Secret,

@@ -72,6 +72,13 @@ fn nonce_hash(nonce: &Secret) -> String {
     hex::encode(Sha256::digest(nonce.expose().as_bytes()))
 }
 
+pub(super) fn purge_states(conn: &Connection, at: Timestamp) -> StoreResult<u64> {
+    let n = conn
+        .prepare_cached("DELETE FROM oauth_state WHERE expires_at <= ?1")?
+        .execute(params![millis(at)])?;
+    Ok(n as u64)
+}
+
 pub(super) fn create_state(
     conn: &Connection,
     state: &OAuthState,

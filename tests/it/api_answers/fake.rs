@@ -2,7 +2,8 @@
 //! server: `{"data": [...]}` envelopes even for one record, writes that take `{"data":
 //! [record, ...]}` and answer one result per input in input order (201 when all were written,
 //! 202 for a single refused record, 400 for a batch with a refused input), 204 for an empty
-//! list and for an unknown id. A contact whose `Email` contains `refuse` is refused with
+//! list and for an unknown id. Notification channels (`/crm/v2/actions/watch`) take
+//! `{"watch": [channel]}` and list as 204 while there are none. A contact whose `Email` contains `refuse` is refused with
 //! `INVALID_DATA`, one containing `busy` with `LIMIT_REACHED`.
 
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Method, Response, Uri};
+use axum::http::{HeaderMap, Method, Response, Uri};
 use serde_json::{Value, json};
 
 /// The fake's records and request log.
@@ -20,8 +21,14 @@ pub struct Data {
     pub people: BTreeMap<String, Value>,
     /// Contacts by id: `{id, Last_Name, Email, Home_Id}`.
     pub contacts: BTreeMap<String, Value>,
+    /// The `Email` of every contact write, in arrival order.
+    pub attempts: Vec<String>,
+    /// Notification channels (`/crm/v2/actions/watch`), as posted.
+    pub watches: Vec<Value>,
     /// `METHOD path → status` of every request.
     pub log: Vec<String>,
+    /// The `Authorization` header of every request to the CRM (`/crm/…`).
+    pub crm_auth: Vec<String>,
     next_id: u64,
 }
 
@@ -112,6 +119,8 @@ fn write(d: &mut Data, inputs: Vec<Value>, ids: Option<Vec<String>>) -> (u16, Op
     let mut results = Vec::new();
     let mut refused = 0;
     for (i, input) in inputs.into_iter().enumerate() {
+        d.attempts
+            .push(input["Email"].as_str().unwrap_or_default().to_string());
         let id = match &ids {
             Some(ids) => ids[i].clone(),
             None => {
@@ -158,6 +167,10 @@ fn route(
             200,
             Some(json!({"items": d.people.values().collect::<Vec<_>>()})),
         ),
+        ("GET", ["people", id]) => match d.people.get(*id) {
+            Some(p) => answer(200, Some(p.clone())),
+            None => answer(404, Some(json!({"message": "no such person"}))),
+        },
         ("PATCH", ["people", id]) => match d.people.get_mut(*id) {
             Some(p) => {
                 for (k, v) in body.as_object().into_iter().flatten() {
@@ -202,6 +215,18 @@ fn route(
             }
             write(d, inputs(), Some(vec![id.to_string()]))
         }
+        ("GET", ["crm", "v2", "actions", "watch"]) if d.watches.is_empty() => answer(204, None),
+        ("GET", ["crm", "v2", "actions", "watch"]) => {
+            answer(200, Some(json!({"watch": d.watches})))
+        }
+        ("POST", ["crm", "v2", "actions", "watch"]) => {
+            d.watches
+                .extend(body["watch"].as_array().cloned().unwrap_or_default());
+            answer(
+                201,
+                Some(json!({"watch": [{"code": "SUCCESS", "status": "success"}]})),
+            )
+        }
         _ => answer(404, Some(json!({"message": "no such route"}))),
     }
 }
@@ -210,10 +235,15 @@ async fn handle(
     State(data): State<Arc<Mutex<Data>>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     body: String,
 ) -> Response<Body> {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let mut d = data.lock().unwrap();
+    if uri.path().starts_with("/crm/") {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+        d.crm_auth.push(auth.unwrap_or("(none)").to_string());
+    }
     let (status, out) = route(
         &mut d,
         &method,

@@ -3,8 +3,13 @@
 //! contacts API in the style of Zoho CRM v2 built in the test; the mapping that describes it
 //! is YAML only.
 
+mod auth;
 mod empty;
+mod events;
 mod fake;
+mod rules;
+mod serve;
+mod setup;
 mod writes;
 
 use std::path::PathBuf;
@@ -57,6 +62,7 @@ collections:
       body: { data: ["{{ fields }}"] }
       result: { path: "$.data[0]", success: 'result.status == "success"', message: $.message }
     # batch
+    # webhook
 pair:
   home: people
   external: contacts
@@ -141,6 +147,30 @@ impl Dir {
             report["report"]["counts"].clone(),
             format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
         )
+    }
+}
+
+impl Dir {
+    /// The records whose last outbound outcome is a failure: `(source id, failures in a row,
+    /// message)`, read from the state store.
+    pub fn failures(&self) -> Vec<(String, u32, String)> {
+        use mapsync::mapping::Direction;
+        use mapsync::store::{SqliteConfig, SqliteStore, StateStore};
+        let store = SqliteStore::open(&self.dir.path().join("state.db"), &SqliteConfig::default())
+            .expect("open the state store");
+        let pair = "people<->contacts";
+        store
+            .failed_outcomes(pair, Direction::Outbound, 100)
+            .expect("read outcomes")
+            .into_iter()
+            .map(|o| {
+                (
+                    o.outcome.source_id,
+                    o.attempts,
+                    o.outcome.message.unwrap_or_default(),
+                )
+            })
+            .collect()
     }
 }
 

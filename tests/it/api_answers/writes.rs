@@ -44,6 +44,16 @@ async fn a_202_with_a_per_record_error_fails_that_record_and_is_never_recorded_a
         "{status}"
     );
     assert_eq!(people["p1"]["sync_status"], "synced");
+    let failures = dir.failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let (id, streak, message) = &failures[0];
+    assert_eq!((id.as_str(), *streak), ("p2", 1));
+    assert!(message.contains("answered 202"), "{message}");
+    assert!(
+        message.contains("INVALID_DATA: the record was not saved"),
+        "{message}"
+    );
+    assert!(message.contains("retrying will not help"), "{message}");
     fake.take_writes();
 
     // The next run tries the refused record again, and only it.
@@ -55,6 +65,7 @@ async fn a_202_with_a_per_record_error_fails_that_record_and_is_never_recorded_a
         "{stderr}"
     );
     assert_eq!(fake.take_writes(), ["POST /crm/v2/Contacts → 202"]);
+    assert_eq!(dir.failures()[0].1, 2, "a failure streak of two runs");
 }
 
 /// An update answered 202 with a per-record error is a failed update, and an error rule on
@@ -85,6 +96,9 @@ async fn a_refused_update_in_a_202_is_failed_and_classed_by_the_error_rules() {
         status, "failed: the other system was unavailable; mapsync retries",
         "{status}"
     );
+    let (_, _, message) = &dir.failures()[0];
+    assert!(message.contains("LIMIT_REACHED"), "{message}");
+    assert!(message.contains("mapsync retries later"), "{message}");
     assert_eq!(fake.contacts()[&id]["Email"], "ada@example.com");
     assert_eq!(
         fake.take_writes(),
