@@ -116,7 +116,7 @@ pub struct RawOAuth2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_before: Option<DurationSpec>,
     /// The scheme the access token is sent with: `Authorization: <scheme> <token>`. Default
-    /// `Bearer`; e.g. `Zoho-oauthtoken` for an API that wants that prefix.
+    /// `Bearer`; set it for an API that wants its own word before the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
     pub scheme: Option<String>,
