@@ -1,6 +1,6 @@
 //! Durable state: links, the ledger, outcomes, create intents, runs and checkpoints, OAuth
 //! tokens, the webhook inbox and dead letters. The [`StateStore`] trait is the interface;
-//! [`SqliteStore`] the embedded implementation. Only this module writes SQL; it never knows
+//! [`SqliteStore`] the embedded implementation, [`PostgresStore`] the shared one. Only this module writes SQL; it never knows
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
 mod commit;
@@ -10,6 +10,7 @@ mod intent;
 mod ledger;
 mod link;
 mod outcome;
+mod postgres;
 mod run;
 mod secret;
 mod snapshot;
@@ -33,6 +34,7 @@ pub use ledger::{
 };
 pub use link::{Link, LinkCounts, LinkQuery, LinkState};
 pub use outcome::{Outcome, OutcomeKind, OutcomeRecord};
+pub use postgres::{DEFAULT_SCHEMA, PostgresConfig, PostgresStore};
 pub use run::{Checkpoint, Run, RunEnd, RunStart, RunState};
 pub use secret::Secret;
 pub use snapshot::SnapshotEntry;
@@ -42,6 +44,21 @@ pub use token::{ConsumedState, OAuthState, OAuthToken};
 /// The state store. Synchronous: async callers use `spawn_blocking`. Every method is one
 /// transaction. `pair` names a sync pair, so one store can hold several.
 pub trait StateStore: Send + Sync {
+    // Sharing.
+
+    /// Whether several processes may work on this store at once (PostgreSQL). Then `serve`
+    /// does not end every lease at start: other instances' claims are alive, and a dead
+    /// instance's claims are taken over when their leases lapse.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Calls `wake` whenever another process stores inbox events, so idle workers start at
+    /// once; a store with no other writers does nothing (the receiver wakes its own workers).
+    fn watch_inbox(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
+        let _ = wake;
+        Ok(())
+    }
+
     // Links.
 
     /// The link of the record `record_id` on `side`, whatever its state.
@@ -159,7 +176,8 @@ pub trait StateStore: Send + Sync {
     /// Ends every lease now: called by `mapsync serve` at startup, when no worker of this
     /// process holds anything yet, so records held by a process that died (kill -9, power
     /// loss) are taken over at once instead of when their lease runs out. The next claim counts
-    /// the interrupted attempt. Returns how many claims were ended. One `serve` per state store.
+    /// the interrupted attempt. Returns how many claims were ended. Only for a store that is not
+    /// [`shared`](StateStore::shared): on a shared one, other instances hold live claims.
     fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;

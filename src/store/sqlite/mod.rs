@@ -7,7 +7,7 @@
 //! sync) and the senders' retries repair. `Durability::Full` survives power loss at the cost of
 //! an fsync per commit.
 
-mod codec;
+pub(in crate::store) mod codec;
 mod inbox;
 mod intents;
 mod ledger;

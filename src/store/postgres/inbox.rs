@@ -1,0 +1,453 @@
+//! SQL for the webhook inbox and dead letters, shared by every instance on the store. Events
+//! are stored once per dedup key (the unique key decides across instances); all pending events
+//! of a record key form one `inbox_work` row, which one worker of any instance claims under a
+//! lease, skipping rows another transaction holds (`FOR UPDATE SKIP LOCKED`). The inserts of
+//! one record's events are serialised by a transaction advisory lock, so its event ids grow in
+//! commit order and a claim's high-water mark never covers an event committed after it.
+
+use std::sync::Arc;
+
+use deadpool_postgres::GenericClient;
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::{INBOX_CHANNEL, col, execute, query, query_opt};
+use crate::store::sqlite::codec::{json, json_text, millis, timestamp, unsigned};
+use crate::store::{
+    ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
+    NewDeadLetter, RetryLater, StoreError, StoreResult,
+};
+
+pub(super) async fn insert(
+    c: &impl GenericClient,
+    schema: &str,
+    events: &[InboxEvent],
+    at: Timestamp,
+) -> StoreResult<InsertSummary> {
+    // Lock every record of the delivery, in one order, so two deliveries never deadlock.
+    let mut keys: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.source.as_str(), e.record_key.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for (source, record_key) in keys {
+        query(
+            c,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 1))",
+            &[&source, &record_key],
+        )
+        .await?;
+    }
+    let mut summary = InsertSummary::default();
+    for event in events {
+        let id = query_opt(
+            c,
+            "INSERT INTO inbox_event (source, dedup_key, record_key, payload_json, received_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (source, dedup_key) DO NOTHING
+             RETURNING id",
+            &[
+                &event.source,
+                &event.dedup_key,
+                &event.record_key,
+                &json_text(&event.payload),
+                &millis(at),
+            ],
+        )
+        .await?;
+        let Some(row) = id else {
+            summary.duplicates += 1;
+            continue;
+        };
+        let id: i64 = col(&row, 0)?;
+        // A new event makes its record dirty; `dirty_since` keeps the oldest pending time, and
+        // a record in backoff stays in backoff.
+        execute(
+            c,
+            "INSERT INTO inbox_work (source, record_key, dirty_since, last_event_id, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $3)
+             ON CONFLICT (source, record_key) DO UPDATE
+                 SET last_event_id = greatest(inbox_work.last_event_id, excluded.last_event_id)",
+            &[&event.source, &event.record_key, &millis(at), &id],
+        )
+        .await?;
+        summary.inserted += 1;
+    }
+    if summary.inserted > 0 {
+        // Delivered at commit to every instance listening (`watch`).
+        query(c, "SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, &schema]).await?;
+    }
+    Ok(summary)
+}
+
+/// Listens for stored inbox events of `schema` on a connection of its own, and calls `wake` for
+/// each; reconnects after a lost connection (waking once, in case it missed something).
+pub(super) fn watch(
+    handle: &Handle,
+    config: tokio_postgres::Config,
+    schema: String,
+    location: String,
+    wake: Arc<dyn Fn() + Send + Sync>,
+) {
+    handle.spawn(async move {
+        loop {
+            match listen(&config, &schema, &*wake).await {
+                Ok(()) => tracing::warn!(store = %location, "The inbox listener's connection closed; reconnecting."),
+                Err(error) => tracing::warn!(store = %location, error = %error, "The inbox listener failed; reconnecting in 1 s."),
+            }
+            wake();
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+}
+
+async fn listen(
+    config: &tokio_postgres::Config,
+    schema: &str,
+    wake: &(dyn Fn() + Send + Sync),
+) -> StoreResult<()> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx)).boxed();
+    let statement = format!("LISTEN {INBOX_CHANNEL}");
+    {
+        let listen = client.batch_execute(&statement);
+        tokio::pin!(listen);
+        // The connection must be polled for the LISTEN to complete.
+        loop {
+            tokio::select! {
+                done = &mut listen => { done?; break; }
+                message = messages.next() => match message {
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => return Err(error.into()),
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+    while let Some(message) = messages.next().await {
+        if let AsyncMessage::Notification(note) = message?
+            && note.payload() == schema
+        {
+            wake();
+        }
+    }
+    drop(client);
+    Ok(())
+}
+
+/// Ends every running lease at `at` (the claims stay marked, so the next claim counts the
+/// interrupted attempt).
+pub(super) async fn end_leases(c: &impl GenericClient, at: Timestamp) -> StoreResult<u64> {
+    execute(
+        c,
+        "UPDATE inbox_work SET lease_until = $1 WHERE claimed_by IS NOT NULL AND lease_until > $1",
+        &[&millis(at)],
+    )
+    .await
+}
+
+pub(super) async fn claim(
+    c: &impl GenericClient,
+    lease: &Lease,
+    at: Timestamp,
+) -> StoreResult<Option<InboxClaim>> {
+    let lease_ms = i64::try_from(lease.duration.as_millis()).unwrap_or(i64::MAX);
+    let lease_until = millis(at).saturating_add(lease_ms);
+    // Taking over a record whose lease ran out counts as a failed attempt: the previous worker
+    // died or hung on it, and a record that kills every worker must reach the dead letters
+    // rather than loop forever. A row another transaction holds is skipped, not waited for.
+    let claimed = query_opt(
+        c,
+        "UPDATE inbox_work w SET
+             attempts = w.attempts + CASE WHEN w.claimed_by IS NOT NULL THEN 1 ELSE 0 END,
+             first_failed_at = CASE WHEN w.claimed_by IS NOT NULL THEN coalesce(w.first_failed_at, $3)
+                                    ELSE w.first_failed_at END,
+             last_error = CASE WHEN w.claimed_by IS NOT NULL THEN 'the previous worker''s lease ran out'
+                               ELSE w.last_error END,
+             claimed_by = $1, lease_until = $2
+         FROM (SELECT source, record_key FROM inbox_work
+               WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+               ORDER BY next_attempt_at, dirty_since LIMIT 1
+               FOR UPDATE SKIP LOCKED) due
+         WHERE w.source = due.source AND w.record_key = due.record_key
+         RETURNING w.source, w.record_key, w.dirty_since, w.attempts, w.last_event_id",
+        &[&lease.worker, &lease_until, &millis(at)],
+    )
+    .await?;
+    let Some(row) = claimed else {
+        return Ok(None);
+    };
+    let source: String = col(&row, 0)?;
+    let record_key: String = col(&row, 1)?;
+    let dirty_since: i64 = col(&row, 2)?;
+    let attempts: i64 = col(&row, 3)?;
+    let high_water: i64 = col(&row, 4)?;
+    let rows = query(
+        c,
+        "SELECT id, dedup_key, payload_json, received_at FROM inbox_event
+         WHERE source = $1 AND record_key = $2 AND processed_at IS NULL AND id <= $3 ORDER BY id",
+        &[&source, &record_key, &high_water],
+    )
+    .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let payload: String = col(row, 2)?;
+        events.push(ClaimedEvent {
+            id: col(row, 0)?,
+            dedup_key: col(row, 1)?,
+            payload: json("inbox payload", &payload)?,
+            received_at: timestamp(col(row, 3)?)?,
+        });
+    }
+    Ok(Some(InboxClaim {
+        source,
+        record_key,
+        worker: lease.worker.clone(),
+        lease_until: timestamp(lease_until)?,
+        dirty_since: timestamp(dirty_since)?,
+        attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
+        events,
+        high_water,
+    }))
+}
+
+/// The claim's work row, locked, if the claim still holds: (last_event_id, attempts,
+/// first_failed_at).
+async fn owned(
+    c: &impl GenericClient,
+    claim: &InboxClaim,
+) -> StoreResult<Option<(i64, i64, Option<i64>)>> {
+    let row = query_opt(
+        c,
+        "SELECT last_event_id, attempts, first_failed_at FROM inbox_work
+         WHERE source = $1 AND record_key = $2 AND claimed_by = $3 AND lease_until = $4
+         FOR UPDATE",
+        &[
+            &claim.source,
+            &claim.record_key,
+            &claim.worker,
+            &millis(claim.lease_until),
+        ],
+    )
+    .await?;
+    row.map(|row| Ok((col(&row, 0)?, col(&row, 1)?, col(&row, 2)?)))
+        .transpose()
+}
+
+/// Marks the claimed events processed and removes the work row, or, if events arrived during
+/// the claim, leaves the record dirty and ready for the next claim.
+async fn complete(
+    c: &impl GenericClient,
+    claim: &InboxClaim,
+    last_event_id: i64,
+    at: Timestamp,
+) -> StoreResult<()> {
+    execute(
+        c,
+        "UPDATE inbox_event SET processed_at = $4
+         WHERE source = $1 AND record_key = $2 AND processed_at IS NULL AND id <= $3",
+        &[
+            &claim.source,
+            &claim.record_key,
+            &claim.high_water,
+            &millis(at),
+        ],
+    )
+    .await?;
+    if last_event_id > claim.high_water {
+        execute(
+            c,
+            "UPDATE inbox_work SET
+                 claimed_by = NULL, lease_until = NULL, attempts = 0, first_failed_at = NULL,
+                 last_error = NULL, next_attempt_at = $3,
+                 dirty_since = coalesce((SELECT min(received_at) FROM inbox_event
+                     WHERE source = $1 AND record_key = $2 AND processed_at IS NULL), $3)
+             WHERE source = $1 AND record_key = $2",
+            &[&claim.source, &claim.record_key, &millis(at)],
+        )
+        .await?;
+    } else {
+        execute(
+            c,
+            "DELETE FROM inbox_work WHERE source = $1 AND record_key = $2",
+            &[&claim.source, &claim.record_key],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn ack(
+    c: &impl GenericClient,
+    claim: &InboxClaim,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let Some((last_event_id, _, _)) = owned(c, claim).await? else {
+        return Ok(false);
+    };
+    complete(c, claim, last_event_id, at).await?;
+    Ok(true)
+}
+
+pub(super) async fn retry(
+    c: &impl GenericClient,
+    claim: &InboxClaim,
+    retry: &RetryLater,
+) -> StoreResult<bool> {
+    if owned(c, claim).await?.is_none() {
+        return Ok(false);
+    }
+    execute(
+        c,
+        "UPDATE inbox_work SET
+             attempts = attempts + 1, last_error = $3, next_attempt_at = $4,
+             first_failed_at = coalesce(first_failed_at, $5), claimed_by = NULL, lease_until = NULL
+         WHERE source = $1 AND record_key = $2",
+        &[
+            &claim.source,
+            &claim.record_key,
+            &retry.error,
+            &millis(retry.next_attempt_at),
+            &millis(retry.at),
+        ],
+    )
+    .await?;
+    Ok(true)
+}
+
+pub(super) async fn dead_letter(
+    c: &impl GenericClient,
+    claim: &InboxClaim,
+    error: &str,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let Some((last_event_id, attempts, first_failed_at)) = owned(c, claim).await? else {
+        return Ok(false);
+    };
+    let payload = Value::Array(
+        claim
+            .events
+            .iter()
+            .map(|event| event.payload.clone())
+            .collect(),
+    );
+    execute(
+        c,
+        "INSERT INTO dead_letter (source, record_key, payload_json, last_error, attempts, first_failed_at, last_failed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &claim.source,
+            &claim.record_key,
+            &json_text(&payload),
+            &error,
+            &(attempts + 1),
+            &first_failed_at.unwrap_or(millis(at)),
+            &millis(at),
+        ],
+    )
+    .await?;
+    complete(c, claim, last_event_id, at).await?;
+    Ok(true)
+}
+
+pub(super) async fn depth(c: &impl GenericClient) -> StoreResult<u64> {
+    let row = query_opt(c, "SELECT count(*) FROM inbox_work", &[]).await?;
+    let n: i64 = row.map_or(Ok(0), |row| col(&row, 0))?;
+    unsigned("inbox depth", n)
+}
+
+pub(super) async fn prune(c: &impl GenericClient, before: Timestamp) -> StoreResult<u64> {
+    execute(
+        c,
+        "DELETE FROM inbox_event WHERE processed_at IS NOT NULL AND received_at < $1",
+        &[&millis(before)],
+    )
+    .await
+}
+
+pub(super) async fn add_dead_letter(
+    c: &impl GenericClient,
+    letter: &NewDeadLetter,
+) -> StoreResult<i64> {
+    let row = query_opt(
+        c,
+        "INSERT INTO dead_letter (source, record_key, payload_json, last_error, attempts, first_failed_at, last_failed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[
+            &letter.source,
+            &letter.record_key,
+            &json_text(&letter.payload),
+            &letter.error,
+            &i64::from(letter.attempts),
+            &millis(letter.first_failed_at),
+            &millis(letter.at),
+        ],
+    )
+    .await?;
+    let row = row.ok_or_else(|| StoreError::decode("dead letter id", "no row returned"))?;
+    col(&row, 0)
+}
+
+pub(super) async fn dead_letters(
+    c: &impl GenericClient,
+    query_: &DeadLetterQuery,
+) -> StoreResult<Vec<DeadLetter>> {
+    let rows = query(
+        c,
+        "SELECT id, source, record_key, payload_json, last_error, attempts, first_failed_at, last_failed_at
+         FROM dead_letter WHERE ($1::text IS NULL OR source = $1) AND ($2::bigint IS NULL OR id > $2)
+         ORDER BY id LIMIT $3",
+        &[&query_.source, &query_.after_id, &i64::from(query_.limit)],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let payload: String = col(row, 3)?;
+            let attempts: i64 = col(row, 5)?;
+            Ok(DeadLetter {
+                id: col(row, 0)?,
+                source: col(row, 1)?,
+                record_key: col(row, 2)?,
+                payload: json("dead letter payload", &payload)?,
+                last_error: col(row, 4)?,
+                attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
+                first_failed_at: timestamp(col(row, 6)?)?,
+                last_failed_at: timestamp(col(row, 7)?)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn retry_dead_letter(
+    c: &impl GenericClient,
+    schema: &str,
+    id: i64,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let Some(row) = query_opt(
+        c,
+        "DELETE FROM dead_letter WHERE id = $1 RETURNING source, record_key, payload_json",
+        &[&id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let payload: String = col(&row, 2)?;
+    let event = InboxEvent {
+        source: col(&row, 0)?,
+        dedup_key: None,
+        record_key: col(&row, 1)?,
+        payload: json("dead letter payload", &payload)?,
+    };
+    insert(c, schema, std::slice::from_ref(&event), at).await?;
+    Ok(true)
+}
+
+pub(super) async fn drop_dead_letter(c: &impl GenericClient, id: i64) -> StoreResult<bool> {
+    Ok(execute(c, "DELETE FROM dead_letter WHERE id = $1", &[&id]).await? > 0)
+}
