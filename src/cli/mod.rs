@@ -7,6 +7,7 @@ mod queue;
 pub mod render;
 mod serve;
 mod setup;
+mod state;
 mod sync;
 mod test;
 
@@ -238,9 +239,9 @@ pub struct SetupArgs {
     /// Remove what setup created, after a plan.
     #[arg(long)]
     pub teardown: bool,
-    /// The state store (SQLite file; OAuth tokens). Default: `<mapping>.state.db` next to the
-    /// mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 }
 
@@ -263,8 +264,9 @@ pub struct ServeArgs {
     /// Worker tasks processing the inbox.
     #[arg(long, env = "MAPSYNC_WORKERS", default_value_t = 4, value_name = "N")]
     pub workers: usize,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 }
 
@@ -273,8 +275,9 @@ pub struct ServeArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub mapping: MappingArg,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
@@ -286,8 +289,9 @@ pub struct StatusArgs {
 pub struct DeadLettersArgs {
     #[command(flatten)]
     pub mapping: MappingArg,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
@@ -338,8 +342,9 @@ pub struct SyncArgs {
     /// Stop before planning more than N deletes.
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<u64>,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// Allow a first sync into a target that already holds records when the mapping declares
     /// no match keys (existing records are then not linked, and may be duplicated).

@@ -5,31 +5,27 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::sync::{default_state_path, load};
+use super::state::StateLocation;
+use super::sync::load;
 use super::{DeadLetterAction, DeadLettersArgs, Exit, StatusArgs, print};
 use crate::mapping::Direction;
-use crate::store::{DeadLetterQuery, SqliteConfig, SqliteStore, StateStore};
+use crate::store::{DeadLetterQuery, StateStore};
 
 fn open(
     mapping: &std::path::Path,
     state: Option<&std::path::PathBuf>,
 ) -> Result<Arc<dyn StateStore>, Exit> {
-    let path = state
-        .cloned()
-        .unwrap_or_else(|| default_state_path(mapping));
-    if !path.exists() {
+    let location = StateLocation::of(state.map(|p| p.as_path()), mapping);
+    if !location.exists() {
         eprintln!(
-            "error: no state store at {}; run `mapsync sync` or `mapsync serve` first",
-            path.display()
+            "error: no state store at {location}; run `mapsync sync` or `mapsync serve` first"
         );
         return Err(Exit::Store);
     }
-    SqliteStore::open(&path, &SqliteConfig::default())
-        .map(|s| Arc::new(s) as Arc<dyn StateStore>)
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            Exit::Store
-        })
+    location.open().map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Store
+    })
 }
 
 fn all_dead_letters(store: &dyn StateStore) -> Result<Vec<crate::store::DeadLetter>, Exit> {

@@ -32,8 +32,15 @@ pub fn run(args: &ServeArgs) -> Exit {
         }
     };
     // Records held by the workers of a process that died are taken over now, not when their
-    // lease runs out (a serve that was killed would otherwise leave them waiting minutes).
-    match store.inbox_end_leases(jiff::Timestamp::now()) {
+    // lease runs out (a serve that was killed would otherwise leave them waiting minutes). Not
+    // on a shared store: the other instances' claims are alive, and a dead instance's claims
+    // are taken over when their leases lapse.
+    let ended = if store.shared() {
+        Ok(0)
+    } else {
+        store.inbox_end_leases(jiff::Timestamp::now())
+    };
+    match ended {
         Ok(0) => {}
         Ok(n) => {
             tracing::warn!(
@@ -116,6 +123,12 @@ pub fn run(args: &ServeArgs) -> Exit {
         let connectors = Arc::new(connectors);
         let counters = Arc::new(WorkerCounters::default());
         let wake = Arc::new(Notify::new());
+        // Events stored by other instances (a shared store) wake this one's workers too.
+        let woken = wake.clone();
+        if let Err(e) = store.watch_inbox(Arc::new(move || woken.notify_waiters())) {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
         let clock = Arc::new(SystemClock);
         let app = AppState::new(ServerConfig {
             mapping: mapping.clone(),
