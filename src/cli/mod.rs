@@ -264,6 +264,11 @@ pub struct ServeArgs {
     /// Worker tasks processing the inbox.
     #[arg(long, env = "MAPSYNC_WORKERS", default_value_t = 4, value_name = "N")]
     pub workers: usize,
+    /// This instance's name among those sharing a PostgreSQL store; stable across restarts, so
+    /// a restarted instance takes over at once what it held when it died. Default:
+    /// `<hostname>:<port>`.
+    #[arg(long, env = "MAPSYNC_INSTANCE", value_name = "NAME")]
+    pub instance: Option<String>,
     /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
     /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
     #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
@@ -372,7 +377,14 @@ pub fn init_logging(cli: &Cli) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The PostgreSQL driver logs every statement's parameters at debug level, and those hold
+    // tokens and record payloads: never below warn, whatever the verbosity.
+    for quiet in ["tokio_postgres=warn", "deadpool_postgres=warn"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -32,26 +32,11 @@ pub fn run(args: &ServeArgs) -> Exit {
         }
     };
     // Records held by the workers of a process that died are taken over now, not when their
-    // lease runs out (a serve that was killed would otherwise leave them waiting minutes). Not
-    // on a shared store: the other instances' claims are alive, and a dead instance's claims
-    // are taken over when their leases lapse.
-    let ended = if store.shared() {
-        Ok(0)
-    } else {
-        store.inbox_end_leases(jiff::Timestamp::now())
-    };
-    match ended {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::warn!(
-                claims = n,
-                "Took over records held by a previous process; they are processed again."
-            )
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Store;
-        }
+    // lease runs out (a serve that was killed would otherwise leave them waiting minutes). On a
+    // shared store only this instance's own (once its name is known, below): the other
+    // instances' claims are alive, and a dead instance's are taken over when their leases lapse.
+    if !store.shared() && !end_leases(store.inbox_end_leases(jiff::Timestamp::now())) {
+        return Exit::Store;
     }
     // Unlike `sync`, a system without a token yet is not fatal: it can be installed through
     // /oauth/<system>/start, and its records wait in the inbox meanwhile.
@@ -106,6 +91,12 @@ pub fn run(args: &ServeArgs) -> Exit {
                 return Exit::Unavailable;
             }
         };
+        let instance = args.instance.clone().unwrap_or_else(|| format!("{}:{}", hostname(), addr.port()));
+        if store.shared()
+            && !end_leases(store.inbox_end_leases_of(&instance, jiff::Timestamp::now()))
+        {
+            return Exit::Store;
+        }
         let public = args
             .public_url
             .clone()
@@ -141,6 +132,7 @@ pub fn run(args: &ServeArgs) -> Exit {
             wake: wake.clone(),
         });
         let ctx = WorkerContext {
+            instance,
             mapping,
             store,
             connectors,
@@ -206,4 +198,32 @@ async fn signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Reports leases ended at start; false (after printing the error) if the store failed.
+fn end_leases(ended: Result<u64, crate::store::StoreError>) -> bool {
+    match ended {
+        Ok(0) => true,
+        Ok(n) => {
+            tracing::warn!(
+                claims = n,
+                "Took over records held by a previous process; they are processed again."
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}
+
+/// The machine's name, for the default instance name.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mapsync".to_owned())
 }

@@ -75,6 +75,9 @@ pub struct WorkerContext {
     pub counters: Arc<WorkerCounters>,
     /// The receiver signals it after storing events.
     pub wake: Arc<Notify>,
+    /// This process's name among the instances sharing the store; prefixes its workers' names
+    /// (`<instance>:worker-N-…`), so a restart can take over its predecessor's claims.
+    pub instance: String,
 }
 
 /// Runs `n` workers until `shutdown` turns true; each finishes the record it holds first.
@@ -90,7 +93,11 @@ pub async fn run_workers(ctx: WorkerContext, n: usize, shutdown: watch::Receiver
             for i in 0..n.max(1) {
                 let ctx = ctx.clone();
                 let shutdown = shutdown.clone();
-                let worker = format!("worker-{i}-{}", uuid::Uuid::new_v4().simple());
+                let worker = format!(
+                    "{}:worker-{i}-{}",
+                    ctx.instance,
+                    uuid::Uuid::new_v4().simple()
+                );
                 tasks.push(tokio::task::spawn_local(worker_loop(ctx, worker, shutdown)));
             }
             for t in tasks {

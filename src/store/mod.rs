@@ -179,6 +179,11 @@ pub trait StateStore: Send + Sync {
     /// the interrupted attempt. Returns how many claims were ended. Only for a store that is not
     /// [`shared`](StateStore::shared): on a shared one, other instances hold live claims.
     fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
+    /// Ends the leases held by the workers of one instance (worker names `<instance>:…`): called
+    /// by `serve` at start on a shared store, so a restarted instance takes over at once what
+    /// its killed predecessor held, while other instances' claims stay alive. Returns how many
+    /// claims were ended.
+    fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;
     /// Forgets processed events received before `before`; keep at least 7 days (R5).

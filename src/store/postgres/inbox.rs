@@ -27,56 +27,52 @@ pub(super) async fn insert(
     events: &[InboxEvent],
     at: Timestamp,
 ) -> StoreResult<InsertSummary> {
+    if events.is_empty() {
+        return Ok(InsertSummary::default());
+    }
+    let sources: Vec<&str> = events.iter().map(|e| e.source.as_str()).collect();
+    let keys: Vec<&str> = events.iter().map(|e| e.record_key.as_str()).collect();
+    let dedup: Vec<Option<&str>> = events.iter().map(|e| e.dedup_key.as_deref()).collect();
+    let payloads: Vec<String> = events.iter().map(|e| json_text(&e.payload)).collect();
     // Lock every record of the delivery, in one order, so two deliveries never deadlock.
-    let mut keys: Vec<(&str, &str)> = events
-        .iter()
-        .map(|e| (e.source.as_str(), e.record_key.as_str()))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for (source, record_key) in keys {
-        query(
-            c,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 1))",
-            &[&source, &record_key],
-        )
-        .await?;
-    }
-    let mut summary = InsertSummary::default();
-    for event in events {
-        let id = query_opt(
-            c,
-            "INSERT INTO inbox_event (source, dedup_key, record_key, payload_json, received_at)
-             VALUES ($1, $2, $3, $4, $5)
+    query(
+        c,
+        "SELECT pg_advisory_xact_lock(hashtextextended(s || chr(31) || k, 1))
+         FROM (SELECT DISTINCT s, k FROM unnest($1::text[], $2::text[]) AS x(s, k)
+               ORDER BY s, k) locks",
+        &[&sources, &keys],
+    )
+    .await?;
+    // The events in delivery order (ids grow with it), each once per dedup key; a new event
+    // makes its record dirty, `dirty_since` keeps the oldest pending time, and a record in
+    // backoff stays in backoff. One statement for the whole delivery.
+    let row = query_opt(
+        c,
+        "WITH ev AS (
+             INSERT INTO inbox_event (source, dedup_key, record_key, payload_json, received_at)
+             SELECT s, d, k, p, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                 WITH ORDINALITY AS x(s, d, k, p, n)
+             ORDER BY n
              ON CONFLICT (source, dedup_key) DO NOTHING
-             RETURNING id",
-            &[
-                &event.source,
-                &event.dedup_key,
-                &event.record_key,
-                &json_text(&event.payload),
-                &millis(at),
-            ],
-        )
-        .await?;
-        let Some(row) = id else {
-            summary.duplicates += 1;
-            continue;
-        };
-        let id: i64 = col(&row, 0)?;
-        // A new event makes its record dirty; `dirty_since` keeps the oldest pending time, and
-        // a record in backoff stays in backoff.
-        execute(
-            c,
-            "INSERT INTO inbox_work (source, record_key, dirty_since, last_event_id, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $3)
+             RETURNING id, source, record_key),
+         work AS (
+             INSERT INTO inbox_work (source, record_key, dirty_since, last_event_id, next_attempt_at)
+             SELECT source, record_key, $5, max(id), $5 FROM ev GROUP BY source, record_key
              ON CONFLICT (source, record_key) DO UPDATE
-                 SET last_event_id = greatest(inbox_work.last_event_id, excluded.last_event_id)",
-            &[&event.source, &event.record_key, &millis(at), &id],
-        )
-        .await?;
-        summary.inserted += 1;
-    }
+                 SET last_event_id = greatest(inbox_work.last_event_id, excluded.last_event_id)
+             RETURNING 1)
+         SELECT count(*) FROM ev",
+        &[&sources, &dedup, &keys, &payloads, &millis(at)],
+    )
+    .await?;
+    let inserted: i64 = row.map_or(Ok(0), |row| col(&row, 0))?;
+    let inserted = u32::try_from(inserted).map_err(|e| StoreError::decode("inserted", e))?;
+    let summary = InsertSummary {
+        inserted,
+        duplicates: u32::try_from(events.len())
+            .unwrap_or(u32::MAX)
+            .saturating_sub(inserted),
+    };
     if summary.inserted > 0 {
         // Delivered at commit to every instance listening (`watch`).
         query(c, "SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, &schema]).await?;
@@ -146,6 +142,22 @@ pub(super) async fn end_leases(c: &impl GenericClient, at: Timestamp) -> StoreRe
         c,
         "UPDATE inbox_work SET lease_until = $1 WHERE claimed_by IS NOT NULL AND lease_until > $1",
         &[&millis(at)],
+    )
+    .await
+}
+
+/// Ends the running leases of the workers of `instance` (names `<instance>:…`).
+pub(super) async fn end_leases_of(
+    c: &impl GenericClient,
+    instance: &str,
+    at: Timestamp,
+) -> StoreResult<u64> {
+    let prefix = format!("{instance}:");
+    execute(
+        c,
+        "UPDATE inbox_work SET lease_until = $1
+         WHERE claimed_by IS NOT NULL AND lease_until > $1 AND starts_with(claimed_by, $2)",
+        &[&millis(at), &prefix],
     )
     .await
 }

@@ -561,6 +561,10 @@ impl StateStore for PostgresStore {
         self.write(async |tx| inbox::end_leases(tx, at).await)
     }
 
+    fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64> {
+        self.write(async |tx| inbox::end_leases_of(tx, instance, at).await)
+    }
+
     fn inbox_depth(&self) -> StoreResult<u64> {
         self.read(async |c| inbox::depth(c).await)
     }

@@ -67,6 +67,19 @@ pub(super) fn end_leases(conn: &Connection, at: Timestamp) -> StoreResult<u64> {
     Ok(n as u64)
 }
 
+/// Ends the running leases of the workers of `instance` (names `<instance>:…`).
+pub(super) fn end_leases_of(conn: &Connection, instance: &str, at: Timestamp) -> StoreResult<u64> {
+    let prefix = format!("{instance}:");
+    let n = conn
+        .prepare_cached(
+            "UPDATE inbox_work SET lease_until = ?1
+             WHERE claimed_by IS NOT NULL AND lease_until > ?1
+               AND substr(claimed_by, 1, length(?2)) = ?2",
+        )?
+        .execute(params![millis(at), prefix])?;
+    Ok(n as u64)
+}
+
 pub(super) fn claim(
     conn: &Connection,
     lease: &Lease,

@@ -379,6 +379,10 @@ impl StateStore for SqliteStore {
         self.write(|tx| inbox::end_leases(tx, at))
     }
 
+    fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64> {
+        self.write(|tx| inbox::end_leases_of(tx, instance, at))
+    }
+
     fn inbox_depth(&self) -> StoreResult<u64> {
         self.read(inbox::depth)
     }

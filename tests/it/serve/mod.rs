@@ -5,6 +5,7 @@
 mod crash;
 mod e2e;
 pub(crate) mod harness;
+mod instances;
 mod live_faults;
 mod oauth_live;
 mod queue;
