@@ -50,6 +50,19 @@ impl CaseResult {
 
 /// Runs one case against a compiled mapping.
 pub fn run_case(mapping: &Mapping, case: &RawTestCase) -> CaseResult {
+    let overridden;
+    let mapping = match case.conflicts {
+        Some(policy) => {
+            let mut m = mapping.clone();
+            m.pair.conflicts = crate::mapping::model::ConflictPolicy::from(policy);
+            for g in &mut m.pair.groups {
+                g.conflicts = None;
+            }
+            overridden = m;
+            &overridden
+        }
+        None => mapping,
+    };
     let engine = Engine::new(mapping, case.direction);
     let plan = plan(&engine, case);
     let plan = match plan {
@@ -118,6 +131,16 @@ pub fn run_case(mapping: &Mapping, case: &RawTestCase) -> CaseResult {
         );
         compare_fields("write-back", &e.writeback, back.as_ref(), &mut mismatches);
     }
+    if let Some(want) = &e.conflicts {
+        let got: Vec<String> = plan.conflicts.iter().map(|c| c.group.clone()).collect();
+        if *want != got {
+            mismatches.push(Mismatch {
+                what: "conflicts".to_string(),
+                expected: format!("{want:?}"),
+                found: format!("{got:?}"),
+            });
+        }
+    }
     if let Some(want) = &e.reason {
         let got = plan.reason.clone().unwrap_or_default();
         if !got.contains(want.as_str()) {
@@ -141,8 +164,18 @@ pub fn run_case(mapping: &Mapping, case: &RawTestCase) -> CaseResult {
 
 /// Finds the case's target as a sync would (link fields, then match keys) and plans.
 fn plan(engine: &Engine<'_>, case: &RawTestCase) -> Result<RecordPlan, String> {
+    let dir = engine.direction();
+    let base = case.base.as_ref();
+    let source_shadow = base
+        .and_then(|b| b.source.as_ref())
+        .map(|r| engine.shadow_of(dir.source(), r));
+    let target_shadow = base
+        .and_then(|b| b.target.as_ref())
+        .map(|r| engine.shadow_of(dir.target(), r));
     let ctx = PlanContext {
         now: NOW,
+        source_shadow: source_shadow.as_ref(),
+        target_shadow: target_shadow.as_ref(),
         ..PlanContext::default()
     };
     let side = engine.direction().target();
@@ -235,11 +268,22 @@ fn name_of<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-/// The plan in one line: its kind, target, reason and write.
+/// The plan in one line: its kind, target, conflicts, reason and write.
 fn describe(p: &RecordPlan) -> String {
     let mut out = name_of(&p.kind);
     if let Some(t) = &p.target_id {
         out.push_str(&format!(" {t}"));
+    }
+    for c in &p.conflicts {
+        let winner = c
+            .winner
+            .map_or("nobody (report)".to_string(), |w| format!("{w}"));
+        out.push_str(&format!(
+            " [conflict in {}: {}; `{}` gives it to {winner}]",
+            c.group,
+            c.cause.text(),
+            c.policy
+        ));
     }
     if let Some(r) = &p.reason {
         out.push_str(&format!(" ({r})"));

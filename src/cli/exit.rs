@@ -29,6 +29,10 @@ pub enum Exit {
     Unavailable,
     /// 74 (`EX_IOERR`): the state store cannot be opened or written.
     Store,
+    /// 75 (`EX_TEMPFAIL`): another process is doing the same work on the state store: a `sync`
+    /// of the same pair and direction is running, or a `serve` runs on the store. Try again
+    /// when it has finished.
+    Busy,
 }
 
 impl Exit {
@@ -45,6 +49,7 @@ impl Exit {
             Exit::NotFound => 66,
             Exit::Unavailable => 69,
             Exit::Store => 74,
+            Exit::Busy => 75,
         }
     }
 }

@@ -121,6 +121,18 @@ Example:
 Exit codes: 0 stopped by a signal, 1 invalid mapping, 2 bad --public-url, 69 cannot listen, 74
 the state store cannot be used.")]
     Serve(ServeArgs),
+    /// Print a single-use OAuth install link for a system (valid 15 minutes).
+    ///
+    /// `mapsync serve` refuses to start an OAuth install (403) without such a link, so only
+    /// someone who can run mapsync against its state store can install the app. Open the link
+    /// in a browser and approve; the tokens are stored for `serve` and `sync`.
+    #[command(after_help = "\
+Example:
+  mapsync oauth-link crm --mapping mapping.yaml --public-url https://sync.example.com
+
+Exit codes: 0 printed, 1 invalid mapping, 2 not an OAuth system or bad --public-url, 74 the
+state store cannot be used.")]
+    OauthLink(OAuthLinkArgs),
     /// Show the inbox depth, dead letters, the last sync per direction and the links.
     #[command(after_help = "\
 Examples:
@@ -273,6 +285,54 @@ pub struct ServeArgs {
     /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
     #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers; a kept-alive connection that sends
+    /// nothing for this long is closed too.
+    #[arg(
+        long,
+        env = "MAPSYNC_HEADER_TIMEOUT",
+        default_value_t = 10.0,
+        value_name = "SECS"
+    )]
+    pub header_timeout: f64,
+    /// Open connections at most (default: the open-file limit less 128). At the cap the oldest
+    /// idle connection is closed; when all are busy, new ones get 503.
+    #[arg(long, env = "MAPSYNC_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Seconds to finish requests in flight and the workers' records after SIGTERM; then what is
+    /// left is dropped (nothing acknowledged is lost).
+    #[arg(
+        long,
+        env = "MAPSYNC_DRAIN",
+        default_value_t = 10.0,
+        value_name = "SECS"
+    )]
+    pub drain: f64,
+    /// Days processed inbox events are kept (for deduplicating redeliveries) before `serve`
+    /// prunes them.
+    #[arg(
+        long,
+        env = "MAPSYNC_INBOX_RETENTION_DAYS",
+        default_value_t = 7,
+        value_name = "DAYS"
+    )]
+    pub inbox_retention_days: u32,
+}
+
+/// `mapsync oauth-link`.
+#[derive(Debug, Args)]
+pub struct OAuthLinkArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The system to install (one whose auth is oauth2).
+    #[arg(value_name = "SYSTEM")]
+    pub system: String,
+    /// The public base URL `mapsync serve` answers on.
+    #[arg(long, env = "MAPSYNC_PUBLIC_URL", value_name = "URL")]
+    pub public_url: String,
+    /// The state store (SQLite file) `mapsync serve` uses. Default: `<mapping>.state.db` next
+    /// to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
 }
 
 /// `mapsync status`.
@@ -372,6 +432,7 @@ pub enum DirectionArg {
 /// Sets up `tracing` on stderr, in the chosen format and verbosity.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::field::MakeExt;
     let default = match cli.verbose {
         0 => "warn",
         1 => "debug",
@@ -391,9 +452,38 @@ pub fn init_logging(cli: &Cli) {
     let _ = match cli.log_format {
         LogFormat::Human => builder
             .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                    let text = escape_log(&format!("{value:?}"));
+                    if field.name() == "message" {
+                        write!(w, "{text}")
+                    } else {
+                        write!(w, "{field}={text}")
+                    }
+                })
+                .delimited(" "),
+            )
             .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// A log field's text with every control character escaped (`\n`, `\u{1b}`, …), so a value
+/// from a remote system (a record id, an API's error text) can never forge a log line or
+/// drive the terminal. JSON logs escape by themselves.
+pub(crate) fn escape_log(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs one command and says how it ended.
@@ -411,6 +501,7 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Setup(args) => setup::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::OauthLink(args) => serve::oauth_link(&args),
         Command::Sync(args) => sync::run(&args),
         Command::Status(args) => queue::status(&args),
         Command::DeadLetters(args) => queue::dead_letters(&args),
@@ -451,6 +542,19 @@ fn validate(args: &ValidateArgs) -> Exit {
         Exit::Invalid
     } else {
         Exit::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_fields_cannot_forge_lines() {
+        assert_eq!(
+            super::escape_log("104\n2026-01-01 INFO forged"),
+            "104\\n2026-01-01 INFO forged"
+        );
+        assert_eq!(super::escape_log("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
+        assert_eq!(super::escape_log("plain é"), "plain é");
     }
 }
 

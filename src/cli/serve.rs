@@ -9,23 +9,159 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::sync::{load, open_store};
-use super::{Exit, ServeArgs, print};
+use super::{Exit, OAuthLinkArgs, ServeArgs, print};
 use crate::clock::SystemClock;
 use crate::connector::Connector;
 use crate::mapping::Side;
 use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters};
-use crate::server::{self, AppState, DEFAULT_HIGH_WATER, ServerConfig};
+use crate::server::{self, AppState, DEFAULT_HIGH_WATER, Limits, ServerConfig};
+use crate::store::{StateStore, StoreError};
 
-/// How long workers get to finish their record after the signal (R12: exit within 10 s).
-const DRAIN: Duration = Duration::from_secs(9);
+/// How often processed inbox events past their retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Seconds from a flag, or a usage error naming it.
+fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag} {value}: give a positive number of seconds"))
+}
+
+/// The connection limits from the flags.
+fn limits(args: &ServeArgs) -> Result<Limits, String> {
+    let mut limits = Limits {
+        header_read_timeout: seconds("--header-timeout", args.header_timeout)?,
+        drain: seconds("--drain", args.drain)?,
+        ..Limits::default()
+    };
+    if let Some(n) = args.max_connections {
+        if n == 0 {
+            return Err("--max-connections 0: give at least 1".to_string());
+        }
+        limits.max_connections = n;
+    }
+    Ok(limits)
+}
+
+/// Prunes processed inbox events older than `retention`, now and then every
+/// [`PRUNE_EVERY`], until `stop` is set.
+async fn prune_inbox(
+    store: Arc<dyn StateStore>,
+    retention: jiff::SignedDuration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let s = store.clone();
+        let pruned = tokio::task::spawn_blocking(move || {
+            let before = jiff::Timestamp::now()
+                .checked_sub(retention)
+                .unwrap_or(jiff::Timestamp::MIN);
+            s.inbox_prune(before)
+        })
+        .await;
+        match pruned {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(
+                events = n,
+                "Pruned processed inbox events past their retention."
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "Could not prune the inbox; trying again later.")
+            }
+            Err(e) => tracing::warn!(error = %e, "Could not prune the inbox; trying again later."),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.wait_for(|v| *v) => return,
+        }
+    }
+}
+
+/// Runs `mapsync oauth-link`: stores a single-use install link and prints it.
+pub fn oauth_link(args: &OAuthLinkArgs) -> Exit {
+    let Some(mapping) = load(&args.mapping.mapping) else {
+        return Exit::Invalid;
+    };
+    let public_url = match url::Url::parse(&args.public_url) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!(
+                "error: --public-url {}: {e}; give the absolute URL `mapsync serve` answers on, e.g. https://sync.example.com",
+                args.public_url
+            );
+            return Exit::Usage;
+        }
+    };
+    let store = match open_store(args.state.as_deref(), &args.mapping.mapping) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    };
+    match server::create_install_link(
+        store.as_ref(),
+        &mapping,
+        &args.system,
+        &public_url,
+        jiff::Timestamp::now(),
+    ) {
+        Ok(link) => {
+            print(&format!("{link}\n"));
+            eprintln!(
+                "Open this link within {} minutes to install {}; it works once.",
+                server::LINK_TTL.as_mins(),
+                args.system
+            );
+            Exit::Ok
+        }
+        Err(e @ server::InstallLinkError::NotOAuth(_)) => {
+            eprintln!("error: {e}");
+            Exit::Usage
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Store
+        }
+    }
+}
 
 /// Runs `mapsync serve`.
 pub fn run(args: &ServeArgs) -> Exit {
     let Some(mapping) = load(&args.mapping.mapping) else {
         return Exit::Invalid;
     };
+    let limits = match limits(args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let retention = jiff::SignedDuration::from_hours(24 * i64::from(args.inbox_retention_days));
     let store = match open_store(args.state.as_deref(), &args.mapping.mapping) {
         Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    };
+    // One `serve` per state store: a second one would end the first one's claims below. A
+    // shared store (PostgreSQL) takes any number: each ends only its own predecessor's claims.
+    let _serve_lock = match (!store.shared())
+        .then(|| store.lock(runner::SERVE_LOCK))
+        .transpose()
+    {
+        Ok(lock) => lock,
+        Err(StoreError::LockHeld { location, .. }) => {
+            eprintln!(
+                "error: another `mapsync serve` is running on the state store {location}; stop it \
+                 first, or give this one its own state file with --state (`mapsync sync` may run \
+                 beside it)"
+            );
+            return Exit::Busy;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Store;
@@ -130,7 +266,9 @@ pub fn run(args: &ServeArgs) -> Exit {
             high_water: DEFAULT_HIGH_WATER,
             workers: counters.clone(),
             wake: wake.clone(),
+            limits,
         });
+        let prune_store = store.clone();
         let ctx = WorkerContext {
             instance,
             mapping,
@@ -139,8 +277,11 @@ pub fn run(args: &ServeArgs) -> Exit {
             clock,
             counters,
             wake,
+            lease: runner::LEASE,
         };
         let (tx, rx) = watch::channel(false);
+        let pruner = tokio::spawn(prune_inbox(prune_store, retention, rx.clone()));
+        let drain = limits.drain;
         tokio::spawn(async move {
             signal().await;
             tracing::info!("Shutting down: no new connections; finishing in-flight work.");
@@ -161,12 +302,13 @@ pub fn run(args: &ServeArgs) -> Exit {
             tokio::pin!(run);
             tokio::select! {
                 _ = &mut run => {}
-                _ = async { let _ = stop.wait_for(|v| *v).await; tokio::time::sleep(DRAIN).await } => {
+                _ = async { let _ = stop.wait_for(|v| *v).await; tokio::time::sleep(drain).await } => {
                     tracing::warn!("Workers did not finish in time; their claims return to the inbox when the lease runs out.");
                 }
             }
         };
         let (served, ()) = tokio::join!(server, workers);
+        pruner.abort();
         match served {
             Ok(()) => Exit::Ok,
             Err(e) => {

@@ -101,7 +101,7 @@ pub fn run(args: &SetupArgs) -> Exit {
         let json = serde_json::json!({ "plan": PlanJson { plan: &plan, counts: plan.counts() } });
         print(&format!("{}\n", redact.text(&json.to_string())));
     } else {
-        print(&redact.text(&render_plan(&plan, &mapping)));
+        print(&redact.text(&render_plan(&plan, &mapping, &redact)));
     }
     if plan.is_empty() {
         return Exit::Ok;
@@ -239,13 +239,13 @@ fn connectors(mapping: &Mapping, store: &Arc<dyn StateStore>) -> Result<Connecto
 }
 
 /// The plan as a person reads it.
-fn render_plan(plan: &SetupPlan, mapping: &Mapping) -> String {
+fn render_plan(plan: &SetupPlan, mapping: &Mapping, redact: &Redactor) -> String {
     let mut out = String::new();
     if plan.teardown {
         out.push_str("Teardown: mapsync deletes what it owns of the declared items.\n\n");
     }
     for r in &plan.resources {
-        render_resource(&mut out, r, mapping);
+        render_resource(&mut out, r, mapping, redact);
     }
     let c = plan.counts();
     if c.manual > 0 {
@@ -265,7 +265,7 @@ fn render_plan(plan: &SetupPlan, mapping: &Mapping) -> String {
     out
 }
 
-fn render_resource(out: &mut String, r: &ResourcePlan, mapping: &Mapping) {
+fn render_resource(out: &mut String, r: &ResourcePlan, mapping: &Mapping, redact: &Redactor) {
     let title = mapping
         .systems
         .get(&r.system)
@@ -313,15 +313,15 @@ fn render_resource(out: &mut String, r: &ResourcePlan, mapping: &Mapping) {
             out.push_str(&format!(
                 "      {}: {} → {}\n",
                 c.attr,
-                short(&c.from),
-                short(&c.to)
+                short(&c.from, redact),
+                short(&c.to, redact)
             ));
         }
         if a.kind == ActionKind::Create
             && let Some(Value::Object(m)) = &a.item
         {
             for (k, v) in m {
-                out.push_str(&format!("      {k}: {}\n", short(v)));
+                out.push_str(&format!("      {k}: {}\n", short(v, redact)));
             }
         }
     }
@@ -370,8 +370,10 @@ fn done_verb(k: ActionKind) -> &'static str {
     }
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
+/// A value for the plan, redacted first and only then cut to 80 characters, so no part of a
+/// secret survives the cut.
+fn short(v: &Value, redact: &Redactor) -> String {
+    let s = redact.text(&v.to_string());
     if s.chars().count() > 80 {
         format!("{}…", s.chars().take(79).collect::<String>())
     } else {
@@ -434,11 +436,65 @@ impl Redactor {
         Redactor { values }
     }
 
+    /// `s` with every secret value replaced by its variable's name; a secret's beginning cut
+    /// off by a `…` (text shortened elsewhere before it reached here) is replaced too.
     fn text(&self, s: &str) -> String {
         let mut out = s.to_string();
         for (value, name) in &self.values {
             out = out.replace(value.as_str(), name);
         }
+        for (value, name) in &self.values {
+            out = redact_cut(&out, value, name);
+        }
         out
+    }
+}
+
+/// Replaces, before each `…` in `text`, a tail of at least 4 characters that is a beginning of
+/// `value`.
+fn redact_cut(text: &str, value: &str, name: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('…') {
+        let (before, after) = rest.split_at(at);
+        let cut = (4..value.len())
+            .rev()
+            .filter(|n| value.is_char_boundary(*n))
+            .find(|n| before.ends_with(&value[..*n]));
+        match cut {
+            Some(n) => {
+                out.push_str(&before[..before.len() - n]);
+                out.push_str(name);
+            }
+            None => out.push_str(before),
+        }
+        out.push('…');
+        rest = &after['…'.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_redacted_before_any_cut() {
+        let token = "0123456789abcdef0123456789abcdef0123456789";
+        let r = Redactor {
+            values: vec![(token.to_string(), "${TOKEN}".to_string())],
+        };
+        let url = Value::String(format!(
+            "https://sync.example.com/webhooks/10to8/customers?key={token}"
+        ));
+        let shown = short(&url, &r);
+        assert!(!shown.contains("0123"), "{shown}");
+        assert!(shown.contains("${TOKEN}"), "{shown}");
+        // Text shortened elsewhere (a planner label) loses the secret's beginning too.
+        let cut = format!("{{\"callback_url\":\"https://h/x?key={}…", &token[..20]);
+        let shown = r.text(&cut);
+        assert!(!shown.contains("0123"), "{shown}");
+        assert_eq!(shown, "{\"callback_url\":\"https://h/x?key=${TOKEN}…");
     }
 }

@@ -88,6 +88,7 @@ pub fn run(args: &SyncArgs) -> Exit {
             eprintln!("error: {e}");
             match e {
                 RunnerError::Refused(_) => Exit::Refused,
+                RunnerError::Busy(_) => Exit::Busy,
                 RunnerError::Store(_) => Exit::Store,
                 RunnerError::List { .. } | RunnerError::Internal(_) => Exit::Unavailable,
             }

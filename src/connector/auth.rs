@@ -74,16 +74,21 @@ impl Credentials {
     }
 
     /// Secret values that must never appear in a message.
+    /// Every credential kind is covered: header and query values, bearer tokens, basic
+    /// passwords, and for OAuth the client secret, the static token and every access and
+    /// refresh token the session has held.
     pub(crate) fn secrets(&self) -> Vec<String> {
-        let v: Vec<&Secret> = match self {
+        let v: Vec<Secret> = match self {
             Credentials::None => vec![],
             Credentials::Fixed(Auth::Header { value, .. } | Auth::Query { value, .. }) => {
-                vec![value]
+                vec![value.clone()]
             }
-            Credentials::Fixed(Auth::Bearer { token }) => vec![token],
-            Credentials::Fixed(Auth::Basic { password, .. }) => vec![password],
-            Credentials::Fixed(Auth::OAuth2(_)) => vec![],
-            Credentials::OAuth(s) => vec![s.client_secret()],
+            Credentials::Fixed(Auth::Bearer { token }) => vec![token.clone()],
+            Credentials::Fixed(Auth::Basic { password, .. }) => vec![password.clone()],
+            Credentials::Fixed(Auth::OAuth2(o)) => std::iter::once(o.client_secret.clone())
+                .chain(o.static_token.clone())
+                .collect(),
+            Credentials::OAuth(s) => s.secrets(),
         };
         v.into_iter()
             .map(|s| s.expose().to_string())

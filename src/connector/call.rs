@@ -13,7 +13,7 @@ use super::error::{ConnectorError, Result, api_text};
 use super::stats::Stats;
 use super::transport::{Body, Outgoing};
 use super::{Connector, parse_retry_after};
-use crate::mapping::model::Method;
+use crate::mapping::model::{ErrorClass, Method};
 
 /// An API's answer.
 #[derive(Debug, Clone)]
@@ -49,6 +49,9 @@ pub(crate) struct Call<'a> {
     /// Non-2xx statuses the operation handles itself (missing, refused, exists): given back
     /// as answers, never retried.
     pub(crate) accept: &'a [u16],
+    /// The operation reads each record's result from the answer, so the system's error rules
+    /// for 2xx statuses classify those results instead of failing the whole answer.
+    pub(crate) per_record: bool,
 }
 
 impl Connector {
@@ -120,7 +123,15 @@ impl Connector {
             }
             tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, "Request answered.");
             let body = parse_body(&answer.body);
-            if ok {
+            // A 2xx that an error rule matches by its body is a failure of the rule's class.
+            let ruled = (200..300).contains(&status) && !call.per_record && {
+                let text = body_text(&body);
+                sys.error_rules.iter().any(|r| {
+                    r.status == status
+                        && r.body_matches.as_ref().is_some_and(|re| re.is_match(&text))
+                })
+            };
+            if ok && !ruled {
                 return Ok(Response {
                     status,
                     headers: answer.headers,
@@ -137,7 +148,11 @@ impl Connector {
                 session.after_unauthorized(transport, used).await?;
                 continue;
             }
-            if policy.statuses.contains(&status) && attempts < budget {
+            let body_text = body_text(&body);
+            let class = sys.classify(status, &body_text);
+            let retried = policy.statuses.contains(&status)
+                || ruled && matches!(class, ErrorClass::Transient | ErrorClass::RateLimited);
+            if retried && attempts < budget {
                 let delay = self.shared.backoff.delay(attempts - 1);
                 if status == 429 && retry_after.is_none() {
                     limiter.pause_until(received + delay);
@@ -146,11 +161,6 @@ impl Connector {
                 tokio::time::sleep(delay).await;
                 continue;
             }
-            let body_text = match &body {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let class = sys.classify(status, &body_text);
             tracing::debug!(system = %sys.name, method, path = %path, status, attempt = attempts, class = ?class, "Request failed.");
             return Err(ConnectorError::Http {
                 system: sys.name.clone(),
@@ -206,6 +216,14 @@ pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
+}
+
+/// A body as the text error rules match: the string itself, else its JSON.
+pub(crate) fn body_text(body: &Value) -> String {
+    match body {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// JSON when it parses, the text otherwise, `null` when empty.

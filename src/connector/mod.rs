@@ -21,7 +21,7 @@ mod url;
 
 use std::sync::Arc;
 
-pub use batch::{BatchItem, BatchItemError, BatchOutcome};
+pub use batch::{BatchItem, BatchItemDone, BatchItemError, BatchOutcome};
 pub use call::Response;
 pub use error::{ConnectorError, Result, TransportKind};
 pub use oauth::{MemoryTokens, OAuthTokens, TokenProvider, TokenStoreError};

@@ -87,6 +87,9 @@ pub(crate) struct OAuthSession {
     current: Mutex<Option<OAuthTokens>>,
     /// Refreshes made, for the stats.
     pub(crate) refreshes: std::sync::atomic::AtomicU64,
+    /// Every access and refresh token this session has held, so messages can be scrubbed of
+    /// them without waiting for the async lock.
+    seen: std::sync::Mutex<Vec<Secret>>,
 }
 
 impl OAuthSession {
@@ -101,12 +104,36 @@ impl OAuthSession {
             provider,
             current: Mutex::new(None),
             refreshes: Default::default(),
+            seen: std::sync::Mutex::new(Vec::new()),
         }
     }
 
-    /// The secrets this session may send, for scrubbing messages.
-    pub(crate) fn client_secret(&self) -> &Secret {
-        &self.config.client_secret
+    /// Remembers `tokens` for scrubbing; gives them back.
+    fn remember(&self, tokens: Option<OAuthTokens>) -> Option<OAuthTokens> {
+        if let Some(t) = &tokens {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            for s in std::iter::once(&t.access_token).chain(t.refresh_token.as_ref()) {
+                if !seen.contains(s) {
+                    seen.push(s.clone());
+                }
+            }
+        }
+        tokens
+    }
+
+    /// Every secret this session may send or has received: the client secret, the static
+    /// token, and every access and refresh token held so far.
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        let mut out = vec![self.config.client_secret.clone()];
+        out.extend(self.config.static_token.clone());
+        out.extend(
+            self.seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned(),
+        );
+        out
     }
 
     /// True when a static token is configured (nothing to refresh).
@@ -122,7 +149,7 @@ impl OAuthSession {
         }
         let mut current = self.current.lock().await;
         if current.is_none() {
-            *current = self.load().await?;
+            *current = self.remember(self.load().await?);
         }
         let Some(tokens) = current.as_ref() else {
             return Err(self.auth_error(
@@ -133,7 +160,7 @@ impl OAuthSession {
         };
         if tokens.expires_within(self.config.refresh_before, jiff::Timestamp::now()) {
             let fresh = self.refresh(transport, tokens).await?;
-            *current = Some(fresh);
+            *current = self.remember(Some(fresh));
         }
         match current.as_ref() {
             Some(t) => Ok(t.access_token.clone()),
@@ -156,7 +183,7 @@ impl OAuthSession {
             Some(t) => {
                 let fresh = self.refresh(transport, t).await?;
                 let token = fresh.access_token.clone();
-                *current = Some(fresh);
+                *current = self.remember(Some(fresh));
                 Ok(token)
             }
             None => Err(self.auth_error(
@@ -187,7 +214,7 @@ impl OAuthSession {
         let answer = self.token_call(transport, form).await?;
         let tokens = self.tokens_from(answer, None, "exchanging the install code")?;
         self.save(&tokens).await?;
-        *current = Some(tokens.clone());
+        *current = self.remember(Some(tokens.clone()));
         Ok(tokens)
     }
 
@@ -350,12 +377,13 @@ impl OAuthSession {
     }
 
     fn scrub(&self, text: String) -> String {
-        let secret = self.config.client_secret.expose();
-        if secret.len() >= 4 {
-            text.replace(secret, "[redacted]")
-        } else {
-            text
+        let mut out = text;
+        for s in self.secrets() {
+            if s.expose().len() >= 4 {
+                out = out.replace(s.expose(), "[redacted]");
+            }
         }
+        out
     }
 
     fn auth_error(&self, message: String) -> ConnectorError {
@@ -363,5 +391,34 @@ impl OAuthSession {
             system: self.system.clone(),
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_token_the_session_held_is_scrubbed() {
+        let config = OAuth2 {
+            authorize_url: Url::parse("https://auth.example.com/authorize").expect("url"),
+            token_url: Url::parse("https://auth.example.com/token").expect("url"),
+            client_id: "client".into(),
+            client_secret: Secret::new("client-secret-value"),
+            scopes: vec![],
+            static_token: None,
+            refresh_before: Duration::from_secs(60),
+        };
+        let session = OAuthSession::new("sys", config, None);
+        session.remember(Some(OAuthTokens {
+            access_token: Secret::new("access-token-value"),
+            refresh_token: Some(Secret::new("refresh-token-value")),
+            expires_at: None,
+        }));
+        let text = "echo: client-secret-value access-token-value refresh-token-value".to_string();
+        assert_eq!(
+            session.scrub(text),
+            "echo: [redacted] [redacted] [redacted]"
+        );
     }
 }

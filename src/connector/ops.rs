@@ -6,12 +6,14 @@
 use serde_json::Value;
 
 use super::Connector;
-use super::call::{Response, header};
-use super::error::{ConnectorError, Result, api_text, template_error};
+use super::call::{Response, body_text, header};
+use super::error::{ConnectorError, Result, api_text, template_error, truncate};
 use super::paging::{self, NextInput, Page, PageCursor};
 use super::url::resolve_link;
 use crate::expr::{JsonTemplate, Vars};
-use crate::mapping::model::{Collection, CreatedId, ListOp, Paging, ReadOp, Request};
+use crate::mapping::model::{
+    Collection, CreatedId, ListOp, Paging, ReadOp, RecordResult, Request, Verdict,
+};
 
 /// What a create did.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,17 +80,27 @@ impl Connector {
                     url,
                     &op.request.headers,
                     vars,
-                    &[],
+                    &op.no_records,
                 )?
             }
             c => {
                 let body = self.body("list", op.request.body.as_ref(), vars)?;
                 let extra = paging::params(&op.paging, c);
-                self.render("list", &op.request, vars, &extra, body, &[])?
+                self.render("list", &op.request, vars, &extra, body, &op.no_records)?
             }
         };
         let method = call.method.as_str();
         let resp = self.call(call).await?;
+        if op.no_records.contains(&resp.status)
+            || op.no_records_when_empty && resp.is_success() && resp.body.is_null()
+        {
+            tracing::debug!(system = %sys.name, status = resp.status, "The list answered no records.");
+            return Ok(Page {
+                records: Vec::new(),
+                next: None,
+                total: None,
+            });
+        }
         let Some(records) = paging::records(&op.records, &resp.body) else {
             return Err(self.shape_error(
                 method,
@@ -140,7 +152,10 @@ impl Connector {
         let call = self.render("read", &op.request, vars, &[], None, &op.missing)?;
         let method = call.method.as_str();
         let resp = self.call(call).await?;
-        if !resp.is_success() {
+        if !resp.is_success()
+            || op.missing.contains(&resp.status)
+            || op.missing_when_empty && resp.body.is_null()
+        {
             return Ok(None);
         }
         match op.record.first(&resp.body) {
@@ -170,9 +185,15 @@ impl Connector {
             None => collection.wrap_fields(fields),
         };
         let accept: Vec<u16> = op.exists.iter().map(|e| e.status).collect();
-        let call = self.render("create", &op.request, &vars, &[], Some(body), &accept)?;
+        let mut call = self.render("create", &op.request, &vars, &[], Some(body), &accept)?;
+        call.per_record = op.result.is_some();
         let method = call.method.as_str();
         let resp = self.call(call).await?;
+        if resp.is_success()
+            && let Some(result) = &op.result
+        {
+            self.record_result(method, &resp, result)?;
+        }
         if !resp.is_success() {
             if let Some(id) = op
                 .exists
@@ -225,16 +246,22 @@ impl Connector {
         fields: Value,
         vars: &Vars,
     ) -> Result<Option<Value>> {
-        let Some(req) = &collection.update else {
+        let Some(op) = &collection.update else {
             return Err(self.undeclared(collection, "update"));
         };
+        let req = &op.request;
         let vars = vars.clone().with_str("id", id).with("fields", &fields);
         let body = match self.body("update", req.body.as_ref(), &vars)? {
             Some(b) => b,
             None => collection.wrap_fields(fields),
         };
-        let call = self.render("update", req, &vars, &[], Some(body), &[])?;
+        let mut call = self.render("update", req, &vars, &[], Some(body), &[])?;
+        call.per_record = op.result.is_some();
+        let method = call.method.as_str();
         let resp = self.call(call).await?;
+        if let Some(result) = &op.result {
+            self.record_result(method, &resp, result)?;
+        }
         Ok(resp.body.is_object().then_some(resp.body))
     }
 
@@ -251,9 +278,14 @@ impl Connector {
         };
         let vars = Vars::new().with_str("id", id).with_bool("force", force);
         let accept: Vec<u16> = op.missing.iter().chain(&op.refused).copied().collect();
-        let call = self.render("delete", &op.request, &vars, &[], None, &accept)?;
+        let mut call = self.render("delete", &op.request, &vars, &[], None, &accept)?;
+        call.per_record = op.result.is_some();
+        let method = call.method.as_str();
         let resp = self.call(call).await?;
         if resp.is_success() {
+            if let Some(result) = &op.result {
+                self.record_result(method, &resp, result)?;
+            }
             Ok(DeleteOutcome::Deleted)
         } else if op.missing.contains(&resp.status) {
             Ok(DeleteOutcome::AlreadyGone)
@@ -314,12 +346,56 @@ impl Connector {
         }
     }
 
+    /// Reads the record's own result from a 2xx answer: an answer without one is a shape
+    /// error, a result that is not a success a failure classed by the system's error rules
+    /// (the answer's status and the result's JSON text), `permanent` by default.
+    fn record_result(
+        &self,
+        method: &'static str,
+        resp: &Response,
+        result: &RecordResult,
+    ) -> Result<()> {
+        match result.judge(resp.status, &resp.body) {
+            None => Err(self.shape_error(
+                method,
+                resp,
+                format!(
+                    "its answer has no result for the record at `{}`; the write may or may \
+                     not have happened",
+                    result.path.source()
+                ),
+            )),
+            Some((Verdict::Written, _)) => Ok(()),
+            Some((Verdict::Refused(message), entry)) => {
+                Err(self.item_refusal(method, resp, &entry, &message))
+            }
+        }
+    }
+
+    /// A per-record refusal inside an answer, classed by the system's error rules over the
+    /// answer's status and the record's result.
+    pub(crate) fn item_refusal(
+        &self,
+        method: &'static str,
+        resp: &Response,
+        entry: &Value,
+        message: &str,
+    ) -> ConnectorError {
+        ConnectorError::Http {
+            system: self.shared.system.name.clone(),
+            method,
+            path: resp.url.path().to_string(),
+            status: resp.status,
+            class: self.shared.system.classify(resp.status, &body_text(entry)),
+            message: self.scrub(&truncate(message)),
+            retry_after: None,
+            attempts: 1,
+        }
+    }
+
     /// An accepted non-2xx answer that turned out not to be the expected one.
     pub(crate) fn refusal(&self, method: &'static str, resp: &Response) -> ConnectorError {
-        let body_text = match &resp.body {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let body_text = body_text(&resp.body);
         ConnectorError::Http {
             system: self.shared.system.name.clone(),
             method,

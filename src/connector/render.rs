@@ -24,10 +24,16 @@ impl Connector {
         accept: &'a [u16],
     ) -> Result<Call<'a>> {
         let sys = &self.shared.system;
-        let path = req
-            .path
-            .render(vars)
-            .map_err(|e| template_error(&sys.name, what, &e))?;
+        let path = render_path(&req.path, vars).map_err(|e| template_error(&sys.name, what, &e))?;
+        if path.chars().any(char::is_control) || path.split('/').any(is_dot_segment) {
+            return Err(ConnectorError::Template {
+                system: sys.name.clone(),
+                what: what.to_string(),
+                message: "the path renders to a control character or a `.`/`..` segment; \
+                          an id may not hold either"
+                    .to_string(),
+            });
+        }
         let mut url = resolve(&sys.name, &sys.base_url, &path)?;
         let mut query = Vec::with_capacity(req.query.len() + extra.len());
         for (name, t) in &req.query {
@@ -45,6 +51,7 @@ impl Connector {
             headers,
             body,
             accept,
+            per_record: false,
         })
     }
 
@@ -64,6 +71,7 @@ impl Connector {
             headers: self.headers(what, headers, vars)?,
             body: None,
             accept,
+            per_record: false,
         })
     }
 
@@ -94,6 +102,41 @@ impl Connector {
     }
 }
 
+/// A path template rendered so that a value can never change the path's shape: a template
+/// that is exactly one `{{ expression }}` is a whole URL or path taken as it is (then held to
+/// the base URL's origin by `resolve`); otherwise every value is percent-encoded as one path
+/// segment (`/`, `?`, `#`, `%` and everything but `A-Z a-z 0-9 - . _ ~` encoded), so an id
+/// such as `../../settings` or `104#frag` stays one segment of the declared path.
+pub(crate) fn render_path(
+    t: &Template,
+    vars: &Vars,
+) -> std::result::Result<String, crate::expr::ExprError> {
+    if t.single_expr().is_some() {
+        t.render(vars)
+    } else {
+        t.render_escaped(vars, encode_segment)
+    }
+}
+
+/// Percent-encodes `s` as one URL path segment (RFC 3986 unreserved characters kept).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `.` or `..`, plain or percent-encoded: a segment URL parsing removes or climbs with.
+fn is_dot_segment(seg: &str) -> bool {
+    let s = seg.to_ascii_lowercase().replace("%2e", ".");
+    s == "." || s == ".."
+}
+
 /// Sets query parameters on a URL, replacing any of the same names (sent as rendered, empty
 /// values included).
 pub(crate) fn set_params(url: &mut Url, params: &[(String, String)]) {
@@ -109,4 +152,45 @@ pub(crate) fn set_params(url: &mut Url, params: &[(String, String)]) {
     q.clear();
     q.extend_pairs(kept);
     q.extend_pairs(params);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(t: &str, id: &str) -> String {
+        let t = Template::compile(t).expect("template");
+        render_path(&t, &Vars::new().with_str("id", id)).expect("renders")
+    }
+
+    #[test]
+    fn ids_stay_one_segment_of_the_declared_path() {
+        assert_eq!(path("/contacts/{{ id }}", "104"), "/contacts/104");
+        assert_eq!(
+            path("/contacts/{{ id }}", "../../../../webhooks/v3/1/settings"),
+            "/contacts/..%2F..%2F..%2F..%2Fwebhooks%2Fv3%2F1%2Fsettings"
+        );
+        assert_eq!(
+            path("/contacts/{{ id }}", "104#frag"),
+            "/contacts/104%23frag"
+        );
+        assert_eq!(path("/contacts/{{ id }}", "a?b=c"), "/contacts/a%3Fb%3Dc");
+        assert_eq!(path("/contacts/{{ id }}", "a\nb"), "/contacts/a%0Ab");
+        assert_eq!(path("/contacts/{{ id }}", "é"), "/contacts/%C3%A9");
+        // A whole-URL id is taken as it is (and held to the base URL's origin later).
+        assert_eq!(
+            path("{{ id }}", "http://h/api/customer/1/"),
+            "http://h/api/customer/1/"
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_recognised_encoded_or_not() {
+        for s in [".", "..", "%2e", "%2E%2e", ".%2E"] {
+            assert!(is_dot_segment(s), "{s}");
+        }
+        for s in ["...", "a..", "", "%2f"] {
+            assert!(!is_dot_segment(s), "{s}");
+        }
+    }
 }

@@ -112,8 +112,11 @@ fn message(rule: &Rule, v: &Value) -> Result<String, ExprError> {
 
 /// True when the group's current target values already represent the source: either equal
 /// field by field, or, for a lossy group, the reverse mapping of the target gives the source
-/// back (E4: compare in the source's form).
+/// back (E4: compare in the source's form). A target field holding a rule's placeholder where
+/// the source now maps a valid, non-empty value is never in step: the placeholder stood in for
+/// a value the rule no longer replaces, so the valid value must be written.
 pub fn group_in_step(
+    pair: &Pair,
     group: &FieldGroup,
     direction: Direction,
     desired: &GroupValues,
@@ -128,6 +131,18 @@ pub fn group_in_step(
         return Ok(true);
     }
     if group.lossless {
+        return Ok(false);
+    }
+    let stale_placeholder = desired.values.iter().any(|(f, v)| {
+        pair.rules.iter().any(|r| {
+            r.side == direction.target()
+                && r.field == *f
+                && same(f.get(target), Some(&r.placeholder))
+                && !is_empty(Some(v))
+                && !same(Some(v), Some(&r.placeholder))
+        })
+    });
+    if stale_placeholder {
         return Ok(false);
     }
     let reverse = match direction {

@@ -5,12 +5,14 @@
 //! comes in through `PlanContext`. The same inputs always give the same plan.
 
 mod mapper;
+mod merge;
 mod normalize;
 mod plan;
 mod planner;
 mod shadow;
 mod status;
 
+pub use merge::{ConflictCause, GroupConflict};
 pub use normalize::{canonical, is_empty, same};
 pub use plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
 pub use planner::{Engine, LinkValue, PlanContext, Target, WriteOutcome};

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::merge::GroupConflict;
 use super::shadow::Shadow;
 use super::status::StatusMeaning;
 
@@ -77,6 +78,10 @@ pub struct RecordPlan {
     pub status: Option<StatusMeaning>,
     /// Rule messages (values replaced by placeholders, or protected).
     pub invalid: Vec<String>,
+    /// Field groups that differ where no single side's change explains it (both changed, or
+    /// no last sync yet), and how the conflict policy decided each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<GroupConflict>,
     /// Why the record is skipped, conflicted or failed.
     pub reason: Option<String>,
     /// For a delete: use the API's force.
@@ -106,6 +111,7 @@ impl RecordPlan {
             changes: Vec::new(),
             status: None,
             invalid: Vec::new(),
+            conflicts: Vec::new(),
             reason: None,
             force: false,
             source_shadow: Shadow::default(),
@@ -123,6 +129,11 @@ impl RecordPlan {
     pub(crate) fn because(mut self, reason: impl Into<String>) -> RecordPlan {
         self.reason = Some(reason.into());
         self
+    }
+
+    /// True when a field group waits for a person (a `report` conflict).
+    pub fn reported(&self) -> bool {
+        self.conflicts.iter().any(|c| c.winner.is_none())
     }
 
     /// True when applying the plan sends a write to the target.

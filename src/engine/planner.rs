@@ -4,12 +4,13 @@
 use serde_json::{Map, Value};
 
 use super::mapper::{self, GroupValues};
+use super::merge::{self, Decision, GroupConflict};
 use super::normalize::{canonical, same};
 use super::plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
 use super::shadow::Shadow;
 use super::status::{StatusMeaning, StatusTexts};
 use crate::expr::{ExprError, FieldPath, Vars};
-use crate::mapping::model::{Collection, ConflictPolicy, DeletePolicy, Mapping, Sides};
+use crate::mapping::model::{Collection, DeletePolicy, Mapping, Sides};
 use crate::mapping::{Direction, Side};
 
 /// The target of a source record, as the runner found it.
@@ -87,6 +88,8 @@ pub struct Engine<'m> {
     status: Option<StatusTexts>,
     data_fields: Sides<Vec<FieldPath>>,
     attrs: Sides<Vec<String>>,
+    /// Per field group, the shadow keys it owns on each side (what tells that side changed it).
+    group_keys: Vec<Sides<Vec<String>>>,
 }
 
 impl<'m> Engine<'m> {
@@ -141,12 +144,44 @@ impl<'m> Engine<'m> {
             *data_fields.get_mut(side) = fields;
             *attrs.get_mut(side) = read_attrs;
         }
+        let group_keys = pair
+            .groups
+            .iter()
+            .map(|g| {
+                let mut keys = Sides::<Vec<String>>::default();
+                for side in [Side::Home, Side::External] {
+                    let (reads, writes) = match side {
+                        Side::Home => (Direction::Outbound, Direction::Inbound),
+                        Side::External => (Direction::Inbound, Direction::Outbound),
+                    };
+                    let mut k: Vec<String> = g
+                        .mappings(writes)
+                        .iter()
+                        .map(|(f, _)| f.to_string())
+                        .collect();
+                    for (_, e) in g.mappings(reads) {
+                        k.extend(
+                            e.attributes_of("record")
+                                .iter()
+                                .map(|a| FieldPath::single(a).to_string()),
+                        );
+                    }
+                    let fields = data_fields.get(side);
+                    k.retain(|key| fields.iter().any(|f| f.to_string() == *key));
+                    k.sort();
+                    k.dedup();
+                    *keys.get_mut(side) = k;
+                }
+                keys
+            })
+            .collect();
         Engine {
             mapping,
             direction,
             status: pair.status.as_ref().map(StatusTexts::new),
             data_fields,
             attrs,
+            group_keys,
         }
     }
 
@@ -368,12 +403,20 @@ impl<'m> Engine<'m> {
     }
 
     fn plan_delete(&self, mut plan: RecordPlan, target: Target<'_>) -> RecordPlan {
-        let Target::Found { id, .. } = target else {
+        let Target::Found { id, by, .. } = target else {
             return plan.because(format!(
                 "deleted, and no linked {} exists",
                 self.target().title
             ));
         };
+        if by == LinkedBy::Match {
+            // A record found only through a match key was never this record's counterpart:
+            // deleting it would delete a stranger who shares, say, an email address.
+            return plan.because(format!(
+                "deleted, and never linked; the {} {id} only shares its match key, so it is left alone",
+                self.target().title
+            ));
+        }
         plan.target_id = Some(id);
         match self.mapping.pair.deletes.get(self.direction) {
             DeletePolicy::Delete if self.target().delete.is_some() => plan.kind = PlanKind::Delete,
@@ -470,10 +513,64 @@ impl<'m> Engine<'m> {
         )?;
         let (groups, mut invalid) = self.map(&src_fields)?;
         invalid.extend(protected);
+        let current_target = Shadow::of(&tgt_fields, self.data_fields(tgt_side));
         let mut diffs: Vec<(FieldPath, Value)> = Vec::new();
-        for (group, desired) in self.mapping.pair.groups.iter().zip(&groups) {
-            if mapper::group_in_step(group, self.direction, desired, &tgt_fields, &src_fields)? {
+        // Keys whose base must stay as it is: groups the target won or a person must decide.
+        let mut keep_base = Sides::<Vec<String>>::default();
+        let (mut target_won, mut reported) = (false, Vec::new());
+        for ((group, desired), keys) in self
+            .mapping
+            .pair
+            .groups
+            .iter()
+            .zip(&groups)
+            .zip(&self.group_keys)
+        {
+            if group.mappings(self.direction).is_empty() {
                 continue;
+            }
+            let in_step = mapper::group_in_step(
+                &self.mapping.pair,
+                group,
+                self.direction,
+                desired,
+                &tgt_fields,
+                &src_fields,
+            )?;
+            let policy = group.conflicts.unwrap_or(self.mapping.pair.conflicts);
+            let (decision, conflict) = merge::decide(
+                in_step,
+                group.one_way,
+                // The base: each side's values after the last sync (none before the first).
+                merge::changed(ctx.source_shadow, &plan.source_shadow, keys.get(src_side)),
+                merge::changed(ctx.target_shadow, &current_target, keys.get(tgt_side)),
+                policy,
+                src_side,
+            );
+            if let Some((cause, winner)) = conflict {
+                plan.conflicts.push(GroupConflict {
+                    group: group.name.clone(),
+                    cause,
+                    policy: policy.name(),
+                    winner,
+                });
+            }
+            match decision {
+                Decision::InStep => continue,
+                Decision::SourceWins => {}
+                Decision::TargetWins | Decision::Reported => {
+                    if decision == Decision::TargetWins {
+                        target_won = true;
+                    } else {
+                        reported.push(group.name.clone());
+                    }
+                    for side in [Side::Home, Side::External] {
+                        keep_base
+                            .get_mut(side)
+                            .extend(keys.get(side).iter().cloned());
+                    }
+                    continue;
+                }
             }
             for (f, v) in &desired.values {
                 if !same(f.get(&tgt_fields), Some(v)) {
@@ -486,47 +583,21 @@ impl<'m> Engine<'m> {
                 }
             }
         }
-        let current_target = Shadow::of(&tgt_fields, self.data_fields(tgt_side));
-        let mut data_changed = !diffs.is_empty();
-        if data_changed {
-            let source_changed = ctx
-                .source_shadow
-                .is_none_or(|s| !s.same_as(&plan.source_shadow));
-            let target_changed = ctx
-                .target_shadow
-                .is_some_and(|s| !s.same_as(&current_target));
-            if !source_changed {
-                plan.kind = PlanKind::Echo;
-                plan.changes.clear();
-                plan.reason = Some(format!(
-                    "the {} has not changed since the last sync; the {}'s newer values sync the other way",
-                    self.source().title,
-                    self.target().title
-                ));
-                return Ok(plan);
-            }
-            if target_changed {
-                let source_wins = match self.mapping.pair.conflicts {
-                    ConflictPolicy::Newest => true,
-                    ConflictPolicy::Home => src_side == Side::Home,
-                    ConflictPolicy::External => src_side == Side::External,
-                    ConflictPolicy::Report => {
-                        plan.kind = PlanKind::Conflict;
-                        plan.changes.clear();
-                        plan.reason = Some("both sides changed since the last sync".to_string());
-                        return Ok(plan);
-                    }
-                };
-                if !source_wins {
-                    plan.changes.clear();
-                    diffs.clear();
-                    data_changed = false;
-                    plan.reason = Some(format!(
-                        "both sides changed; the conflict policy keeps the {}'s values",
-                        self.target().title
-                    ));
-                }
-            }
+        let data_changed = !diffs.is_empty();
+        if !data_changed && target_won && reported.is_empty() && plan.conflicts.is_empty() {
+            plan.kind = PlanKind::Echo;
+            plan.reason = Some(format!(
+                "the {} has not changed since the last sync; the {}'s newer values sync the other way",
+                self.source().title,
+                self.target().title
+            ));
+            return Ok(plan);
+        }
+        if target_won && !data_changed {
+            plan.reason = Some(format!(
+                "the {}'s values win; they sync the other way",
+                self.target().title
+            ));
         }
         let mut write = Value::Object(Map::new());
         let mut wrote = false;
@@ -539,7 +610,16 @@ impl<'m> Engine<'m> {
             link_path.set(&mut write, Value::String(plan.source_id.clone()));
             wrote = true;
         }
-        let meaning = meaning_of(&invalid);
+        let meaning = if reported.is_empty() {
+            meaning_of(&invalid)
+        } else {
+            let text = format!(
+                "conflict in {}: both sides hold different values; make them equal in either system",
+                reported.join(", ")
+            );
+            plan.reason = Some(text.clone());
+            StatusMeaning::Error(text)
+        };
         let status_stale = self
             .status
             .as_ref()
@@ -552,6 +632,10 @@ impl<'m> Engine<'m> {
         // ledger (a blanked field makes the target's echo look like a change and overwrite
         // newer source values).
         after.overlay(&Shadow::of_written(&write, self.data_fields(tgt_side)));
+        // The new base, without the groups the target won or a person must decide: their
+        // change must still look like a change to the other direction.
+        after.forget(keep_base.get(tgt_side));
+        plan.source_shadow.forget(keep_base.get(src_side));
         plan.target_shadow = after;
         plan.kind = if data_changed {
             PlanKind::Update

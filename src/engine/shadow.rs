@@ -42,6 +42,13 @@ impl Shadow {
             && other.0.iter().all(|(k, v)| same(Some(v), self.0.get(k)))
     }
 
+    /// Drops the given keys (their remembered values stay as they were in the ledger).
+    pub fn forget(&mut self, keys: &[String]) {
+        for k in keys {
+            self.0.remove(k);
+        }
+    }
+
     /// Overlays written values.
     pub fn overlay(&mut self, written: &Shadow) {
         for (k, v) in &written.0 {

@@ -1,6 +1,6 @@
 //! The custom filters and tests mappings may use, beside minijinja's built-ins:
 //! `split_once(sep)`, `split_list`, `compact`, `to_objects(key, **attrs)`, `flag_first(name)`,
-//! and the test `email`.
+//! `merge(other)`, and the tests `email` and `matches(pattern)` (in `matches.rs`).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +16,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("to_objects", to_objects);
     env.add_filter("flag_first", flag_first);
     env.add_test("email", |v: &Value| v.as_str().is_some_and(is_email));
+    env.add_test("matches", super::matches::matches);
+    env.add_filter("merge", super::matches::merge);
 }
 
 /// `"Mary Ann Smith" | split_once(' ')` → `["Mary", "Ann Smith"]`; without the separator the

@@ -12,6 +12,7 @@ mod field_path;
 mod filters;
 mod json_path;
 mod json_template;
+mod matches;
 mod template;
 mod vars;
 

@@ -68,6 +68,28 @@ impl Template {
         }
     }
 
+    /// Renders to text like [`Template::render`], passing each expression part's text through
+    /// `escape` (literal parts are kept as written), e.g. to percent-encode values that enter a
+    /// URL path.
+    pub fn render_escaped(
+        &self,
+        vars: &Vars,
+        escape: impl Fn(&str) -> String,
+    ) -> Result<String, ExprError> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Expr(e) => {
+                    let mut text = String::new();
+                    push_text(&mut text, &e.eval(vars)?);
+                    out.push_str(&escape(&text));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Renders to text: strings as they are, `null` as nothing, other values as JSON.
     pub fn render(&self, vars: &Vars) -> Result<String, ExprError> {
         let mut out = String::new();

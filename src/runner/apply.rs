@@ -5,7 +5,9 @@
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
-use crate::connector::{BatchItem, Connector, ConnectorError, CreateOutcome, DeleteOutcome};
+use crate::connector::{
+    BatchItem, BatchItemError, Connector, ConnectorError, CreateOutcome, DeleteOutcome,
+};
 use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan, WriteOutcome};
 use crate::expr::Vars;
 use crate::mapping::model::ErrorClass;
@@ -38,6 +40,46 @@ impl WriteError {
             message: e.to_string(),
             class: e.class(),
             retry_after: e.retry_after(),
+        }
+    }
+}
+
+impl WriteError {
+    /// The short, fixed text a status field in the *other* system gets: never the remote
+    /// API's own words, which may carry its data, ids or echoed credentials (the full message
+    /// stays in the local outcomes and dead letters).
+    pub fn status_message(&self) -> &'static str {
+        match self.class {
+            ErrorClass::Permanent => {
+                "the other system refused this record; see mapsync's dead letters"
+            }
+            ErrorClass::Auth => "mapsync could not authenticate with the other system",
+            ErrorClass::RateLimited | ErrorClass::Transient => {
+                "the other system was unavailable; mapsync retries"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_message_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_field_never_gets_the_remote_error_text() {
+        for class in [
+            ErrorClass::Permanent,
+            ErrorClass::Auth,
+            ErrorClass::RateLimited,
+            ErrorClass::Transient,
+        ] {
+            let e = WriteError::new("400 token=abc123 {\"email\":\"x@y\"}", class);
+            let shown = e.status_message();
+            assert!(
+                !shown.contains("abc123") && !shown.contains("x@y"),
+                "{shown}"
+            );
+            assert!(shown.len() < 80);
         }
     }
 }
@@ -94,6 +136,18 @@ pub(crate) struct Writer<'a> {
     pub page: u64,
     /// Target writes made so far on this page (for crash points in tests).
     pub writes: std::sync::atomic::AtomicU64,
+    /// Asked before every remote write with the source record's id: false when the writer no
+    /// longer holds the claim on that record (another holder took it over), and the write is
+    /// not made. `None`: unfenced.
+    pub fence: Option<&'a dyn Fn(&str) -> bool>,
+}
+
+/// The failure of a write refused because its claim was lost.
+fn claim_lost() -> WriteError {
+    WriteError::new(
+        "the claim on this record was lost (another holder took it over); nothing more was written",
+        ErrorClass::Transient,
+    )
 }
 
 /// Variables for requests to each side (`mapped_fields`).
@@ -106,13 +160,31 @@ fn failed(e: &ConnectorError) -> WriteError {
     WriteError::from_connector(e)
 }
 
-/// A per-item error in a batch answer: the API looked at the record and refused it, so the same
-/// request fails again (a 4xx-like validation error).
-fn item_failed(message: &str) -> WriteError {
-    WriteError::new(message, ErrorClass::Permanent)
+/// A per-item error in a batch answer, with the class the connector gave it (the system's error
+/// rules; a refusal of the record itself is permanent unless a rule says otherwise).
+fn item_failed(e: &BatchItemError) -> WriteError {
+    WriteError::new(e.message.clone(), e.class)
 }
 
 impl Writer<'_> {
+    /// Whether the writer may still write for this source record.
+    fn holds(&self, source_id: &str) -> bool {
+        self.fence.is_none_or(|f| f(source_id))
+    }
+
+    /// The records of `which` whose claim still holds; the others fail with `claim_lost`.
+    fn still_held(&self, applied: &mut [Applied], which: &[usize]) -> Vec<usize> {
+        let mut held = Vec::with_capacity(which.len());
+        for &i in which {
+            if self.holds(&applied[i].plan.source_id) {
+                held.push(i);
+            } else {
+                applied[i].result = Err(claim_lost());
+            }
+        }
+        held
+    }
+
     /// Applies every plan of a page and returns what happened, in the plans' order.
     pub async fn apply(&self, plans: Vec<RecordPlan>) -> Vec<Applied> {
         let mut applied: Vec<Applied> = plans.into_iter().map(Applied::new).collect();
@@ -187,6 +259,9 @@ impl Writer<'_> {
     }
 
     async fn create_one(&self, a: &Applied) -> (WriteResult, bool) {
+        if !self.holds(&a.plan.source_id) {
+            return (Err(claim_lost()), false);
+        }
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
         let result = self
             .target
@@ -208,6 +283,9 @@ impl Writer<'_> {
         let (Some(id), Some(fields)) = (&a.plan.target_id, &a.plan.write) else {
             return Ok(a.plan.target_id.clone());
         };
+        if !self.holds(&a.plan.source_id) {
+            return Err(claim_lost());
+        }
         match self
             .target
             .update(self.engine.target(), id, fields.clone(), self.vars.target)
@@ -222,6 +300,9 @@ impl Writer<'_> {
         let Some(id) = &a.plan.target_id else {
             return (Ok(None), None);
         };
+        if !self.holds(&a.plan.source_id) {
+            return (Err(claim_lost()), None);
+        }
         match self
             .target
             .delete(self.engine.target(), id, a.plan.force)
@@ -237,6 +318,10 @@ impl Writer<'_> {
     }
 
     async fn batch_create(&self, applied: &mut [Applied], which: &[usize]) {
+        let which = &self.still_held(applied, which)[..];
+        if which.is_empty() {
+            return;
+        }
         let items: Vec<BatchItem> = which
             .iter()
             .map(|&i| BatchItem {
@@ -271,6 +356,24 @@ impl Writer<'_> {
                         applied[i].result = Ok(Some(id));
                     }
                 }
+                for d in &outcome.done {
+                    let mine: Vec<usize> = which
+                        .iter()
+                        .copied()
+                        .filter(|&i| applied[i].plan.source_id == d.key)
+                        .collect();
+                    for i in mine {
+                        applied[i].result = match &d.id {
+                            Some(id) => Ok(Some(id.clone())),
+                            None => Err(WriteError::new(
+                                "the batch answer accepted this record but gave no id for it; \
+                                 find the new record before running again or it may be \
+                                 created twice",
+                                ErrorClass::Permanent,
+                            )),
+                        };
+                    }
+                }
                 for e in &outcome.errors {
                     let existing = target
                         .create
@@ -300,7 +403,7 @@ impl Writer<'_> {
                                 applied[i].result = Ok(Some(id.clone()));
                                 applied[i].linked_existing = true;
                             }
-                            _ => applied[i].result = Err(item_failed(&e.message)),
+                            _ => applied[i].result = Err(item_failed(e)),
                         }
                     }
                 }
@@ -314,6 +417,10 @@ impl Writer<'_> {
     }
 
     async fn batch_update(&self, applied: &mut [Applied], which: &[usize]) {
+        let which = &self.still_held(applied, which)[..];
+        if which.is_empty() {
+            return;
+        }
         let items: Vec<BatchItem> = which
             .iter()
             .map(|&i| BatchItem {
@@ -334,7 +441,7 @@ impl Writer<'_> {
                         None => which.to_vec(),
                     };
                     for i in targets {
-                        applied[i].result = Err(item_failed(&e.message));
+                        applied[i].result = Err(item_failed(e));
                     }
                 }
             }
@@ -358,10 +465,13 @@ impl Writer<'_> {
             Ok(Some(id)) => WriteOutcome::Done { target_id: id },
             Ok(None) => return None,
             Err(e) => WriteOutcome::Failed {
-                message: &e.message,
+                message: e.status_message(),
             },
         };
         let fields = self.engine.writeback(plan, outcome, self.now)?;
+        if !self.holds(&plan.source_id) {
+            return Some(Some(claim_lost().message));
+        }
         let r = self
             .source
             .update(
@@ -392,7 +502,7 @@ impl Writer<'_> {
                 Ok(Some(id)) => WriteOutcome::Done { target_id: id },
                 Ok(None) => continue,
                 Err(e) => WriteOutcome::Failed {
-                    message: &e.message,
+                    message: e.status_message(),
                 },
             };
             if let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) {
@@ -403,6 +513,9 @@ impl Writer<'_> {
             stream::iter(jobs.into_iter().map(|(i, fields)| {
                 let id = applied[i].plan.source_id.clone();
                 async move {
+                    if !self.holds(&id) {
+                        return (i, Err(claim_lost().message));
+                    }
                     let r = self
                         .source
                         .update(source, &id, fields, self.vars.source)

@@ -20,6 +20,9 @@ pub enum RunnerError {
         #[source]
         source: Box<ConnectorError>,
     },
+    /// Another process runs the same full sync (same pair and direction) on the state store.
+    #[error("{0}")]
+    Busy(String),
     /// A safety rail stopped the sync before it wrote anything more.
     #[error("{0}")]
     Refused(String),

@@ -1,5 +1,7 @@
-//! Finds a source record's target through the state store and the target's snapshot, and
-//! loads both sides' shadows, then asks the engine to plan it.
+//! The one planning path of `sync` and the `serve` workers: finds a source record's target
+//! through the state store and the target's records (a full sync's snapshot, or live reads),
+//! leaves out candidates linked to another record, loads both sides' shadows, asks the engine to
+//! plan it, and turns a target linked elsewhere into a conflict.
 
 use std::collections::HashMap;
 
@@ -10,35 +12,98 @@ use crate::engine::{
     Engine, LinkValue, LinkedBy, PlanContext, PlanKind, RecordPlan, Shadow, Target,
 };
 use crate::mapping::Side;
-use crate::store::{LinkState, RecordShadow, StateStore};
+use crate::store::{LinkState, RecordShadow, StateStore, StoreError};
 
 /// Everything a plan needs from the store, for one source record.
 pub(crate) struct Planner<'a> {
     pub engine: &'a Engine<'a>,
     pub store: &'a dyn StateStore,
+    /// Where the target's snapshot is: the store, or a dry run's private copy.
+    pub snapshot: &'a dyn StateStore,
     pub pair: &'a str,
     pub now: &'a str,
 }
 
+/// The first step of planning a record: a plan already (no id, or a link whose deletion was
+/// synced), or what to read from the target before the record can be resolved.
+pub(crate) enum Prepared {
+    /// Nothing to look up.
+    Planned(Box<RecordPlan>),
+    /// Read these target records, then `decide`.
+    Lookup(Lookup),
+}
+
+/// What the planner must read from the target for one source record.
+pub(crate) struct Lookup {
+    /// The source record's id.
+    pub source_id: String,
+    /// The target the store links the source to.
+    pub store_link: Option<String>,
+    /// Target ids to read by id: the store's link and what the source's link field names.
+    pub ids: Vec<String>,
+}
+
+/// The target records found for one source record, however they were read: a full sync's
+/// snapshot, or live reads in `serve`. Records marked deleted are left out by the caller.
+#[derive(Default)]
+pub(crate) struct Candidates {
+    /// Records read by id.
+    pub by_id: HashMap<String, Value>,
+    /// Records whose link field names the source.
+    pub linked_to: Vec<(String, Value)>,
+    /// Records with the source's match key.
+    pub matched: Vec<(String, Value)>,
+    /// A record whose link field names the source among several ids (a merged record): the
+    /// source is part of that record's conflict.
+    pub named_by_several: Option<(String, String)>,
+}
+
 impl Planner<'_> {
-    /// Plans one source record.
-    pub fn plan(&self, source: &Value, source_deleted: bool) -> Result<RecordPlan, RunnerError> {
+    /// Plans one source record from the store and the snapshot; `several` maps an id named in
+    /// a target's link field among several to that target (gathered while indexing).
+    pub fn plan(
+        &self,
+        source: &Value,
+        source_deleted: bool,
+        several: &HashMap<String, (String, String)>,
+    ) -> Result<RecordPlan, RunnerError> {
+        let tgt_side = self.engine.direction().target();
+        let lookup = match self.prepare(source, source_deleted)? {
+            Prepared::Planned(plan) => return Ok(*plan),
+            Prepared::Lookup(l) => l,
+        };
+        let mut c = Candidates::default();
+        for id in &lookup.ids {
+            if let Some(v) = self.snapshot.snapshot_get(self.pair, tgt_side, id)? {
+                c.by_id.insert(id.clone(), v);
+            }
+        }
+        c.linked_to = self
+            .snapshot
+            .snapshot_by_link(self.pair, tgt_side, &lookup.source_id)?;
+        if let Some(key) = self.engine.match_key(tgt_side.other(), source) {
+            c.matched = self.snapshot.snapshot_by_match(self.pair, tgt_side, &key)?;
+        }
+        c.named_by_several = several.get(&lookup.source_id).cloned();
+        Ok(self.decide(source, source_deleted, &lookup, c)?)
+    }
+
+    /// The store's part before any target is read: the link, and what to read by id.
+    pub fn prepare(&self, source: &Value, source_deleted: bool) -> Result<Prepared, StoreError> {
         let dir = self.engine.direction();
         let (src_side, tgt_side) = (dir.source(), dir.target());
         let Some(source_id) = self.engine.source().id_of(source) else {
-            return Ok(self.engine.plan(
+            return Ok(Prepared::Planned(Box::new(self.engine.plan(
                 source,
                 Target::None,
                 &PlanContext {
                     now: self.now,
                     ..Default::default()
                 },
-            ));
+            ))));
         };
-        let link = self.store.link(self.pair, src_side, &source_id)?;
-        let source_shadow = shadow(self.store.record_shadow(self.pair, src_side, &source_id)?);
         let mut store_link = None;
-        match &link {
+        match self.store.link(self.pair, src_side, &source_id)? {
             Some(l) if l.state == LinkState::Active => {
                 store_link = Some(l.id_on(tgt_side).to_string())
             }
@@ -60,40 +125,65 @@ impl Planner<'_> {
                         l.id_on(tgt_side)
                     ));
                 }
-                return Ok(plan);
+                return Ok(Prepared::Planned(Box::new(plan)));
             }
             _ => {}
         }
-        // Fetch every candidate the engine may ask for, then resolve over them.
-        let mut by_id: HashMap<String, Value> = HashMap::new();
-        let mut wanted: Vec<String> = store_link.iter().cloned().collect();
-        if let LinkValue::One(id) = self.engine.link_value(src_side, source) {
-            wanted.push(id);
+        let mut ids: Vec<String> = store_link.iter().cloned().collect();
+        if let LinkValue::One(id) = self.engine.link_value(src_side, source)
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
-        for id in wanted {
-            if let Some(v) = self.store.snapshot_get(self.pair, tgt_side, &id)? {
-                by_id.insert(id, v);
-            }
-        }
-        let linked_to = self.free(
-            self.store
-                .snapshot_by_link(self.pair, tgt_side, &source_id)?,
-            &source_id,
-        )?;
-        let matched = match self.engine.match_key(src_side, source) {
-            Some(key) => self.free(
-                self.store.snapshot_by_match(self.pair, tgt_side, &key)?,
-                &source_id,
-            )?,
-            None => Vec::new(),
-        };
-        let target = self.engine.resolve(
+        Ok(Prepared::Lookup(Lookup {
+            source_id,
+            store_link,
+            ids,
+        }))
+    }
+
+    /// Resolves the target among the candidates (the engine's order: store link, link fields,
+    /// match keys; candidates linked in the store to another record are left out), loads both
+    /// sides' shadows and plans; a target linked to another record is a conflict.
+    pub fn decide(
+        &self,
+        source: &Value,
+        source_deleted: bool,
+        lookup: &Lookup,
+        c: Candidates,
+    ) -> Result<RecordPlan, StoreError> {
+        let dir = self.engine.direction();
+        let (src_side, tgt_side) = (dir.source(), dir.target());
+        let source_id = lookup.source_id.as_str();
+        let linked_to = self.free(c.linked_to, source_id)?;
+        let matched = self.free(c.matched, source_id)?;
+        let by_id = c.by_id;
+        let mut target = self.engine.resolve(
             source,
-            store_link.as_deref(),
+            lookup.store_link.as_deref(),
             |id| by_id.get(id),
             |_| linked_to.iter().map(|(i, v)| (i.clone(), v)).collect(),
             |_| matched.iter().map(|(i, v)| (i.clone(), v)).collect(),
         );
+        if let (
+            Some((holder, text)),
+            Target::None
+            | Target::Found {
+                by: LinkedBy::Match,
+                ..
+            },
+        ) = (&c.named_by_several, &target)
+        {
+            target = Target::Ambiguous {
+                ids: vec![holder.clone()],
+                why: format!(
+                    "the {} {holder} names this {} among several in its link field ({text}); resolve the merge by hand",
+                    self.engine.target().title,
+                    self.engine.source().title
+                ),
+            };
+        }
+        let source_shadow = shadow(self.store.record_shadow(self.pair, src_side, source_id)?);
         let target_shadow = match &target {
             Target::Found { id, .. } => shadow(self.store.record_shadow(self.pair, tgt_side, id)?),
             _ => None,
@@ -111,7 +201,7 @@ impl Planner<'_> {
     /// A target found through a link field or the match keys, but linked in the store to
     /// another source record, cannot be linked to this one too: that is a conflict for a
     /// person, not a write (committing the link would fail on every run).
-    fn taken(&self, plan: RecordPlan) -> Result<RecordPlan, RunnerError> {
+    fn taken(&self, plan: RecordPlan) -> Result<RecordPlan, StoreError> {
         let tgt_side = self.engine.direction().target();
         let (Some(target_id), Some(by)) = (&plan.target_id, plan.linked_by) else {
             return Ok(plan);
@@ -135,7 +225,7 @@ impl Planner<'_> {
         &self,
         candidates: Vec<(String, Value)>,
         source_id: &str,
-    ) -> Result<Vec<(String, Value)>, RunnerError> {
+    ) -> Result<Vec<(String, Value)>, StoreError> {
         let tgt_side = self.engine.direction().target();
         let src_side = tgt_side.other();
         let mut out = Vec::new();

@@ -7,6 +7,7 @@
 //! duplicating records.
 
 mod apply;
+mod claims;
 mod credentials;
 mod error;
 mod failpoint;
@@ -16,9 +17,10 @@ mod sync;
 mod tokens;
 mod worker;
 
+pub use claims::SERVE_LOCK;
 pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;
-pub use worker::{MAX_ATTEMPTS, WorkerContext, WorkerCounters, run_workers};
+pub use worker::{LEASE, MAX_ATTEMPTS, WorkerContext, WorkerCounters, claim_scopes, run_workers};

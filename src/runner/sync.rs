@@ -2,8 +2,8 @@
 //! page: plan, apply, and commit links, ledger, outcomes and the checkpoint in one transaction
 //! once the target acknowledged the page. A killed sync resumes from its checkpoint.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -11,17 +11,19 @@ use serde_json::Value;
 
 use super::RunnerError;
 use super::apply::{Applied, Sides, Writer};
+use super::claims::{claim_page, keep_alive, last_touched, sync_lock};
 use super::lookup::{Planner, link_for, links, taken_conflict};
 use super::report::{Counts, SyncOptions, SyncReport};
+use super::worker::LEASE;
 use crate::connector::{Connector, PageCursor};
 use crate::engine::{Engine, LinkValue, LinkedBy, PlanKind, RecordPlan};
 use crate::expr::Vars;
 use crate::mapping::model::{ListOp, Mapping};
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    Checkpoint, CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, LinkState, NewDeadLetter,
-    Outcome, OutcomeKind, PageCommit, RunCheckpoint, RunEnd, RunStart, RunState, SnapshotEntry,
-    StateStore,
+    Checkpoint, ClaimKey, CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, LinkState,
+    NewDeadLetter, Outcome, OutcomeKind, PageCommit, RecordClaim, RunCheckpoint, RunEnd, RunStart,
+    RunState, SnapshotEntry, SqliteStore, StateStore, StoreError,
 };
 
 /// Told about progress as the sync goes.
@@ -87,7 +89,31 @@ pub async fn sync(
     };
     let (src_vars, tgt_vars) = (vars_for(src_side), vars_for(tgt_side));
 
-    let target_records = index(&engine, store, &pair, tgt_conn, &tgt_vars).await?;
+    // A full sync of a direction holds its run lock from before it touches the snapshot (or
+    // resumes a run) to the end; a second one refuses. A dry run takes no lock: it indexes into
+    // a private snapshot and writes nothing shared.
+    let _run_lock = if opts.dry_run {
+        None
+    } else {
+        match store.lock(&sync_lock(&pair, dir)) {
+            Ok(lock) => Some(lock),
+            Err(StoreError::LockHeld { location, .. }) => {
+                return Err(RunnerError::Busy(format!(
+                    "a `mapsync sync --direction {dir}` of this pair is already running on the state store \
+                     {location}; wait for it to finish (or stop it), then run again"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let private;
+    let snapshot: &dyn StateStore = if opts.dry_run {
+        private = SqliteStore::open_in_memory()?;
+        &private
+    } else {
+        store
+    };
+    let (target_records, several) = index(&engine, snapshot, &pair, tgt_conn, &tgt_vars).await?;
     observer.indexed(target_records);
     if target_records > 0 && mapping.pair.match_keys.is_none() && !opts.allow_unmatched {
         let links = store.link_counts(&pair)?;
@@ -117,6 +143,10 @@ pub async fn sync(
         };
         Some(store.begin_run(&pair, dir, start, now())?)
     };
+    let holder = format!(
+        "sync-{dir}-{}",
+        run.as_ref().map(|r| r.id.as_str()).unwrap_or("dry-run")
+    );
     let resumed = run.as_ref().and_then(|r| r.checkpoint.clone());
     let mut counts: Counts = run
         .as_ref()
@@ -144,6 +174,7 @@ pub async fn sync(
                     None => break,
                 },
             };
+            let listed_at = Timestamp::now();
             let page = src_conn
                 .list_page(engine.source(), op, &position.cursor, &src_vars)
                 .await
@@ -165,18 +196,14 @@ pub async fn sync(
             let planner = Planner {
                 engine: &engine,
                 store,
+                snapshot,
                 pair: &pair,
                 now: &now_text,
             };
             let deleted = position.phase == Phase::Deleted;
-            let mut plans = Vec::with_capacity(records.len());
-            for r in &records {
-                plans.push(planner.plan(r, deleted)?);
-            }
-            one_source_per_target(&engine, &mut plans);
-            check_rails(opts, &counts, &plans)?;
-            processed += records.len() as u64;
-            records_done += records.len() as u64;
+            let page_len = records.len() as u64;
+            processed += page_len;
+            records_done += page_len;
             pages += 1;
             page_no += 1;
             let next = match (page.next, opts.limit) {
@@ -197,60 +224,48 @@ pub async fn sync(
                 None => None,
             };
             if opts.dry_run {
+                let mut plans = Vec::with_capacity(records.len());
+                for r in &records {
+                    plans.push(planner.plan(r, deleted, &several)?);
+                }
+                one_source_per_target(&engine, &mut plans);
+                check_rails(opts, &counts, &plans)?;
                 for p in &plans {
                     count(&mut counts, p, None);
                     observer.plan(p);
                 }
             } else {
-                for p in plans.iter().filter(|p| p.kind == PlanKind::Create) {
-                    let intent = CreateIntent {
-                        direction: dir,
-                        source_id: p.source_id.clone(),
-                        attempt_key: format!("{}:{page_no}", p.source_id),
-                    };
-                    store.record_intent(&pair, &intent, stamp)?;
-                }
-                let writer = Writer {
-                    engine: &engine,
-                    source: src_conn,
-                    target: tgt_conn,
-                    vars: Sides {
-                        source: &src_vars,
-                        target: &tgt_vars,
-                    },
-                    concurrency: opts.concurrency,
-                    now: &now_text,
-                    page: page_no,
-                    writes: Default::default(),
-                };
-                let mut applied = writer.apply(plans).await;
-                settle_existing(&engine, store, &pair, &mut applied)?;
-                super::failpoint::hit("before-commit", page_no, 0);
-                let mut commit = PageCommit::new(stamp);
-                for a in &applied {
-                    count(&mut counts, &a.plan, Some(a));
-                    record(&mut commit, dir, a);
-                    if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
-                        observer.plan(&a.plan);
-                    }
-                }
-                let run_id = run.as_ref().map(|r| r.id.clone()).unwrap_or_default();
                 let cursor = next_position
                     .as_ref()
                     .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
                     .unwrap_or(Value::Null);
-                commit.checkpoint = Some(RunCheckpoint {
-                    run_id,
+                let checkpoint = RunCheckpoint {
+                    run_id: run.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
                     checkpoint: Checkpoint {
                         cursor,
                         page: page_no,
                         records_done,
                     },
-                    counters: serde_json::to_value(&counts).ok(),
-                });
-                store.commit_page(&pair, &commit)?;
+                    counters: None,
+                };
+                let page_ctx = PageCtx {
+                    engine: &engine,
+                    store,
+                    planner: &planner,
+                    pair: &pair,
+                    holder: &holder,
+                    conns: (src_conn, tgt_conn),
+                    vars: (&src_vars, &tgt_vars),
+                    opts,
+                    listed_at,
+                    several: &several,
+                    deleted,
+                    page_no,
+                    stamp,
+                };
+                apply_page(&page_ctx, records, checkpoint, &mut counts, observer).await?;
             }
-            observer.page(records.len() as u64, &counts);
+            observer.page(page_len, &counts);
             match next_position {
                 Some(p) => position = p,
                 None => break,
@@ -291,19 +306,316 @@ pub async fn sync(
     })
 }
 
-/// Lists every live target record into the snapshot; returns how many there are.
+/// How long a page waits for records another process holds before it leaves them to the next
+/// run: twice the lease, so even the claims of a process that died are taken over first.
+const BUSY_LIMIT: Duration = Duration::from_secs(2 * LEASE.as_secs() + 10);
+
+/// How often a page tries again to claim the records another process holds.
+const BUSY_POLL: Duration = Duration::from_millis(50);
+
+/// What applying one page needs.
+struct PageCtx<'a> {
+    engine: &'a Engine<'a>,
+    store: &'a dyn StateStore,
+    planner: &'a Planner<'a>,
+    pair: &'a str,
+    holder: &'a str,
+    conns: (&'a Connector, &'a Connector),
+    vars: (&'a Vars, &'a Vars),
+    opts: &'a SyncOptions,
+    /// When the page was listed: a pair that someone else worked since is read again.
+    listed_at: Timestamp,
+    /// Ids named among several in a target's link field (see `index`).
+    several: &'a NamedBySeveral,
+    deleted: bool,
+    page_no: u64,
+    stamp: Timestamp,
+}
+
+/// Plans, writes and commits one page under claims (one pair, one worker): the records this
+/// run can claim go first, records held by another process (a `serve` worker, the other
+/// direction's sync) are tried again once free, each batch is committed fenced by its claims,
+/// and the checkpoint moves with the page's last batch.
+async fn apply_page(
+    p: &PageCtx<'_>,
+    records: Vec<Value>,
+    checkpoint: RunCheckpoint,
+    counts: &mut Counts,
+    observer: &mut dyn Observer,
+) -> Result<(), RunnerError> {
+    let engine = p.engine;
+    let store = p.store;
+    let tgt_side = engine.direction().target();
+    let mut pending = records;
+    let waiting_since = Instant::now();
+    loop {
+        let claimed = claim_page(
+            store,
+            engine,
+            p.pair,
+            p.holder,
+            std::mem::take(&mut pending),
+            LEASE,
+            Timestamp::now(),
+        )?;
+        let mut busy = claimed.busy;
+        let mut batch: Vec<(Value, Option<RecordClaim>)> =
+            claimed.unnamed.into_iter().map(|r| (r, None)).collect();
+        for (r, c) in claimed.mine {
+            match refresh(p, r, &c).await {
+                Ok(Some(r)) => batch.push((r, Some(c))),
+                Ok(None) => store.release_claims(&[c.token])?,
+                Err(e) => {
+                    store.release_claims(&[c.token])?;
+                    return Err(e);
+                }
+            }
+        }
+        let mut planned = Vec::with_capacity(batch.len());
+        for (r, _) in &batch {
+            planned.push(p.planner.plan(r, p.deleted, p.several)?);
+        }
+        one_source_per_target(engine, &mut planned);
+        let mut plans = Vec::with_capacity(batch.len());
+        let mut claims = Vec::with_capacity(batch.len());
+        let mut lost_race = Vec::new();
+        for ((r, mut c), plan) in batch.into_iter().zip(planned) {
+            // A target found outside the claim (a link field, a match key) is claimed too
+            // before it is written; if someone else holds it, the record waits.
+            if let (Some(t), Some(claim)) = (&plan.target_id, c.as_mut())
+                && !claim.covers(tgt_side, t)
+                && !store.extend_claim(
+                    claim,
+                    &[ClaimKey::new(tgt_side, t.clone())],
+                    Timestamp::now(),
+                )?
+            {
+                lost_race.push(claim.token);
+                busy.push(r);
+                continue;
+            }
+            plans.push(plan);
+            claims.push(c);
+        }
+        store.release_claims(&lost_race)?;
+        let tokens: Vec<i64> = claims.iter().flatten().map(|c| c.token).collect();
+        let by_source: HashMap<String, i64> = plans
+            .iter()
+            .zip(&claims)
+            .filter_map(|(plan, c)| Some((plan.source_id.clone(), c.as_ref()?.token)))
+            .collect();
+        let last = busy.is_empty() || waiting_since.elapsed() > BUSY_LIMIT;
+        let result = write_batch(
+            p,
+            plans,
+            &by_source,
+            last.then(|| checkpoint.clone()),
+            counts,
+            observer,
+        )
+        .await;
+        store.release_claims(&tokens)?;
+        result?;
+        if busy.is_empty() {
+            return Ok(());
+        }
+        if waiting_since.elapsed() > BUSY_LIMIT {
+            // Left to the next run: their holder is working them right now.
+            for r in &busy {
+                let id = engine.source().id_of(r).unwrap_or_default();
+                tracing::warn!(source_id = %id, "A record stayed held by another process; the next sync takes it.");
+                counts.seen += 1;
+                counts.skipped += 1;
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(BUSY_POLL).await;
+        pending = busy;
+    }
+}
+
+/// The source record to plan: as listed, or read again when someone else worked its pair
+/// since the page was listed (the listing may predate their write); `None` when it is gone.
+/// The linked target's snapshot entry is refreshed too.
+async fn refresh(
+    p: &PageCtx<'_>,
+    listed: Value,
+    claim: &RecordClaim,
+) -> Result<Option<Value>, RunnerError> {
+    let engine = p.engine;
+    let dir = engine.direction();
+    let (src_side, tgt_side) = (dir.source(), dir.target());
+    let touched = |side: Side, id: &str| -> Result<bool, RunnerError> {
+        Ok(last_touched(p.store, p.pair, side, id)?.is_some_and(|at| at >= p.listed_at))
+    };
+    let Some(source_id) = engine.source().id_of(&listed) else {
+        return Ok(Some(listed));
+    };
+    let target_id = claim
+        .keys
+        .iter()
+        .find(|k| k.side == tgt_side)
+        .map(|k| k.record_id.clone());
+    let stale = touched(src_side, &source_id)?
+        || match &target_id {
+            Some(t) => touched(tgt_side, t)?,
+            None => false,
+        };
+    if !stale {
+        return Ok(Some(listed));
+    }
+    let read_err = |what: String| {
+        move |source: crate::connector::ConnectorError| RunnerError::List {
+            what,
+            source: Box::new(source),
+        }
+    };
+    let fresh = p
+        .conns
+        .0
+        .read(engine.source(), &source_id, p.vars.0)
+        .await
+        .map_err(read_err(format!("{} {source_id}", engine.source().name)))?;
+    if let Some(t) = &target_id {
+        let target = p
+            .conns
+            .1
+            .read(engine.target(), t, p.vars.1)
+            .await
+            .map_err(read_err(format!("{} {t}", engine.target().name)))?;
+        if let Some(record) = target.filter(|r| !engine.is_deleted(tgt_side, r)) {
+            p.store.snapshot_put(
+                p.pair,
+                tgt_side,
+                &[snapshot_entry(engine, t.clone(), record)],
+            )?;
+        }
+    }
+    Ok(fresh)
+}
+
+/// Writes one batch of planned records and commits it, fenced by their claims; the checkpoint goes
+/// with it when given.
+async fn write_batch(
+    p: &PageCtx<'_>,
+    plans: Vec<RecordPlan>,
+    claims: &HashMap<String, i64>,
+    checkpoint: Option<RunCheckpoint>,
+    counts: &mut Counts,
+    observer: &mut dyn Observer,
+) -> Result<(), RunnerError> {
+    let (engine, store, pair) = (p.engine, p.store, p.pair);
+    let dir = engine.direction();
+    check_rails(p.opts, counts, &plans)?;
+    for plan in plans.iter().filter(|plan| plan.kind == PlanKind::Create) {
+        let intent = CreateIntent {
+            direction: dir,
+            source_id: plan.source_id.clone(),
+            attempt_key: format!("{}:{}", plan.source_id, p.page_no),
+        };
+        store.record_intent(pair, &intent, p.stamp)?;
+    }
+    let now_text = p.stamp.to_string();
+    let tokens: Vec<i64> = claims.values().copied().collect();
+    // Checked before every remote write: a record whose claim was taken over is not written.
+    let fence = |source_id: &str| match claims.get(source_id) {
+        Some(&token) => store.claim_held(token).unwrap_or(false),
+        None => true,
+    };
+    let writer = Writer {
+        fence: Some(&fence),
+        engine,
+        source: p.conns.0,
+        target: p.conns.1,
+        vars: Sides {
+            source: p.vars.0,
+            target: p.vars.1,
+        },
+        concurrency: p.opts.concurrency,
+        now: &now_text,
+        page: p.page_no,
+        writes: Default::default(),
+    };
+    // The heartbeat keeps the claims while the writes take their time; a claim lost anyway
+    // (the process stalled past its lease) stops the page before it writes more.
+    let mut applied = tokio::select! {
+        applied = writer.apply(plans) => applied,
+        () = keep_alive(store, &tokens, LEASE) => {
+            return Err(StoreError::ClaimLost { token: tokens.first().copied().unwrap_or_default() }.into());
+        }
+    };
+    settle_existing(engine, store, pair, &mut applied)?;
+    super::failpoint::hit("before-commit", p.page_no, 0);
+    let mut commit = PageCommit::new(p.stamp);
+    let mut tentative = counts.clone();
+    for a in &applied {
+        count(&mut tentative, &a.plan, Some(a));
+        record(&mut commit, dir, a);
+    }
+    commit.fence = tokens;
+    commit.checkpoint = checkpoint.map(|c| RunCheckpoint {
+        counters: serde_json::to_value(&tentative).ok(),
+        ..c
+    });
+    let report = store.commit_page(pair, &commit)?;
+    let src_side = dir.source();
+    for a in applied.iter_mut() {
+        if let Some(t) = report
+            .taken
+            .iter()
+            .find(|t| t.link.id_on(src_side) == a.plan.source_id)
+        {
+            a.plan.kind = PlanKind::Conflict;
+            a.plan.reason = Some(format!(
+                "the {} record {} was linked to {} by another process meanwhile; resolve the duplicate by hand",
+                t.side.as_str(),
+                t.link.id_on(t.side),
+                t.linked_to
+            ));
+        }
+    }
+    for a in &applied {
+        count(counts, &a.plan, Some(a));
+        if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
+            observer.plan(&a.plan);
+        }
+    }
+    Ok(())
+}
+
+/// A target record as the snapshot keeps it.
+fn snapshot_entry(engine: &Engine<'_>, record_id: String, record: Value) -> SnapshotEntry {
+    let side = engine.direction().target();
+    SnapshotEntry {
+        record_id,
+        link_value: match engine.link_value(side, &record) {
+            LinkValue::One(id) => Some(id),
+            _ => None,
+        },
+        match_key: engine.match_key(side, &record),
+        record,
+    }
+}
+
+/// Ids named in a target's link field among several (a merged record): id → (the target's
+/// id, its link field's text). Gathered while indexing; rare, so kept in memory for the run.
+type NamedBySeveral = HashMap<String, (String, String)>;
+
+/// Lists every live target record into the snapshot; returns how many there are, and the ids
+/// that link fields name among several.
 async fn index(
     engine: &Engine<'_>,
     store: &dyn StateStore,
     pair: &str,
     conn: &Connector,
     vars: &Vars,
-) -> Result<u64, RunnerError> {
+) -> Result<(u64, NamedBySeveral), RunnerError> {
     let side = engine.direction().target();
     let collection = engine.target();
     store.snapshot_clear(pair, side)?;
     let mut cursor = PageCursor::First;
     let mut n = 0u64;
+    let mut several = NamedBySeveral::new();
     loop {
         let page = conn
             .list_page(collection, &collection.list, &cursor, vars)
@@ -328,11 +640,21 @@ async fn index(
                 })
             })
             .collect();
+        for r in page.records.iter().filter(|r| !engine.is_deleted(side, r)) {
+            if let (LinkValue::Several(ids), Some(holder)) =
+                (engine.link_value(side, r), collection.id_of(r))
+            {
+                let text = ids.join(", ");
+                for id in ids {
+                    several.insert(id, (holder.clone(), text.clone()));
+                }
+            }
+        }
         n += entries.len() as u64;
         store.snapshot_put(pair, side, &entries)?;
         match page.next {
             Some(c) => cursor = c,
-            None => return Ok(n),
+            None => return Ok((n, several)),
         }
     }
 }
@@ -470,6 +792,10 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
             return;
         }
     }
+    if plan.reported() {
+        c.conflicts += 1;
+        return;
+    }
     if !plan.invalid.is_empty()
         && matches!(
             plan.kind,
@@ -537,6 +863,7 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     }
     let kind = match plan.kind {
         _ if a.linked_existing => OutcomeKind::Linked,
+        _ if plan.reported() => OutcomeKind::Conflict,
         PlanKind::Create if !plan.invalid.is_empty() => OutcomeKind::Invalid,
         PlanKind::Create => OutcomeKind::Created,
         PlanKind::Update if !plan.invalid.is_empty() => OutcomeKind::Invalid,

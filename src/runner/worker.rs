@@ -1,5 +1,6 @@
-//! The inbox workers of `mapsync serve`: claim one record key (never held by two workers),
-//! re-read the source record (events are only hints, R8), find the target through the store's
+//! The inbox workers of `mapsync serve`: claim one record key together with its linked
+//! counterpart (one pair, one worker, across processes), keep the claim alive with a heartbeat
+//! and stop the moment it is lost, re-read the source record (events are only hints, R8), find the target through the store's
 //! link and a live read, plan with the same engine as `sync`, apply with the same writer,
 //! commit links, ledger and outcomes (no checkpoint), then ack. Echoes are skipped (the
 //! webhook's `ours` hint, then the ledger through the engine), every skip is logged with its
@@ -18,21 +19,28 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use super::apply::{Sides, Writer};
-use super::lookup::shadow;
+use super::lookup::{Candidates, Planner, Prepared};
 use super::sync::{Connectors, record};
 use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorError};
-use crate::engine::{Engine, LinkValue, PlanContext, PlanKind, RecordPlan, Target};
+use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan};
 use crate::expr::Vars;
 use crate::mapping::model::{Collection, ErrorClass, EventAction, Mapping};
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    CreateIntent, InboxClaim, Lease, LinkState, PageCommit, RetryLater, StateStore,
+    ClaimKey, ClaimScope, CreateIntent, InboxClaim, Lease, PageCommit, RetryLater, StateStore,
+    StoreError,
 };
 
-/// How long a claim holds before another worker may take the record (the holder is presumed
-/// dead). Longer than any one record's processing, retries included.
-const LEASE: Duration = Duration::from_secs(120);
+/// How long a claim holds before another holder may take the record over (the holder is
+/// presumed dead). The heartbeat renews it every third of this while the worker works, so no
+/// call, however slow, outlasts it while the worker lives.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// How long a record waits when a record it must be claimed with (its target, found by a link
+/// field or a match key) is held by someone else; the wake-up after every claim ends usually
+/// comes sooner.
+const BUSY_WAIT: Duration = Duration::from_millis(250);
 
 /// Idle workers look for due retries this often even when nothing wakes them.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -58,6 +66,9 @@ pub struct WorkerCounters {
     pub retried: AtomicU64,
     /// Claims moved to the dead letters (and refused deletes recorded as dead letters).
     pub dead_lettered: AtomicU64,
+    /// Claims lost while working (the lease ran out and another holder took the record over):
+    /// the worker stopped and wrote nothing more.
+    pub claims_lost: AtomicU64,
 }
 
 /// What every worker shares.
@@ -73,11 +84,36 @@ pub struct WorkerContext {
     pub clock: Arc<dyn Clock>,
     /// Counters for `/metrics`.
     pub counters: Arc<WorkerCounters>,
-    /// The receiver signals it after storing events.
+    /// The receiver signals it after storing events; a worker, after it let go of a claim.
     pub wake: Arc<Notify>,
     /// This process's name among the instances sharing the store; prefixes its workers' names
     /// (`<instance>:worker-N-…`), so a restart can take over its predecessor's claims.
     pub instance: String,
+    /// How long a claim lasts without renewal ([`LEASE`]; shorter in tests). The heartbeat
+    /// renews it every third of this.
+    pub lease: Duration,
+}
+
+/// The pair and side of every inbox source the workers take, so a claim covers the record's
+/// linked counterpart: the two collections, and the dead letters a sync put back.
+pub fn claim_scopes(mapping: &Mapping) -> Vec<ClaimScope> {
+    let pair = mapping.pair_key();
+    let mut scopes = Vec::new();
+    for side in [Side::Home, Side::External] {
+        scopes.push(ClaimScope {
+            source: mapping.pair.collections.get(side).to_string(),
+            pair: pair.clone(),
+            side,
+        });
+    }
+    for dir in [Direction::Outbound, Direction::Inbound] {
+        scopes.push(ClaimScope {
+            source: format!("sync:{dir}"),
+            pair: pair.clone(),
+            side: dir.source(),
+        });
+    }
+    scopes
 }
 
 /// Runs `n` workers until `shutdown` turns true; each finishes the record it holds first.
@@ -110,7 +146,8 @@ pub async fn run_workers(ctx: WorkerContext, n: usize, shutdown: watch::Receiver
 async fn worker_loop(ctx: WorkerContext, worker: String, mut shutdown: watch::Receiver<bool>) {
     let lease = Lease {
         worker: worker.clone(),
-        duration: LEASE,
+        duration: ctx.lease,
+        scopes: claim_scopes(&ctx.mapping),
     };
     loop {
         if *shutdown.borrow() {
@@ -127,12 +164,24 @@ async fn worker_loop(ctx: WorkerContext, worker: String, mut shutdown: watch::Re
         };
         match claim {
             Ok(Ok(Some(claim))) => {
-                let outcome = AssertUnwindSafe(process(&ctx, &claim)).catch_unwind().await;
-                if outcome.is_err() {
-                    tracing::error!(worker = %worker, record_key = %claim.record_key, "A worker panicked on a record; it is retried later.");
-                    let at = ctx.clock.now();
-                    retry(&ctx, &claim, "internal error while processing", at, None);
+                let work = AssertUnwindSafe(process(&ctx, &claim)).catch_unwind();
+                tokio::select! {
+                    outcome = work => {
+                        if outcome.is_err() {
+                            tracing::error!(worker = %worker, record_key = %claim.record_key, "A worker panicked on a record; it is retried later.");
+                            let at = ctx.clock.now();
+                            retry(&ctx, &claim, "internal error while processing", at, None);
+                        }
+                    }
+                    () = heartbeat(&ctx, &claim) => {
+                        // The work future is dropped here, mid-call if need be: nothing more
+                        // is written for this claim.
+                        ctx.counters.claims_lost.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(worker = %worker, source = %claim.source, record_key = %claim.record_key, "Lost the claim on a record (its lease ran out and another worker took it over); stopped without writing more.");
+                    }
                 }
+                // Records that waited for this pair may go now.
+                ctx.wake.notify_waiters();
             }
             Ok(Ok(None)) => {
                 tokio::select! {
@@ -151,6 +200,65 @@ async fn worker_loop(ctx: WorkerContext, worker: String, mut shutdown: watch::Re
             Err(error) => {
                 tracing::error!(worker = %worker, error = %error, "Claiming inbox work failed.");
             }
+        }
+    }
+}
+
+/// Renews the claim every third of the lease while the work runs; returns only when the claim
+/// is lost (taken over or ended), so the caller stops the work.
+async fn heartbeat(ctx: &WorkerContext, claim: &InboxClaim) {
+    let every = ctx.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        match ctx
+            .store
+            .renew_claim(claim.claim.token, ctx.lease, ctx.clock.now())
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(record_key = %claim.record_key, error = %e, "Could not renew a claim; trying again at the next heartbeat.")
+            }
+        }
+    }
+}
+
+/// Whether the claim still holds; a worker checks before every remote write.
+fn still_held(ctx: &WorkerContext, claim: &InboxClaim) -> bool {
+    match ctx.store.claim_held(claim.claim.token) {
+        Ok(true) => true,
+        Ok(false) => {
+            ctx.counters.claims_lost.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(source = %claim.source, record_key = %claim.record_key, "Lost the claim on a record before writing (another worker took it over); stopped without writing.");
+            false
+        }
+        Err(e) => {
+            tracing::error!(record_key = %claim.record_key, error = %e, "Could not check a claim; not writing (the record is worked again).");
+            false
+        }
+    }
+}
+
+/// Puts a record back because a record it must be claimed with is held elsewhere: it waits
+/// without using up an attempt, and is planned again, against the new base, once that
+/// holder is done.
+fn wait_busy(ctx: &WorkerContext, claim: &InboxClaim, why: &str) {
+    let at = ctx.clock.now();
+    let delay = BUSY_WAIT.mul_f64(0.5 + fastrand::f64());
+    let r = RetryLater {
+        error: why.to_string(),
+        next_attempt_at: at
+            .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
+            .unwrap_or(at),
+        at,
+        failed: false,
+    };
+    match ctx.store.inbox_retry(claim, &r) {
+        Ok(_) => {
+            tracing::debug!(source = %claim.source, record_key = %claim.record_key, reason = %why, "Waiting for another holder.")
+        }
+        Err(e) => {
+            tracing::error!(record_key = %claim.record_key, error = %e, "Could not put a busy record back; the lease will expire and another worker retries.")
         }
     }
 }
@@ -221,6 +329,7 @@ fn retry(
         error: error.to_string(),
         next_attempt_at: next,
         at,
+        failed: true,
     };
     match store.inbox_retry(claim, &r) {
         Ok(_) => {
@@ -396,29 +505,80 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     };
-    let deleted = read.is_none() || (upserts == 0 && deletes > 0);
+    // The live read decides, not the events: a record that reads back (restored since its
+    // delete event, or the events arrived out of order) is upserted, never deleted.
+    let deleted = read.is_none();
+    if !deleted && upserts == 0 && deletes > 0 {
+        tracing::info!(source = %claim.source, record_key, reason = "the record still exists", "Ignored a stale delete event; syncing the record as it reads now.");
+    }
     let source = read.unwrap_or_else(|| stub(src_coll, record_key));
 
-    let plan = match live_plan(ctx, &engine, tgt_conn, &tgt_vars, &source, deleted).await {
-        Ok(p) => p,
-        Err(LiveError::Store(e)) => {
-            retry(
-                ctx,
-                claim,
-                &format!("state store: {e}"),
-                ctx.clock.now(),
-                None,
-            );
+    // One pair, one worker: a target found through a link field or a match key is claimed too
+    // before anything is written, and the record is planned again under that claim (the
+    // target's previous holder may have changed it).
+    let now = ctx.clock.now();
+    let now_text = now.round(jiff::Unit::Second).unwrap_or(now).to_string();
+    let mut held = claim.claim.clone();
+    let mut planned = 0;
+    let plan = loop {
+        planned += 1;
+        let plan = match live_plan(
+            ctx, &engine, tgt_conn, &tgt_vars, &source, deleted, &now_text,
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(LiveError::Store(e)) => {
+                retry(
+                    ctx,
+                    claim,
+                    &format!("state store: {e}"),
+                    ctx.clock.now(),
+                    None,
+                );
+                return;
+            }
+            Err(LiveError::Connector(e)) => {
+                on_connector_error(
+                    ctx,
+                    claim,
+                    &format!("reading the linked {}", engine.target().title),
+                    &e,
+                );
+                return;
+            }
+        };
+        let Some(target_id) = plan.target_id.clone() else {
+            break plan;
+        };
+        if held.covers(tgt_side, &target_id) {
+            break plan;
+        }
+        let why = format!(
+            "the {} {target_id} it would be written to is being worked by another holder",
+            engine.target().title
+        );
+        if planned > 1 {
+            wait_busy(ctx, claim, &why);
             return;
         }
-        Err(LiveError::Connector(e)) => {
-            on_connector_error(
-                ctx,
-                claim,
-                &format!("reading the linked {}", engine.target().title),
-                &e,
-            );
-            return;
+        let key = ClaimKey::new(tgt_side, target_id);
+        match ctx.store.extend_claim(&mut held, &[key], ctx.clock.now()) {
+            Ok(true) => {}
+            Ok(false) => {
+                wait_busy(ctx, claim, &why);
+                return;
+            }
+            Err(e) => {
+                retry(
+                    ctx,
+                    claim,
+                    &format!("state store: {e}"),
+                    ctx.clock.now(),
+                    None,
+                );
+                return;
+            }
         }
     };
     tracing::debug!(source = %claim.source, record_key, kind = ?plan.kind, changed = ?plan.changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), reason = plan.reason.as_deref().unwrap_or(""), "Planned.");
@@ -436,9 +596,11 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
         _ => {}
     }
 
-    let now = ctx.clock.now();
-    let now_text = now.round(jiff::Unit::Second).unwrap_or(now).to_string();
     let pair = mapping.pair_key();
+    // A claim lost while planning (a stalled process) must not write anything more.
+    if !still_held(ctx, claim) {
+        return;
+    }
     if plan.kind == PlanKind::Create {
         let intent = CreateIntent {
             direction: dir,
@@ -450,7 +612,10 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     }
+    // Checked before every remote write: once the claim is lost, nothing more is written.
+    let fence = |_: &str| ctx.store.claim_held(claim.claim.token).unwrap_or(false);
     let writer = Writer {
+        fence: Some(&fence),
         engine: &engine,
         source: src_conn,
         target: tgt_conn,
@@ -468,10 +633,24 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     for a in &applied {
         record(&mut commit, dir, a);
     }
+    // Fenced: the commit lands only if this worker still holds the claim.
+    commit.fence = vec![claim.claim.token];
     let refused = commit.dead_letters.len() as u64;
-    if let Err(e) = ctx.store.commit_page(&pair, &commit) {
-        retry(ctx, claim, &format!("state store: {e}"), now, None);
-        return;
+    match ctx.store.commit_page(&pair, &commit) {
+        Ok(report) => {
+            for t in &report.taken {
+                tracing::warn!(source = %claim.source, record_key, side = %t.side.as_str(), linked_to = %t.linked_to, "The target was linked to another record meanwhile; recorded as a conflict.");
+            }
+        }
+        Err(StoreError::ClaimLost { .. }) => {
+            ctx.counters.claims_lost.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(source = %claim.source, record_key, "Lost the claim on a record before its commit (another worker took it over); nothing was recorded.");
+            return;
+        }
+        Err(e) => {
+            retry(ctx, claim, &format!("state store: {e}"), now, None);
+            return;
+        }
     }
     if refused > 0 {
         ctx.counters
@@ -508,9 +687,9 @@ impl From<crate::store::StoreError> for LiveError {
     }
 }
 
-/// Plans one source record against the live target: the target is found through the store's
-/// link (or the source's link field) and read now; unlinked records fall back to the last full
-/// sync's snapshot for link-field and match-key candidates, each re-read before use.
+/// Plans one source record against the live target, through the same planning path as `sync`
+/// (`lookup::Planner`): the store's link and the source's link field are read now; candidates
+/// from the last full sync's snapshot (link field and match key) are each re-read before use.
 async fn live_plan(
     ctx: &WorkerContext,
     engine: &Engine<'_>,
@@ -518,39 +697,29 @@ async fn live_plan(
     tgt_vars: &Vars,
     source: &Value,
     deleted: bool,
+    now: &str,
 ) -> Result<RecordPlan, LiveError> {
     let dir = engine.direction();
-    let (src_side, tgt_side) = (dir.source(), dir.target());
+    let tgt_side = dir.target();
     let store = ctx.store.as_ref();
     let pair = ctx.mapping.pair_key();
-    let now = ctx.clock.now().to_string();
-    let Some(source_id) = engine.source().id_of(source) else {
-        return Ok(engine.plan(source, Target::None, &PlanContext::default()));
+    let planner = Planner {
+        engine,
+        store,
+        snapshot: store,
+        pair: &pair,
+        now,
     };
-    let link = store.link(&pair, src_side, &source_id)?;
-    let mut store_link = None;
-    match &link {
-        Some(l) if l.state == LinkState::Active => store_link = Some(l.id_on(tgt_side).to_string()),
-        Some(l)
-            if matches!(
-                l.state,
-                LinkState::DeletedOnHome | LinkState::DeletedOnExternal
-            ) =>
-        {
-            let mut plan = RecordPlan::skipped(
-                &source_id,
-                "the linked records' deletion was already synced",
-            );
-            plan.target_id = Some(l.id_on(tgt_side).to_string());
-            return Ok(plan);
-        }
-        _ => {}
-    }
+    let lookup = match planner.prepare(source, deleted)? {
+        Prepared::Planned(plan) => return Ok(*plan),
+        Prepared::Lookup(l) => l,
+    };
+    let source_id = lookup.source_id.as_str();
     // A create of this record may have reached the target without being recorded: the process
     // died between the write and the commit, which leaves the create's intent unsettled. Before
     // creating again, look for a target record that already links back to this one.
     let mut recovered: Vec<String> = Vec::new();
-    if store_link.is_none()
+    if lookup.store_link.is_none()
         && store
             .unsettled_intents(&pair, dir)?
             .iter()
@@ -558,37 +727,28 @@ async fn live_plan(
     {
         // Only the ids: each is re-read below like every other candidate (a listing may hold
         // fewer fields than a read).
-        for id in linked_back(engine, tgt_conn, tgt_vars, &source_id).await? {
+        for id in linked_back(engine, tgt_conn, tgt_vars, source_id).await? {
             tracing::info!(source_id = %source_id, target_id = %id, "An interrupted create had reached the target; linking it instead of creating again.");
             recovered.push(id);
         }
     }
-    let mut by_id: HashMap<String, Value> = HashMap::new();
-    let mut wanted: Vec<String> = store_link.iter().cloned().collect();
-    if let LinkValue::One(id) = engine.link_value(src_side, source) {
-        wanted.push(id);
-    }
-    // Candidates from the last full sync's snapshot, re-read below.
-    let mut linked_ids: Vec<String> = store
-        .snapshot_by_link(&pair, tgt_side, &source_id)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let ids = |found: Vec<(String, Value)>| -> Vec<String> {
+        found.into_iter().map(|(id, _)| id).collect()
+    };
+    let mut linked_ids = ids(store.snapshot_by_link(&pair, tgt_side, source_id)?);
     linked_ids.extend(recovered);
-    let matched_ids: Vec<String> = match engine.match_key(src_side, source) {
-        Some(key) => store
-            .snapshot_by_match(&pair, tgt_side, &key)?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect(),
+    let matched_ids = match engine.match_key(dir.source(), source) {
+        Some(key) => ids(store.snapshot_by_match(&pair, tgt_side, &key)?),
         None => Vec::new(),
     };
-    for id in wanted
+    let mut read: HashMap<String, Value> = HashMap::new();
+    for id in lookup
+        .ids
         .iter()
         .chain(linked_ids.iter())
         .chain(matched_ids.iter())
     {
-        if by_id.contains_key(id) {
+        if read.contains_key(id) {
             continue;
         }
         if let Some(v) = tgt_conn
@@ -597,53 +757,31 @@ async fn live_plan(
             .map_err(LiveError::Connector)?
             && !engine.is_deleted(tgt_side, &v)
         {
-            by_id.insert(id.clone(), v);
+            read.insert(id.clone(), v);
         }
     }
-    let free = |ids: &[String]| -> Result<Vec<String>, LiveError> {
-        let mut out = Vec::new();
-        for id in ids {
-            if !by_id.contains_key(id) {
-                continue;
-            }
-            match store.link(&pair, tgt_side, id)? {
-                Some(l) if l.state == LinkState::Active && l.id_on(src_side) != source_id => {}
-                _ => out.push(id.clone()),
+    let pick = |wanted: &[String]| -> Vec<(String, Value)> {
+        let mut out: Vec<(String, Value)> = Vec::new();
+        for id in wanted {
+            if let Some(v) = read.get(id)
+                && !out.iter().any(|(i, _)| i == id)
+            {
+                out.push((id.clone(), v.clone()));
             }
         }
-        Ok(out)
+        out
     };
-    let linked_to = free(&linked_ids)?;
-    let matched = free(&matched_ids)?;
-    let target = engine.resolve(
-        source,
-        store_link.as_deref(),
-        |id| by_id.get(id),
-        |_| {
-            linked_to
-                .iter()
-                .filter_map(|i| Some((i.clone(), by_id.get(i)?)))
-                .collect()
-        },
-        |_| {
-            matched
-                .iter()
-                .filter_map(|i| Some((i.clone(), by_id.get(i)?)))
-                .collect()
-        },
-    );
-    let source_shadow = shadow(store.record_shadow(&pair, src_side, &source_id)?);
-    let target_shadow = match &target {
-        Target::Found { id, .. } => shadow(store.record_shadow(&pair, tgt_side, id)?),
-        _ => None,
+    let candidates = Candidates {
+        linked_to: pick(&linked_ids),
+        matched: pick(&matched_ids),
+        by_id: lookup
+            .ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), read.get(id)?.clone())))
+            .collect(),
+        named_by_several: None,
     };
-    let ctx_plan = PlanContext {
-        now: &now,
-        source_shadow: source_shadow.as_ref(),
-        target_shadow: target_shadow.as_ref(),
-        source_deleted: deleted,
-    };
-    Ok(engine.plan(source, target, &ctx_plan))
+    Ok(planner.decide(source, deleted, &lookup, candidates)?)
 }
 
 /// Most pages listed while looking for an interrupted create.

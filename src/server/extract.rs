@@ -22,6 +22,18 @@ pub enum ExtractError {
     /// stranger.
     #[error("a record id is outside the declared prefix")]
     ForeignRecordId,
+    /// A record id does not match the webhook's `record_id_pattern`, or holds a control
+    /// character (which could forge a log line or a second record key).
+    #[error("a record id is not of the declared form")]
+    BadRecordId,
+    /// The delivery carries more events than the webhook's `max_events` (answered 413).
+    #[error("the delivery carries {found} events, more than the {max} allowed")]
+    TooManyEvents {
+        /// Events in the delivery.
+        found: usize,
+        /// The webhook's `max_events`.
+        max: u32,
+    },
 }
 
 /// The events of one delivery.
@@ -52,7 +64,16 @@ pub fn extract_events(
     }
     let doc: Value = serde_json::from_slice(body).map_err(|_| ExtractError::NotJson)?;
     let mut out = Extracted::default();
-    for event in webhook.events.query(&doc) {
+    let events = webhook.events.query(&doc);
+    if let Some(max) = webhook.max_events
+        && events.len() > max as usize
+    {
+        return Err(ExtractError::TooManyEvents {
+            found: events.len(),
+            max,
+        });
+    }
+    for event in events {
         let kind = webhook.kind.as_ref().and_then(|k| k.first_text(event));
         if webhook.action(kind.as_deref()) == EventAction::Ignore {
             out.ignored += 1;
@@ -68,6 +89,9 @@ pub fn extract_events(
         };
         if id.is_empty() {
             return Err(no_id());
+        }
+        if !acceptable_id(&id, webhook.record_id_pattern.as_ref()) {
+            return Err(ExtractError::BadRecordId);
         }
         if let Some(prefix) = &webhook.record_id_prefix
             && !within(&id, prefix)
@@ -92,6 +116,12 @@ pub fn extract_events(
         });
     }
     Ok(out)
+}
+
+/// True when `id` holds no control character, is at most 2,048 bytes, and matches `pattern`
+/// in full where one is declared (the compiled pattern is anchored).
+pub fn acceptable_id(id: &str, pattern: Option<&regex::Regex>) -> bool {
+    id.len() <= 2048 && !id.chars().any(char::is_control) && pattern.is_none_or(|p| p.is_match(id))
 }
 
 /// True when `id` starts with `prefix`; for URLs, after normalising both (so `..` segments or
@@ -128,5 +158,18 @@ mod tests {
         assert!(!within("http://127.0.0.1:9@evil.example/api/v2/", p));
         assert!(!within("not a url", p));
         assert!(within("abc-1", "abc-"));
+    }
+
+    #[test]
+    fn ids_with_control_characters_or_off_pattern_are_refused() {
+        let digits = regex::Regex::new("^(?:[0-9]{1,20})$").expect("regex");
+        assert!(acceptable_id("104", Some(&digits)));
+        for bad in ["104#frag", "../../x", "1\n2", "", "123456789012345678901"] {
+            assert!(!acceptable_id(bad, Some(&digits)), "{bad}");
+        }
+        assert!(!acceptable_id("http://h/a\nb", None));
+        assert!(!acceptable_id("a\u{7f}b", None));
+        assert!(!acceptable_id("a\rb", None));
+        assert!(acceptable_id("http://h/api/customer/1/", None));
     }
 }

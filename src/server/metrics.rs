@@ -26,6 +26,20 @@ pub struct Metrics {
     pub rejected_too_large: AtomicU64,
     /// Deliveries answered 503 (store failing or inbox above its high-water mark).
     pub unavailable: AtomicU64,
+    /// Deliveries refused with 408 (the body came too slowly).
+    pub rejected_timeout: AtomicU64,
+    /// Deliveries refused with 400 because the body could not be read (the client broke off).
+    pub rejected_unreadable: AtomicU64,
+    /// Deliveries refused with 413 for carrying more events than the webhook's `max_events`.
+    pub rejected_too_many_events: AtomicU64,
+    /// Deliveries refused with 503 before reading the body: too many bodies in flight on the
+    /// route, or the budget of unverified bytes in memory is spent.
+    pub rejected_busy: AtomicU64,
+    /// Connections refused with 503 because the connection cap was reached.
+    pub rejected_connections: AtomicU64,
+    /// OAuth requests refused: a start without a valid install link (403), over the per-minute
+    /// cap (429), or a callback with an unknown, expired or used `state` (400).
+    pub rejected_oauth: AtomicU64,
     /// Events newly stored in the inbox.
     pub stored: AtomicU64,
     /// Events already stored (redeliveries), answered 2xx and not stored again.
@@ -99,6 +113,36 @@ impl Metrics {
             "mapsync_webhook_deliveries_unavailable_total",
             "Deliveries answered 503.",
             load(&self.unavailable),
+        );
+        counter(
+            "mapsync_webhook_deliveries_rejected_timeout_total",
+            "Deliveries refused with 408 (body too slow).",
+            load(&self.rejected_timeout),
+        );
+        counter(
+            "mapsync_webhook_deliveries_rejected_unreadable_total",
+            "Deliveries refused with 400 because the body could not be read.",
+            load(&self.rejected_unreadable),
+        );
+        counter(
+            "mapsync_webhook_deliveries_rejected_too_many_events_total",
+            "Deliveries refused with 413 for carrying more events than max_events.",
+            load(&self.rejected_too_many_events),
+        );
+        counter(
+            "mapsync_webhook_deliveries_rejected_busy_total",
+            "Deliveries refused with 503 before their body was read (route or memory budget full).",
+            load(&self.rejected_busy),
+        );
+        counter(
+            "mapsync_connections_rejected_total",
+            "Connections refused with 503 at the connection cap.",
+            load(&self.rejected_connections),
+        );
+        counter(
+            "mapsync_oauth_rejected_total",
+            "OAuth start or callback requests refused.",
+            load(&self.rejected_oauth),
         );
         counter(
             "mapsync_webhook_events_stored_total",

@@ -7,6 +7,8 @@
 //! verification runs over the raw bytes before anything is parsed; request bodies, tokens and
 //! secrets are never logged.
 
+mod budget;
+mod conn;
 mod extract;
 mod metrics;
 mod oauth;
@@ -27,8 +29,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use url::Url;
 
-pub use extract::{ExtractError, extract_events};
+pub use conn::{Limits, default_max_connections};
+pub use extract::{ExtractError, acceptable_id, extract_events};
 pub use metrics::Metrics;
+pub use oauth::{InstallLinkError, LINK_TTL, create_install_link};
 pub use verify::{RawRequest, Rejected, decode_uri, verify};
 
 use crate::clock::Clock;
@@ -74,22 +78,46 @@ pub struct ServerConfig {
     pub workers: Arc<WorkerCounters>,
     /// Signalled after events are stored, so idle workers wake at once.
     pub wake: Arc<Notify>,
+    /// Connection and memory limits.
+    pub limits: Limits,
 }
 
 struct Inner {
     config: ServerConfig,
     metrics: Metrics,
     depth: std::sync::Mutex<Option<(Instant, u64)>>,
+    /// Bytes of unverified bodies that may still be taken into memory.
+    unverified: budget::Budget,
+    /// OAuth `state` rows written in the current minute: (minute, count).
+    states: std::sync::Mutex<(i64, u32)>,
 }
 
 impl AppState {
     /// The shared state of a server.
     pub fn new(config: ServerConfig) -> AppState {
+        let unverified = budget::Budget::new(config.limits.unverified_bytes);
         AppState(Arc::new(Inner {
             config,
             metrics: Metrics::default(),
             depth: std::sync::Mutex::new(None),
+            unverified,
+            states: std::sync::Mutex::new((0, 0)),
         }))
+    }
+
+    /// Takes one of this minute's [`oauth::STATES_PER_MINUTE`] OAuth `state` writes; false
+    /// when they are spent.
+    fn take_state_budget(&self) -> bool {
+        let minute = self.config().clock.now().as_second().div_euclid(60);
+        let mut states = self.0.states.lock().unwrap_or_else(|p| p.into_inner());
+        if states.0 != minute {
+            *states = (minute, 0);
+        }
+        if states.1 >= oauth::STATES_PER_MINUTE {
+            return false;
+        }
+        states.1 += 1;
+        true
     }
 
     /// The inbox depth for the high-water check: counted at most every [`DEPTH_TTL`], plus the
@@ -132,10 +160,12 @@ impl AppState {
     }
 }
 
-/// One webhook route: the collection it feeds and its declaration.
+/// One webhook route: the collection it feeds, its declaration, and the bodies it may read
+/// at once.
 struct Route {
     source: String,
     webhook: Webhook,
+    bodies: Arc<tokio::sync::Semaphore>,
 }
 
 /// The router: a receiver per declared webhook, the OAuth routes, health and metrics.
@@ -153,6 +183,9 @@ pub fn router(state: AppState) -> Router {
         let route = Arc::new(Route {
             source: name.clone(),
             webhook: webhook.clone(),
+            bodies: Arc::new(tokio::sync::Semaphore::new(
+                state.config().limits.max_bodies_per_route,
+            )),
         });
         app = app.route(
             &webhook.path,
@@ -166,15 +199,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
-/// (R12). The workers are stopped by the caller.
+/// within `limits.drain` (R12); see [`conn`] for the connection limits. The workers are
+/// stopped by the caller.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve(listener, router(state.clone()), state, shutdown).await
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -187,10 +219,11 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 }
 
 fn unavailable() -> Response {
-    let mut r = plain(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the inbox cannot take this delivery now; retry later\n",
-    );
+    retry_later("the inbox cannot take this delivery now; retry later\n")
+}
+
+fn retry_later(text: &'static str) -> Response {
+    let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, text);
     r.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_str(&RETRY_AFTER_SECS.to_string())
@@ -207,10 +240,10 @@ enum BodyError {
 }
 
 /// Reads at most `limit` bytes; stops as soon as the limit is passed, never buffering more.
-async fn read_body(body: Body, limit: u64) -> Result<Bytes, BodyError> {
+async fn read_body(body: Body, limit: u64, expected: u64) -> Result<Bytes, BodyError> {
     let read = async {
         let mut stream = body.into_data_stream();
-        let mut buf: Vec<u8> = Vec::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| BodyError::Broken)?;
             if buf.len() as u64 + chunk.len() as u64 > limit {
@@ -243,7 +276,24 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
         tracing::warn!(source = %route.source, limit, "Refused a delivery over the body limit.");
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "payload too large\n");
     }
-    let bytes = match read_body(body, limit).await {
+    // Admission before a byte of the body is read: a slot among the route's bodies in flight,
+    // and the whole body's size (declared, else the limit) from the unverified-bytes budget.
+    // Both are held until the body is verified or refused.
+    let Ok(_slot) = route.bodies.clone().try_acquire_owned() else {
+        Metrics::bump(&m.rejected_busy);
+        tracing::warn!(source = %route.source, "Too many deliveries are being read on this route; answered 503.");
+        return retry_later("too many deliveries are being received now; retry later\n");
+    };
+    let Some(reserved) = state
+        .0
+        .unverified
+        .take(declared.unwrap_or(limit).min(limit))
+    else {
+        Metrics::bump(&m.rejected_busy);
+        tracing::warn!(source = %route.source, "The memory budget for unverified bodies is spent; answered 503.");
+        return retry_later("too many deliveries are being received now; retry later\n");
+    };
+    let bytes = match read_body(body, limit, declared.unwrap_or(0).min(limit)).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             Metrics::bump(&m.rejected_too_large);
@@ -251,9 +301,13 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "payload too large\n");
         }
         Err(BodyError::Timeout) => {
+            Metrics::bump(&m.rejected_timeout);
             return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow\n");
         }
-        Err(BodyError::Broken) => return plain(StatusCode::BAD_REQUEST, "unreadable body\n"),
+        Err(BodyError::Broken) => {
+            Metrics::bump(&m.rejected_unreadable);
+            return plain(StatusCode::BAD_REQUEST, "unreadable body\n");
+        }
     };
     let query = parts.uri.query();
     let public_uri = match query {
@@ -273,8 +327,17 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
         return plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
     }
     Metrics::bump(&m.verified);
+    drop(reserved);
     let extracted = match extract_events(&route.source, &route.webhook, &bytes) {
         Ok(e) => e,
+        Err(e @ ExtractError::TooManyEvents { .. }) => {
+            Metrics::bump(&m.rejected_too_many_events);
+            tracing::warn!(source = %route.source, error = %e, "Refused a delivery with too many events.");
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too many events in one delivery\n",
+            );
+        }
         Err(e) => {
             Metrics::bump(&m.rejected_invalid);
             tracing::warn!(source = %route.source, error = %e, "Refused a malformed delivery.");

@@ -1,20 +1,98 @@
-//! The OAuth install flow for systems whose auth is OAuth 2: `/oauth/{system}/start` stores a
-//! random single-use `state` and redirects to the consent page; `/oauth/{system}/callback`
-//! consumes the `state` (unknown, expired or replayed → 400), exchanges the code, and the
-//! connector saves the tokens through the state store. The only routes that call out (the
-//! token endpoint); webhook receivers never do.
+//! The OAuth install flow for systems whose auth is OAuth 2, with the operator's authority:
+//! `mapsync oauth-link <system>` stores a single-use, short-lived install link
+//! ([`create_install_link`]); `/oauth/{system}/start?link=…` consumes it (missing, unknown,
+//! used or expired → 403, and nothing is written), stores a random single-use `state` and
+//! redirects to the consent page; `/oauth/{system}/callback` consumes the `state` (unknown,
+//! expired or replayed → 400), exchanges the code, and the connector saves the tokens through
+//! the state store. The only routes that call out (the token endpoint); webhook receivers never
+//! do.
+//!
+//! Links and `state`s are both rows of the store's OAuth-state table (stored as hashes, single
+//! use, with an expiry); the row's `system` field says which it is ([`Purpose`]), so a `state`
+//! seen in a consent URL is never accepted as an install link, nor a link as a `state`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use jiff::Timestamp;
 use serde::Deserialize;
+use url::Url;
 
 use super::AppState;
-use crate::mapping::model::Auth;
-use crate::store::{OAuthState, Secret};
+use crate::mapping::model::{Auth, Mapping};
+use crate::store::{OAuthState, Secret, StateStore, StoreError};
 
-/// How long an install link stays valid.
+/// How long a `state` (from `/start` to the callback) stays valid.
 const STATE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
+/// How long an install link from `mapsync oauth-link` stays valid.
+pub const LINK_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// At most this many `state` rows are written per minute, whoever asks (each needs a link, so
+/// this only bounds a leaked-link storm).
+pub(super) const STATES_PER_MINUTE: u32 = 30;
+
+/// What an OAuth-state row is for, encoded in its `system` field as `<kind>:<system>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// An install link minted by the operator: may start one install.
+    Link,
+    /// A `state` sent to the consent page: may finish one install.
+    Callback,
+}
+
+impl Purpose {
+    fn tag(self, system: &str) -> String {
+        match self {
+            Purpose::Link => format!("install-link:{system}"),
+            Purpose::Callback => format!("install:{system}"),
+        }
+    }
+}
+
+/// Why an install link could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallLinkError {
+    /// The mapping declares no system of that name with OAuth 2 auth.
+    #[error(
+        "no system named `{0}` installs with OAuth in this mapping; name a system whose auth is oauth2"
+    )]
+    NotOAuth(String),
+    /// The store could not keep the link.
+    #[error("the state store could not keep the install link: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Mints a single-use install link for `system`, valid for [`LINK_TTL`] from `now`:
+/// `<public_url>/oauth/<system>/start?link=<256 random bits>`. Only its hash is stored.
+pub fn create_install_link(
+    store: &dyn StateStore,
+    mapping: &Mapping,
+    system: &str,
+    public_url: &Url,
+    now: Timestamp,
+) -> Result<String, InstallLinkError> {
+    if !matches!(
+        mapping.systems.get(system).and_then(|s| s.auth.as_ref()),
+        Some(Auth::OAuth2(_))
+    ) {
+        return Err(InstallLinkError::NotOAuth(system.to_string()));
+    }
+    let value = nonce();
+    store.create_oauth_state(
+        &OAuthState {
+            nonce: Secret::new(value.clone()),
+            system: Purpose::Link.tag(system),
+            pkce_verifier: None,
+            expires_at: now.saturating_add(LINK_TTL).unwrap_or(now),
+        },
+        now,
+    )?;
+    Ok(format!(
+        "{}/oauth/{system}/start?link={value}",
+        public_url.as_str().trim_end_matches('/')
+    ))
+}
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
     let esc = |s: &str| {
@@ -60,8 +138,28 @@ fn nonce() -> String {
     )
 }
 
-/// `GET /oauth/{system}/start`: 302 to the consent page.
-pub(super) async fn start(State(state): State<AppState>, Path(system): Path<String>) -> Response {
+/// The start route's query.
+#[derive(Debug, Deserialize)]
+pub(super) struct StartQuery {
+    link: Option<String>,
+}
+
+fn forbidden(state: &AppState) -> Response {
+    super::Metrics::bump(&state.metrics().rejected_oauth);
+    page(
+        StatusCode::FORBIDDEN,
+        "Install link needed",
+        "Starting an install needs a fresh link from the operator: run `mapsync oauth-link <system>` and open the link it prints within 15 minutes.",
+    )
+}
+
+/// `GET /oauth/{system}/start?link=…`: consumes the operator's install link, then 302 to the
+/// consent page. Without a valid link: 403, and nothing is stored.
+pub(super) async fn start(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let connector = state.config().connectors.get(&system);
     let (true, Some(connector)) = (is_oauth(&state, &system), connector) else {
         return page(
@@ -70,10 +168,40 @@ pub(super) async fn start(State(state): State<AppState>, Path(system): Path<Stri
             "No system of this mapping installs with OAuth under this name.",
         );
     };
+    let Some(link) = q.link.filter(|l| !l.is_empty() && l.len() <= 128) else {
+        return forbidden(&state);
+    };
+    if !state.take_state_budget() {
+        super::Metrics::bump(&state.metrics().rejected_oauth);
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Try again",
+            "Too many installs were started this minute; try again in a minute.",
+        );
+    }
+    let store = state.config().store.clone();
+    let at = state.config().clock.now();
+    let consumed =
+        tokio::task::spawn_blocking(move || store.consume_oauth_state(&Secret::new(link), at))
+            .await;
+    match consumed {
+        Ok(Ok(Some(c))) if c.system == Purpose::Link.tag(&system) => {}
+        Ok(Ok(_)) => {
+            tracing::warn!(system = %system, "Refused an OAuth start without a valid install link.");
+            return forbidden(&state);
+        }
+        _ => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "The state store is not available.",
+            );
+        }
+    }
     let value = nonce();
     let record = OAuthState {
         nonce: Secret::new(value.clone()),
-        system: system.clone(),
+        system: Purpose::Callback.tag(&system),
         pkce_verifier: None,
         expires_at: state
             .config()
@@ -153,8 +281,9 @@ pub(super) async fn callback(
         }
     };
     match consumed {
-        Some(c) if c.system == system => {}
+        Some(c) if c.system == Purpose::Callback.tag(&system) => {}
         _ => {
+            super::Metrics::bump(&state.metrics().rejected_oauth);
             tracing::warn!(system = %system, "Refused an OAuth callback with an unknown, expired or used state.");
             return page(
                 StatusCode::BAD_REQUEST,

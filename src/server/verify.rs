@@ -277,7 +277,7 @@ mod tests {
 
     use super::*;
 
-    // The vectors of shared/reference/apis.md §2.11 (signatures v1 and v3).
+    // The vectors of examples/sandbox/FIDELITY.md §2.11 (signatures v1 and v3).
     const SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
     const BODY: &str = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
 

@@ -71,6 +71,26 @@ pub enum StoreError {
         attempted: i64,
     },
 
+    /// A fenced write whose claim no longer holds: its lease ran out and another holder took the
+    /// records over, or the claim was ended. Nothing of the write was recorded.
+    #[error(
+        "the claim {token} on these records was lost (its lease ran out and another worker took \
+         them over, or it was ended), so nothing was recorded; the new holder works the records \
+         again"
+    )]
+    ClaimLost { token: i64 },
+
+    /// A process lock is held by another process on the same state store.
+    #[error(
+        "another mapsync process holds the `{lock}` lock on the state store {location}; wait for \
+         it to finish or stop it, or use another state file with --state"
+    )]
+    LockHeld { location: String, lock: String },
+
+    /// A lock file next to the state file cannot be created or locked.
+    #[error("cannot lock {location}: {detail}; check that the state file's directory is writable")]
+    Io { location: String, detail: String },
+
     /// No run has this id (in this pair).
     #[error("no sync run {run_id} (in this pair); this is a bug in mapsync, please report it")]
     RunNotFound { run_id: String },

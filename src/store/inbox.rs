@@ -7,6 +7,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::store::claim::{ClaimScope, RecordClaim};
+
 /// One event of a delivery, as the receiver stores it before answering 2xx.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxEvent {
@@ -29,14 +31,30 @@ pub struct InsertSummary {
     pub duplicates: u32,
 }
 
-/// Who claims work and for how long.
+/// Who claims work, for how long, and how its records map to pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     /// A name for the worker, unique among live workers (e.g. a UUID per worker task).
     pub worker: String,
-    /// How long the claim holds; after that another worker may take the record (the first one
-    /// is presumed dead).
+    /// How long the claim holds unless renewed; after that another worker may take the record
+    /// (the first one is presumed dead).
     pub duration: Duration,
+    /// The pair and side of each inbox source's records, so the claim covers a record's linked
+    /// counterpart too (one pair, one worker). A source not listed here is claimed by its
+    /// record key alone, under the pair `""` and the key `<source>:<record key>` on the home
+    /// side.
+    pub scopes: Vec<ClaimScope>,
+}
+
+impl Lease {
+    /// A lease for `worker` lasting `duration`, with no scopes.
+    pub fn new(worker: impl Into<String>, duration: Duration) -> Lease {
+        Lease {
+            worker: worker.into(),
+            duration,
+            scopes: Vec::new(),
+        }
+    }
 }
 
 /// A pending event handed to a worker with its claim.
@@ -48,14 +66,14 @@ pub struct ClaimedEvent {
     pub received_at: Timestamp,
 }
 
-/// One record key claimed by one worker. No other worker gets this record until the claim is
-/// acked, retried, dead-lettered or its lease runs out.
+/// One record key claimed by one worker. No other worker gets this record, nor its linked
+/// counterpart, until the claim is acked, retried, dead-lettered or its lease runs out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxClaim {
     pub source: String,
     pub record_key: String,
-    pub worker: String,
-    pub lease_until: Timestamp,
+    /// The record claim that holds the work (its token fences the worker's commits).
+    pub claim: RecordClaim,
     /// When the record first became dirty since it was last processed.
     pub dirty_since: Timestamp,
     /// Failed attempts so far for this record.
@@ -73,6 +91,10 @@ pub struct RetryLater {
     pub error: String,
     pub next_attempt_at: Timestamp,
     pub at: Timestamp,
+    /// True: the attempt failed and counts toward the dead letter (`attempts` grows by one).
+    /// False: the record could not be worked yet (a record it must be claimed with is held
+    /// elsewhere) and waits without using up an attempt.
+    pub failed: bool,
 }
 
 /// A dead letter to add directly (e.g. a sync's delete refused by the API, E6).

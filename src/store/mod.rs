@@ -3,12 +3,14 @@
 //! [`SqliteStore`] the embedded implementation, [`PostgresStore`] the shared one. Only this module writes SQL; it never knows
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
+mod claim;
 mod commit;
 mod error;
 mod inbox;
 mod intent;
 mod ledger;
 mod link;
+mod lock;
 mod outcome;
 mod postgres;
 mod run;
@@ -17,11 +19,14 @@ mod snapshot;
 mod sqlite;
 mod token;
 
+use std::time::Duration;
+
 use jiff::Timestamp;
 
 use crate::mapping::{Direction, Side};
 
-pub use commit::{PageCommit, RunCheckpoint};
+pub use claim::{ClaimKey, ClaimScope, RecordClaim};
+pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
 pub use error::{StoreError, StoreResult};
 pub use inbox::{
     ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
@@ -33,6 +38,7 @@ pub use ledger::{
     ValueHash,
 };
 pub use link::{Link, LinkCounts, LinkQuery, LinkState};
+pub use lock::ProcessLock;
 pub use outcome::{Outcome, OutcomeKind, OutcomeRecord};
 pub use postgres::{DEFAULT_SCHEMA, PostgresConfig, PostgresStore};
 pub use run::{Checkpoint, Run, RunEnd, RunStart, RunState};
@@ -135,9 +141,53 @@ pub trait StateStore: Send + Sync {
     fn latest_run(&self, pair: &str, direction: Direction) -> StoreResult<Option<Run>>;
     fn finish_run(&self, run_id: &str, end: &RunEnd) -> StoreResult<()>;
     /// Applies a whole page commit in one transaction: all of it or none of it. Fails with
+    /// `ClaimLost` (and applies nothing) if a token of `commit.fence` no longer holds, and with
     /// `CheckpointBackwards` (and applies nothing) if the checkpoint's page is lower than the
-    /// stored one.
-    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<()>;
+    /// stored one. A link whose record is linked elsewhere meanwhile is not an error: it is set
+    /// aside with its record's ledger, its record's outcome becomes a conflict, and the report
+    /// lists it (see [`CommitReport`]).
+    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<CommitReport>;
+
+    // Claims (one pair, one worker) and process locks.
+
+    /// Claims records for `holder`, each request on its own, in one transaction. A request
+    /// covers its record and, when the store holds a link for it (in any state), the linked
+    /// counterpart. It is granted (all of its keys, under a new token never used before, with
+    /// `lease_until = at + lease`) unless one of its keys belongs to another claim whose
+    /// `lease_until` is after `at`. A claim in the way whose lease has run out is taken over:
+    /// deleted with all of its keys, so its token no longer holds. Returns, per request and in
+    /// order, the claim, or `None` when it is busy (nothing of that request changed).
+    fn claim_records(
+        &self,
+        pair: &str,
+        holder: &str,
+        records: &[ClaimKey],
+        lease: Duration,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Option<RecordClaim>>>;
+    /// Adds records (and, as in `claim_records`, their linked counterparts) to a claim that
+    /// still holds, under the same rule and in one transaction; its lease is unchanged. On
+    /// success `claim.keys` lists the new keys too. False, and nothing changed, if the claim no
+    /// longer holds or another claim with a lease after `at` holds one of the records.
+    fn extend_claim(
+        &self,
+        claim: &mut RecordClaim,
+        records: &[ClaimKey],
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// The heartbeat: sets the claim's `lease_until` to `at + lease`. False if the claim no
+    /// longer holds (taken over or ended); its holder must then stop and write nothing more.
+    fn renew_claim(&self, token: i64, lease: Duration, at: Timestamp) -> StoreResult<bool>;
+    /// Whether the claim still holds: it was neither taken over nor ended. A claim whose lease
+    /// ran out still holds until another holder takes it over.
+    fn claim_held(&self, token: i64) -> StoreResult<bool>;
+    /// Ends claims (with all of their keys); tokens that no longer hold are ignored.
+    fn release_claims(&self, tokens: &[i64]) -> StoreResult<()>;
+    /// Takes the process lock `name` (letters, digits, `-` and `_`) on this store for as long as
+    /// the returned guard lives; a process that dies releases it at once. Fails with `LockHeld`
+    /// (naming the store) if another process, or another guard of this one, holds it. Used for
+    /// one `serve` per store and one full sync per pair and direction.
+    fn lock(&self, name: &str) -> StoreResult<ProcessLock>;
 
     // OAuth.
 
@@ -158,26 +208,35 @@ pub trait StateStore: Send + Sync {
     /// Stores events in one transaction; an event whose dedup key is already stored is
     /// counted as a duplicate and not stored again.
     fn inbox_insert(&self, events: &[InboxEvent], at: Timestamp) -> StoreResult<InsertSummary>;
-    /// Claims the record key that has waited longest and is due, with its pending events.
+    /// Claims the record key that has waited longest and is due, with its pending events, in
+    /// one transaction: the work is taken together with a record claim (as `claim_records`
+    /// does, for `lease.worker` and `lease.duration`) on the record and its linked counterpart,
+    /// the pair and side coming from `lease.scopes`. A due record whose claim is busy (another
+    /// holder works it or its counterpart) is passed over, and waits, without counting an
+    /// attempt; the next due one is tried. A record whose previous claim was ended or taken
+    /// over counts that interrupted attempt.
     fn inbox_claim(&self, lease: &Lease, at: Timestamp) -> StoreResult<Option<InboxClaim>>;
-    /// The claimed events are done. False if the claim was lost (its lease ran out and another
-    /// worker took the record).
+    /// The claimed events are done; ends the claim. False, and nothing changed, if the claim no
+    /// longer holds (its lease ran out and another worker took the record, or it was ended).
     fn inbox_ack(&self, claim: &InboxClaim, at: Timestamp) -> StoreResult<bool>;
-    /// Releases the claim for another attempt at `retry.next_attempt_at`. False if the claim
-    /// was lost.
+    /// Ends the claim and puts the record back for another attempt at
+    /// `retry.next_attempt_at`. False if the claim no longer holds.
     fn inbox_retry(&self, claim: &InboxClaim, retry: &RetryLater) -> StoreResult<bool>;
-    /// Moves the claimed events to the dead letters. False if the claim was lost.
+    /// Moves the claimed events to the dead letters; ends the claim. False if the claim no
+    /// longer holds.
     fn inbox_dead_letter(
         &self,
         claim: &InboxClaim,
         error: &str,
         at: Timestamp,
     ) -> StoreResult<bool>;
-    /// Ends every lease now: called by `mapsync serve` at startup, when no worker of this
-    /// process holds anything yet, so records held by a process that died (kill -9, power
-    /// loss) are taken over at once instead of when their lease runs out. The next claim counts
-    /// the interrupted attempt. Returns how many claims were ended. Only for a store that is not
-    /// [`shared`](StateStore::shared): on a shared one, other instances hold live claims.
+    /// Ends every claim that holds inbox work now: called by `mapsync serve` at startup, under
+    /// its `serve` lock and before any worker of this process holds anything, so records held
+    /// by a `serve` that died (kill -9, power loss) are taken over at once instead of when their
+    /// lease runs out. Claims not holding inbox work (a running `sync`'s) are left alone. The
+    /// next claim counts the interrupted attempt. Returns how many claims were ended.
+    /// Only for a store that is not [`shared`](StateStore::shared): there, other instances
+    /// hold live claims (see `inbox_end_leases_of`).
     fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
     /// Ends the leases held by the workers of one instance (worker names `<instance>:…`): called
     /// by `serve` at start on a shared store, so a restarted instance takes over at once what

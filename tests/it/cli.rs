@@ -25,6 +25,7 @@ fn top_level_help_lists_every_command() {
           schema        Print the JSON Schema of mapping files, for editors (or, with --markdown, the reference)
           setup         Converge custom fields and webhook subscriptions on both systems
           serve         Receive webhooks and process them durably
+          oauth-link    Print a single-use OAuth install link for a system (valid 15 minutes)
           status        Show the inbox depth, dead letters, the last sync per direction and the links
           dead-letters  List, retry or drop dead letters (events that failed for good)
           sync          Run a full sync in one direction, resumably

@@ -397,3 +397,216 @@ proptest! {
         prop_assert_eq!(&back["name"], &json!("A B"));
     }
 }
+
+/// Merges a write into a fields object (nested objects merged, everything else replaced).
+fn merge_into(fields: &mut Value, write: &Value) {
+    match (fields, write) {
+        (Value::Object(f), Value::Object(w)) => {
+            for (k, v) in w {
+                match f.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_into(existing, v)
+                    }
+                    _ => {
+                        f.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (f, w) => *f = w.clone(),
+    }
+}
+
+/// The sides of one linked pair and the ledger's base for each, as the runner keeps them.
+struct World {
+    home: Value,
+    external: Value,
+    home_base: Shadow,
+    external_base: Shadow,
+}
+
+impl World {
+    fn fields_mut(&mut self, side: Side) -> &mut Value {
+        match side {
+            Side::Home => &mut self.home,
+            Side::External => &mut self.external["properties"],
+        }
+    }
+
+    /// One sync in `dir`: plan, write the target, write back to the source, and remember what
+    /// the runner's commit remembers. Returns true when anything was written to either side.
+    fn sync(&mut self, e: &Engine<'_>) -> bool {
+        let dir = e.direction();
+        let (src, tgt) = (dir.source(), dir.target());
+        let (source, target) = match src {
+            Side::Home => (self.home.clone(), self.external.clone()),
+            Side::External => (self.external.clone(), self.home.clone()),
+        };
+        let (sb, tb) = match src {
+            Side::Home => (self.home_base.clone(), self.external_base.clone()),
+            Side::External => (self.external_base.clone(), self.home_base.clone()),
+        };
+        let target_id = match tgt {
+            Side::Home => URI.to_string(),
+            Side::External => "1".to_string(),
+        };
+        let plan = e.plan(
+            &source,
+            found(&target_id, &target),
+            &PlanContext {
+                now: NOW,
+                source_shadow: Some(&sb),
+                target_shadow: Some(&tb),
+                source_deleted: false,
+            },
+        );
+        let mut wrote = false;
+        if let Some(w) = &plan.write {
+            merge_into(self.fields_mut(tgt), w);
+            wrote = true;
+        }
+        if let Some(back) = e.writeback(
+            &plan,
+            WriteOutcome::Done {
+                target_id: &target_id,
+            },
+            NOW,
+        ) {
+            merge_into(self.fields_mut(src), &back);
+            wrote = true;
+        }
+        if matches!(
+            plan.kind,
+            PlanKind::Create | PlanKind::Update | PlanKind::Unchanged
+        ) {
+            let (s, t) = match src {
+                Side::Home => (&mut self.home_base, &mut self.external_base),
+                Side::External => (&mut self.external_base, &mut self.home_base),
+            };
+            s.overlay(&plan.source_shadow);
+            t.overlay(&plan.target_shadow);
+        }
+        wrote
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn word() -> impl Strategy<Value = String> {
+    "[A-Z][a-z]{1,5}"
+}
+
+fn words() -> impl Strategy<Value = String> {
+    prop::collection::vec(word(), 1..4).prop_map(|w| w.join(" "))
+}
+
+fn addresses() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec("[a-z]{1,5}@[a-z]{1,5}\\.com", 0..3)
+}
+
+fn phones() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec("[0-9]{3,6}", 0..3)
+}
+
+/// An edit to one side's three groups: `None` leaves a group alone.
+type Edit = (Option<String>, Option<Vec<String>>, Option<Vec<String>>);
+
+fn edit() -> impl Strategy<Value = Edit> {
+    (
+        prop::option::of(words()),
+        prop::option::of(addresses()),
+        prop::option::of(phones()),
+    )
+}
+
+const POLICIES: [&str; 4] = ["newest", "home", "external", "report"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Three-way merge over random (base, home edit, external edit) triples: after an outbound
+    /// then an inbound sync, every group changed on one side only holds that side's values on
+    /// both sides, every group is equal on both sides (unless `report` holds it for a person),
+    /// and a second round writes nothing.
+    #[test]
+    fn one_sync_each_way_merges_every_edit(
+        base in (words(), addresses(), phones()),
+        home_edit in edit(),
+        external_edit in edit(),
+        policy in 0..4usize,
+    ) {
+        let mut m = reference();
+        let raw: RawMapping = serde_saphyr::from_str(&include_str!("../../mappings/hubspot.yaml")
+            .replace("conflicts: newest", &format!("conflicts: {}", POLICIES[policy]))).unwrap();
+        m.pair.conflicts = compile(&raw, &Env::from_map::<&str, &str>([]), EnvMode::Lenient)
+            .mapping.expect("compiles").pair.conflicts;
+        let (o, i) = (Engine::new(&m, Direction::Outbound), Engine::new(&m, Direction::Inbound));
+        let c0 = customer(&base.0, &strs(&base.1), &strs(&base.2));
+        // The base: the customer created as a contact, linked both ways.
+        let create = o.plan(&c0, Target::None, &ctx());
+        let mut w = World {
+            home: c0.clone(),
+            external: contact("1", create.write.clone().unwrap()),
+            home_base: create.source_shadow.clone(),
+            external_base: create.target_shadow.clone(),
+        };
+        let back = o.writeback(&create, WriteOutcome::Done { target_id: "1" }, NOW).unwrap();
+        merge_into(&mut w.home, &back);
+        // The edits, each side in its own form.
+        let before = w.home.clone();
+        if let Some(n) = &home_edit.0 { w.home["name"] = json!(n); }
+        if let Some(e) = &home_edit.1 { w.home["emails"] = json!(e); }
+        if let Some(p) = &home_edit.2 { w.home["numbers"] = json!(p); }
+        let edited_home = w.home.clone();
+        let ext_form = |name: Option<&String>, emails: Option<&Vec<String>>, phones: Option<&Vec<String>>| {
+            let c = customer(name.map_or("X", |s| s), &strs(emails.map_or(&[][..], |v| v)), &strs(phones.map_or(&[][..], |v| v)));
+            o.plan(&c, Target::None, &ctx()).write.unwrap()
+        };
+        let props = ext_form(external_edit.0.as_ref(), external_edit.1.as_ref(), external_edit.2.as_ref());
+        let groups: [(&str, &[&str]); 3] = [
+            ("name", &["firstname", "lastname"]),
+            ("emails", &["email", "tte_customer_secondary_emails"]),
+            ("numbers", &["phone", "tte_customer_secondary_phone"]),
+        ];
+        let ext_edits = [external_edit.0.is_some(), external_edit.1.is_some(), external_edit.2.is_some()];
+        for ((_, fields), on) in groups.iter().zip(ext_edits) {
+            if on {
+                for f in *fields {
+                    w.external["properties"][*f] = props[*f].clone();
+                }
+            }
+        }
+        let edited_external = w.external.clone();
+        // Which groups each side really changed (an edit may give the same value back).
+        let home_keys = ["name", "emails", "numbers"];
+        let home_changed: Vec<bool> = home_keys.iter().map(|k| !same(before.get(*k), edited_home.get(*k))).collect();
+        let in_home_form = |contact: &Value| i.plan(contact, Target::None, &ctx()).write.unwrap();
+        let ext_before = in_home_form(&contact("1", create.write.clone().unwrap()));
+        let ext_after = in_home_form(&edited_external);
+        let ext_changed: Vec<bool> = home_keys.iter().map(|k| !same(ext_before.get(*k), ext_after.get(*k))).collect();
+
+        w.sync(&o);
+        w.sync(&i);
+
+        let home_now = w.home.clone();
+        let ext_now = in_home_form(&w.external);
+        for (g, k) in home_keys.iter().enumerate() {
+            let reported = POLICIES[policy] == "report" && home_changed[g] && ext_changed[g]
+                && !same(edited_home.get(*k), ext_after.get(*k));
+            if !reported {
+                prop_assert!(same(home_now.get(*k), ext_now.get(*k)), "{k}: home {:?} external {:?}", home_now.get(*k), ext_now.get(*k));
+            }
+            if home_changed[g] && !ext_changed[g] {
+                prop_assert!(same(home_now.get(*k), edited_home.get(*k)), "{k}: the home edit was lost");
+            }
+            if ext_changed[g] && !home_changed[g] {
+                prop_assert!(same(home_now.get(*k), ext_after.get(*k)), "{k}: the external edit was lost: {:?} vs {:?}", home_now.get(*k), ext_after.get(*k));
+            }
+        }
+        // A second round writes nothing, either way.
+        prop_assert!(!w.sync(&o), "the second outbound sync wrote");
+        prop_assert!(!w.sync(&i), "the second inbound sync wrote");
+    }
+}

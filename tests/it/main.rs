@@ -2,6 +2,7 @@
 //! `mapsync` binary in a temporary directory with a cleared environment and pin its exact
 //! stdout, stderr and exit code.
 
+mod api_answers;
 mod cli;
 mod compile_reference;
 mod connector;

@@ -1,6 +1,6 @@
-//! The assumption register of apis.md §4, as the sandbox implements it (`GET /_sandbox/assumptions`).
+//! The assumption register of FIDELITY.md §4, as the sandbox implements it (`GET /_sandbox/assumptions`).
 
-/// The assumption register (apis.md §4) as the sandbox implements it.
+/// The assumption register (FIDELITY.md §4) as the sandbox implements it.
 pub const ASSUMPTIONS: &[(&str, &str)] = &[
     (
         "T-01",

@@ -142,7 +142,7 @@ impl TteRateLimit {
     }
 }
 
-/// Rate limiting of the HubSpot stand-in (apis.md §2.7).
+/// Rate limiting of the HubSpot stand-in (FIDELITY.md §2.7).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HubspotRateLimit {

@@ -442,16 +442,32 @@ impl Demo {
             ));
         }
         let new_customers = sb.customers().len() - customers_before.len();
+        // The contacts a merged customer names in its External ID ("101, 102") are part of
+        // that customer's conflict: none of them becomes a new customer.
+        let named_by_merged: BTreeSet<String> = sb
+            .customers()
+            .into_iter()
+            .filter_map(|cu| cu.custom_fields.get("External ID").cloned())
+            .filter(|ids| ids.contains(','))
+            .flat_map(|ids| {
+                ids.split(',')
+                    .map(|id| id.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let expected_new = seed.live_contacts() - named_by_merged.len();
         r.check(
-            i.code == Some(0) && new_customers == seed.live_contacts() && c["failed"] == 0,
+            i.code == Some(3)
+                && new_customers == expected_new
+                && c["conflicts"].as_u64() == Some(named_by_merged.len() as u64)
+                && c["failed"] == 0,
             format!(
-                "{new_customers} customers created from the seeded contacts; the contacts created by the outbound sync were already in step"
+                "{new_customers} customers created from the seeded contacts; the contacts created by the outbound sync were already in step; the {} contacts the merged customer names are part of its conflict (exit 3)",
+                named_by_merged.len()
             ),
             format!(
-                "inbound sync: exit {:?}, {new_customers} customers created (expected {}), counts {c}\n{}",
-                i.code,
-                seed.live_contacts(),
-                i.stderr
+                "inbound sync: exit {:?}, {new_customers} customers created (expected {expected_new}), counts {c}\n{}",
+                i.code, i.stderr
             ),
         );
 

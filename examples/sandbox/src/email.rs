@@ -1,4 +1,4 @@
-//! The email syntax rule the HubSpot stand-in applies (seed-demo.md §7.1, apis.md H-07).
+//! The email syntax rule the HubSpot stand-in applies (DEMO-2021.md §7.1, FIDELITY.md H-07).
 //!
 //! [H-07] HubSpot does not publish its rule. The sandbox trims, then applies the demo's
 //! py3-validate-email syntax check, so every address the demo's guard accepts is accepted here.

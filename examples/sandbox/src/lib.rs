@@ -9,7 +9,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Behaviour that rests on an assumption carries its id from `apis.md` §4 (`T-nn`, `H-nn`), or
+//! Behaviour that rests on an assumption carries its id from `FIDELITY.md` §4 (`T-nn`, `H-nn`), or
 //! for Pipedrive, inferred from its public documentation, a `P-nn` id, in a comment; `assumptions::ASSUMPTIONS` lists them and `GET /_sandbox/assumptions` serves them.
 
 // Handlers return `Result<_, Response>` / `Result<_, HsError>`; error paths are not hot.

@@ -1,4 +1,4 @@
-//! Rate limiting: HubSpot's rolling 10-second windows and search's 5/s (apis.md §2.7), and the
+//! Rate limiting: HubSpot's rolling 10-second windows and search's 5/s (FIDELITY.md §2.7), and the
 //! 10to8 token bucket [T-14]. Runs on tokio's clock, so a paused clock in tests drives it.
 
 use crate::config::{HubspotRateLimit, TteRateLimit};

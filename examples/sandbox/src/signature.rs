@@ -1,4 +1,4 @@
-//! HubSpot request signatures v1, v2 and v3 (apis.md §2.11), as the sandbox signs deliveries.
+//! HubSpot request signatures v1, v2 and v3 (FIDELITY.md §2.11), as the sandbox signs deliveries.
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};

@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use super::super::model::{
-    BatchOp, Collection, CreateOp, CreatedId, DeleteOp, Exists, ListOp, Method, Paging, ReadOp,
-    System,
+    BatchMatch, BatchOp, Collection, CreateOp, CreatedId, DeleteOp, Exists, ListOp, Method, Paging,
+    ReadOp, RecordResult, System, UpdateOp,
 };
-use super::super::raw::{RawBatchOp, RawCollection, RawCreatedId, RawList, RawPaging, RawRead};
+use super::super::raw::{
+    RawBatchMatch, RawBatchOp, RawCollection, RawCreatedId, RawList, RawPaging, RawRead, RawResult,
+};
 use super::ctx::{Ctx, method_of, ptr};
 use super::webhook::webhook;
 
@@ -101,21 +103,26 @@ pub(crate) fn collection(
                     }
                 }
             };
-            match (request, created_id, exists) {
-                (Some(request), Some(created_id), Some(exists)) => Some(Some(CreateOp {
-                    request,
-                    created_id,
-                    exists,
-                })),
+            let result = opt_result(ctx, &cp, c.result.as_ref());
+            match (request, created_id, exists, result) {
+                (Some(request), Some(created_id), Some(exists), Some(result)) => {
+                    Some(Some(CreateOp {
+                        request,
+                        created_id,
+                        exists,
+                        result,
+                    }))
+                }
                 _ => None,
             }
         }
     };
     let update = match &raw.update {
         None => Some(None),
-        Some(u) => ctx
-            .request(
-                &ptr(&p, &["update"]),
+        Some(u) => {
+            let up = ptr(&p, &["update"]);
+            let request = ctx.request(
+                &up,
                 u.method,
                 Method::Patch,
                 &u.path,
@@ -124,13 +131,19 @@ pub(crate) fn collection(
                 u.body.as_ref(),
                 &["id", "mapped_fields"],
                 &["fields"],
-            )
-            .map(Some),
+            );
+            let result = opt_result(ctx, &up, u.result.as_ref());
+            Some(Some(UpdateOp {
+                request: request?,
+                result: result?,
+            }))
+        }
     };
     let delete = match &raw.delete {
         None => Some(None),
-        Some(d) => ctx
-            .request(
+        Some(d) => {
+            let result = opt_result(ctx, &ptr(&p, &["delete"]), d.result.as_ref());
+            ctx.request(
                 &ptr(&p, &["delete"]),
                 d.method,
                 Method::Delete,
@@ -141,13 +154,16 @@ pub(crate) fn collection(
                 &["id", "force"],
                 &[],
             )
-            .map(|request| {
+            .zip(result)
+            .map(|(request, result)| {
                 Some(DeleteOp {
                     request,
                     missing: d.missing.clone().unwrap_or_else(|| vec![404]),
                     refused: d.refused.clone(),
+                    result,
                 })
-            }),
+            })
+        }
     };
     let batch_create = match raw.batch.as_ref().and_then(|b| b.create.as_ref()) {
         None => Some(None),
@@ -240,6 +256,8 @@ pub(crate) fn list(ctx: &mut Ctx, p: &str, raw: &RawList, vars: &[&str]) -> Opti
         records: records?,
         paging: paging?,
         total: total?,
+        no_records: raw.no_records.clone(),
+        no_records_when_empty: raw.no_records_when_empty.unwrap_or(false),
     })
 }
 
@@ -262,6 +280,7 @@ pub(crate) fn read(ctx: &mut Ctx, p: &str, raw: &RawRead, vars: &[&str]) -> Opti
     Some(ReadOp {
         request: request?,
         missing: raw.missing.clone().unwrap_or_else(|| vec![404]),
+        missing_when_empty: raw.missing_when_empty.unwrap_or(false),
         record: record?,
     })
 }
@@ -274,6 +293,18 @@ fn batch(ctx: &mut Ctx, p: &str, raw: &RawBatchOp) -> Option<BatchOp> {
     let errors = ctx.opt_json_path(&ptr(p, &["errors"]), raw.errors.as_ref());
     let error_key = ctx.opt_json_path(&ptr(p, &["error_key"]), raw.error_key.as_ref());
     let error_message = ctx.opt_json_path(&ptr(p, &["error_message"]), raw.error_message.as_ref());
+    let success = match &raw.success {
+        None => Some(None),
+        Some(e) => ctx
+            .expr(&ptr(p, &["success"]), e, &["result", "status"])
+            .map(Some),
+    };
+    let result_id = ctx.opt_json_path(&ptr(p, &["result_id"]), raw.result_id.as_ref());
+    let match_by = match raw.match_by {
+        Some(RawBatchMatch::Position) => BatchMatch::Position,
+        Some(RawBatchMatch::Key) | None => BatchMatch::Key,
+    };
+    batch_checks(ctx, p, raw, match_by);
     Some(BatchOp {
         method: raw.method.map(method_of).unwrap_or(Method::Post),
         path: path?,
@@ -281,8 +312,67 @@ fn batch(ctx: &mut Ctx, p: &str, raw: &RawBatchOp) -> Option<BatchOp> {
         body: body?,
         item: item?,
         results: results?,
+        match_by,
+        success: success?,
+        result_id: result_id?,
+        partial: raw.partial.clone(),
         errors: errors?,
         error_key: error_key?,
         error_message: error_message?,
     })
+}
+
+/// A write's `result`, when declared (`Some(None)` when not; `None` after an error).
+fn opt_result(ctx: &mut Ctx, op: &str, raw: Option<&RawResult>) -> Option<Option<RecordResult>> {
+    let Some(raw) = raw else {
+        return Some(None);
+    };
+    let p = ptr(op, &["result"]);
+    let path = ctx.json_path(&ptr(&p, &["path"]), &raw.path);
+    let success = match &raw.success {
+        None => Some(None),
+        Some(e) => ctx
+            .expr(&ptr(&p, &["success"]), e, &["result", "status"])
+            .map(Some),
+    };
+    let message = ctx.opt_json_path(&ptr(&p, &["message"]), raw.message.as_ref());
+    Some(Some(RecordResult {
+        path: path?,
+        success: success?,
+        message: message?,
+    }))
+}
+
+/// Rejects batch declarations whose answers cannot be matched to their inputs.
+fn batch_checks(ctx: &mut Ctx, p: &str, raw: &RawBatchOp, match_by: BatchMatch) {
+    if match_by == BatchMatch::Key && raw.error_key.is_none() {
+        let declared = [
+            ("errors", raw.errors.is_some()),
+            ("success", raw.success.is_some()),
+        ];
+        for (what, _) in declared.into_iter().filter(|(_, set)| *set) {
+            ctx.error(
+                "unmatched-batch",
+                ptr(p, &[what]),
+                format!(
+                    "the batch declares `{what}` but no way to tell which input a failure is \
+                     about: a refused input could never be told apart from the ones written"
+                ),
+                "add `error_key` (a JSONPath to the input's `key` inside an error or result), or \
+                 `match: position` when the API answers in input order",
+            );
+        }
+    }
+    for (i, s) in raw.partial.iter().enumerate() {
+        if !(400..500).contains(s) {
+            ctx.error(
+                "bad-status",
+                ptr(p, &["partial", &i.to_string()]),
+                format!(
+                    "`partial` lists error statuses (4xx) that still report each input, not {s}"
+                ),
+                "2xx answers are always read per input; 5xx answers are retried",
+            );
+        }
+    }
 }

@@ -150,6 +150,8 @@ pub(crate) fn pair(
                 outbound,
                 inbound,
                 lossless,
+                one_way,
+                conflicts: g.conflicts.map(conflict_policy),
             }),
             _ => groups = None,
         }
@@ -241,12 +243,9 @@ pub(crate) fn pair(
         Some(RawDeletePolicy::Unlink) => DeletePolicy::Unlink,
         Some(RawDeletePolicy::Ignore) | None => DeletePolicy::Ignore,
     };
-    let conflicts = match raw.conflicts {
-        None | Some(RawConflictPolicy::Newest) => ConflictPolicy::Newest,
-        Some(RawConflictPolicy::Home) => ConflictPolicy::Home,
-        Some(RawConflictPolicy::External) => ConflictPolicy::External,
-        Some(RawConflictPolicy::Report) => ConflictPolicy::Report,
-    };
+    let conflicts = raw
+        .conflicts
+        .map_or(ConflictPolicy::Newest, conflict_policy);
     if !refs_ok {
         return None;
     }
@@ -270,6 +269,21 @@ pub(crate) fn pair(
         },
         conflicts,
     })
+}
+
+fn conflict_policy(raw: RawConflictPolicy) -> ConflictPolicy {
+    ConflictPolicy::from(raw)
+}
+
+impl From<RawConflictPolicy> for ConflictPolicy {
+    fn from(raw: RawConflictPolicy) -> ConflictPolicy {
+        match raw {
+            RawConflictPolicy::Newest => ConflictPolicy::Newest,
+            RawConflictPolicy::Home => ConflictPolicy::Home,
+            RawConflictPolicy::External => ConflictPolicy::External,
+            RawConflictPolicy::Report => ConflictPolicy::Report,
+        }
+    }
 }
 
 /// A link or status field must not also be a mapped field on the same side.

@@ -44,6 +44,19 @@ pub(crate) fn system(ctx: &mut Ctx, name: &str, raw: &RawSystem) -> Option<Syste
     }
     let mut error_rules = Vec::new();
     for (i, r) in raw.errors.iter().enumerate() {
+        if (200..300).contains(&r.status) && r.body_matches.is_none() {
+            ctx.error(
+                "bad-status",
+                ptr(&p, &["errors", &i.to_string(), "status"]),
+                format!(
+                    "an error rule for {} without `body_matches` would make every {} answer a \
+                     failure",
+                    r.status, r.status
+                ),
+                "add `body_matches` with a pattern only a refusal's body matches, e.g. \
+                 `\"status\":\"error\"`",
+            );
+        }
         let body_matches = match &r.body_matches {
             None => None,
             Some(src) => {

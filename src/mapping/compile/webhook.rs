@@ -46,6 +46,12 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
             .template(&ptr(p, &["record_id_template"]), t, &["value"])
             .map(Some),
     };
+    let record_id_pattern = match &raw.record_id_pattern {
+        None => Some(None),
+        Some(r) => ctx
+            .regex(&ptr(p, &["record_id_pattern"]), &format!("^(?:{r})$"))
+            .map(Some),
+    };
     let kind = ctx.opt_json_path(&ptr(p, &["kind"]), raw.kind.as_ref());
     let occurred_at = ctx.opt_json_path(&ptr(p, &["occurred_at"]), raw.occurred_at.as_ref());
     let ours = match &raw.ours {
@@ -55,6 +61,7 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
     Some(Webhook {
         path: raw.path.clone(),
         max_body: raw.max_body.map(|b| b.0).unwrap_or(1024 * 1024),
+        max_events: raw.max_events,
         verify: verify?,
         events: events?,
         event_id: event_id?,
@@ -62,6 +69,7 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
         record_id: record_id?,
         record_id_template: record_id_template?,
         record_id_prefix: raw.record_id_prefix.clone(),
+        record_id_pattern: record_id_pattern?,
         kind: kind?,
         occurred_at: occurred_at?,
         actions: raw

@@ -70,7 +70,7 @@ pub struct Collection {
     /// How to create.
     pub create: Option<CreateOp>,
     /// How to update.
-    pub update: Option<Request>,
+    pub update: Option<UpdateOp>,
     /// How to delete.
     pub delete: Option<DeleteOp>,
     /// Batch create.
@@ -119,6 +119,10 @@ pub struct ListOp {
     pub paging: Paging,
     /// Where the total number of records is, if reported.
     pub total: Option<JsonPath>,
+    /// Statuses meaning "no (more) records".
+    pub no_records: Vec<u16>,
+    /// A 2xx answer with an empty body means "no (more) records".
+    pub no_records_when_empty: bool,
 }
 
 /// Paging styles.
@@ -169,6 +173,8 @@ pub struct ReadOp {
     pub request: Request,
     /// Statuses that mean "does not exist".
     pub missing: Vec<u16>,
+    /// A 2xx answer with an empty body means "does not exist".
+    pub missing_when_empty: bool,
     /// Where the record is in the response.
     pub record: JsonPath,
 }
@@ -182,6 +188,17 @@ pub struct CreateOp {
     pub created_id: CreatedId,
     /// An answer that names an existing duplicate.
     pub exists: Option<Exists>,
+    /// Where the record's own result is in a 2xx answer.
+    pub result: Option<RecordResult>,
+}
+
+/// How to update a record.
+#[derive(Debug, Clone)]
+pub struct UpdateOp {
+    /// The request (templates over `id` and `fields`).
+    pub request: Request,
+    /// Where the record's own result is in a 2xx answer.
+    pub result: Option<RecordResult>,
 }
 
 /// Where a created record's id is.
@@ -224,6 +241,8 @@ pub struct DeleteOp {
     pub missing: Vec<u16>,
     /// Statuses by which the API refuses.
     pub refused: Vec<u16>,
+    /// Where the record's own result is in a 2xx answer.
+    pub result: Option<RecordResult>,
 }
 
 /// A batch operation.
@@ -241,10 +260,104 @@ pub struct BatchOp {
     pub item: JsonTemplate,
     /// Where the result records are.
     pub results: JsonPath,
+    /// How results are matched to inputs.
+    pub match_by: BatchMatch,
+    /// When one result is a success (over `result` and `status`); `None`: always.
+    pub success: Option<Expr>,
+    /// Inside a successful result, the record's id; `None`: the collection's `id` path.
+    pub result_id: Option<JsonPath>,
+    /// Error statuses whose answer still reports each input.
+    pub partial: Vec<u16>,
     /// Where per-input errors are.
     pub errors: Option<JsonPath>,
     /// Inside an error, the input's key.
     pub error_key: Option<JsonPath>,
     /// Inside an error, its message.
     pub error_message: Option<JsonPath>,
+}
+
+/// How a batch's results are matched to its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchMatch {
+    /// Created records by their link field, errors by `error_key`.
+    Key,
+    /// The n-th result answers the n-th input.
+    Position,
+}
+
+/// Where one record's result is in a write's answer, and when it is a success.
+#[derive(Debug, Clone)]
+pub struct RecordResult {
+    /// Where the result is in the answer.
+    pub path: JsonPath,
+    /// True when the write succeeded (over `result` and `status`); `None`: always.
+    pub success: Option<Expr>,
+    /// Inside a failed result, its message.
+    pub message: Option<JsonPath>,
+}
+
+/// What one per-record result says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The record was written.
+    Written,
+    /// The API refused the record; the message explains.
+    Refused(String),
+}
+
+/// Judges one per-record result: `success` evaluated over `result` and `status` (an expression
+/// that fails to evaluate counts as a refusal, with its error as the message), the message
+/// read at `message` or a `message`-like field.
+pub fn judge(
+    success: Option<&Expr>,
+    message: Option<&JsonPath>,
+    status: u16,
+    result: &serde_json::Value,
+) -> Verdict {
+    let Some(test) = success else {
+        return Verdict::Written;
+    };
+    let vars = crate::expr::Vars::new()
+        .with("result", result)
+        .with("status", &serde_json::Value::from(status));
+    match test.eval_bool(&vars) {
+        Ok(true) => Verdict::Written,
+        Ok(false) => Verdict::Refused(
+            message
+                .and_then(|m| m.first_text(result))
+                .unwrap_or_else(|| result_text(result)),
+        ),
+        Err(e) => Verdict::Refused(format!(
+            "the result's `success` expression failed ({e}) on {}",
+            result_text(result)
+        )),
+    }
+}
+
+/// A result's `message`-like field, else its JSON text.
+fn result_text(result: &serde_json::Value) -> String {
+    ["message", "error", "detail", "code"]
+        .iter()
+        .find_map(|k| result.get(*k).and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_else(|| result.to_string())
+}
+
+impl RecordResult {
+    /// Judges the result found in `body`; `None` when the answer has none.
+    pub fn judge(
+        &self,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> Option<(Verdict, serde_json::Value)> {
+        let result = self.path.first(body)?.clone();
+        Some((
+            judge(
+                self.success.as_ref(),
+                self.message.as_ref(),
+                status,
+                &result,
+            ),
+            result,
+        ))
+    }
 }

@@ -51,6 +51,10 @@ pub struct FieldGroup {
     pub inbound: Vec<(FieldPath, Expr)>,
     /// Mapping there and back gives the input.
     pub lossless: bool,
+    /// Maps one way only: the side it maps from always wins, no merge.
+    pub one_way: bool,
+    /// Overrides the pair's conflict policy for this group.
+    pub conflicts: Option<ConflictPolicy>,
 }
 
 impl FieldGroup {
@@ -114,17 +118,30 @@ impl Deletes {
     }
 }
 
-/// Who wins when both sides changed.
+/// Who wins when both sides changed a field group to different values since the last sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConflictPolicy {
-    /// The side being synced from.
+    /// The newer change: by the records' modification times where both collections declare
+    /// `modified`, else the side being synced from (the change mapsync is processing).
     Newest,
     /// Home.
     Home,
     /// External.
     External,
-    /// Report and write nothing.
+    /// Write nothing for the group; report a conflict for a person.
     Report,
+}
+
+impl ConflictPolicy {
+    /// The policy's name as the mapping spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConflictPolicy::Newest => "newest",
+            ConflictPolicy::Home => "home",
+            ConflictPolicy::External => "external",
+            ConflictPolicy::Report => "report",
+        }
+    }
 }
 
 impl Pair {

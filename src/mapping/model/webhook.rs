@@ -13,6 +13,8 @@ pub struct Webhook {
     pub path: String,
     /// The largest body accepted.
     pub max_body: u64,
+    /// The most events one delivery may carry.
+    pub max_events: Option<u32>,
     /// Verification.
     pub verify: Verify,
     /// Selects the events in a delivery.
@@ -27,6 +29,8 @@ pub struct Webhook {
     pub record_id_template: Option<Template>,
     /// Record ids must start with this.
     pub record_id_prefix: Option<String>,
+    /// Record ids must match this in full (compiled anchored: `^(?:…)$`).
+    pub record_id_pattern: Option<regex::Regex>,
     /// The event's kind.
     pub kind: Option<JsonPath>,
     /// When it happened.

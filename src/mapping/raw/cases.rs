@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::pair::RawConflictPolicy;
 use crate::mapping::Direction;
 
 /// One test case: a source record planned through the engine, offline (no network, no state
@@ -30,8 +31,30 @@ pub struct RawTestCase {
     /// Default `new-id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_id: Option<String>,
+    /// The records as they were after the last sync (the base of the three-way merge), so a
+    /// case can test which side changed what. Without it the case plans as a first sync: every
+    /// field group that differs is a conflict decided by the conflict policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<RawBase>,
+    /// Plans this case under another conflict policy (for every field group), e.g. to test
+    /// `report` with a mapping that declares `newest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<RawConflictPolicy>,
     /// What the plan must say. Only what is listed is checked.
     pub expect: RawExpect,
+}
+
+/// The last-synced records of a test case, each written as its API returns it. Only the data
+/// fields count (link and status fields are ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBase {
+    /// The source record as it was after the last sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
+    /// The target record as it was after the last sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<serde_json::Value>,
 }
 
 /// What a test case expects of the plan.
@@ -61,6 +84,10 @@ pub struct RawExpect {
     /// Text the plan's reason (for a skip, echo, conflict or failure) must contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The field groups the plan decides as conflicts (both sides changed, or no last sync),
+    /// by name; `[]` means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<String>>,
 }
 
 /// The engine's decision for one record.

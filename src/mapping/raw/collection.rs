@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::RawWebhook;
+use super::{RawBatchMatch, RawResult, RawWebhook};
 
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -100,6 +100,14 @@ pub struct RawList {
     /// progress bars use it for an ETA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<String>,
+    /// Statuses whose answer means "no (more) records", 2xx included, e.g. `[204]` for an API
+    /// that answers an empty list with 204 No Content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_records: Vec<u16>,
+    /// True when a 2xx answer with an empty body means "no (more) records". Default false:
+    /// an answer without records at `records` is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_records_when_empty: Option<bool>,
 }
 
 /// How a list moves to its next page. Exactly one style.
@@ -183,9 +191,14 @@ pub struct RawRead {
     /// Extra headers (values are templates).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// Statuses that mean the record does not exist (deleted). Default `[404]`.
+    /// Statuses that mean the record does not exist (deleted), 2xx included, e.g.
+    /// `[404, 204]` for an API that answers an unknown id with 204 No Content. Default `[404]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<Vec<u16>>,
+    /// True when a 2xx answer with an empty body means the record does not exist. Default
+    /// false: an answer without a record at `record` is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_when_empty: Option<bool>,
     /// JSONPath to the record in the response. Default `$`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
@@ -217,6 +230,10 @@ pub struct RawCreate {
     /// An answer that means the record already exists, and where its id is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exists: Option<RawExists>,
+    /// Where the record's own result is in a 2xx answer and when it is a success, for APIs
+    /// that report a refused record inside a 2xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RawResult>,
 }
 
 /// Where a created record's id comes back.
@@ -260,6 +277,10 @@ pub struct RawUpdate {
     /// The JSON body, as for create. Default: the changed fields at the `fields` path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
+    /// Where the record's own result is in a 2xx answer and when it is a success, as for
+    /// create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RawResult>,
 }
 
 /// How to delete a record.
@@ -284,6 +305,10 @@ pub struct RawDelete {
     /// become a per-record "needs attention" outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<u16>,
+    /// Where the record's own result is in a 2xx answer and when it is a success, as for
+    /// create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RawResult>,
 }
 
 /// Batch operations of a collection.
@@ -313,9 +338,28 @@ pub struct RawBatchOp {
     /// The body; a leaf that is exactly `{{ inputs }}` becomes the array of items.
     pub body: serde_json::Value,
     /// One input; templates over `id`, `fields` and `key` (a unique key for correlating errors).
+    /// An API that wants the id beside the fields takes `"{{ fields | merge({'id': id}) }}"`.
     pub item: serde_json::Value,
     /// JSONPath to the array of result records in the response, e.g. `$.results`.
     pub results: String,
+    /// How results are matched to inputs: `key` (default) or `position`.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_by: Option<RawBatchMatch>,
+    /// An expression over `result` (one entry of `results`) and `status` (the HTTP status)
+    /// that is true when that input was written, e.g. `result.status == "success"`. Default:
+    /// every entry of `results` is a success. A failed entry's message is read with
+    /// `error_message`, its class from the system's `errors` rules (status and the entry's
+    /// JSON text), else `permanent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<String>,
+    /// JSONPath, inside one successful entry of `results`, to the record's id, e.g.
+    /// `$.details.id`. Default: the collection's `id` path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_id: Option<String>,
+    /// Error statuses (4xx) whose answer still reports each input, so the inputs it accepted
+    /// are kept, e.g. `[400]` for an API that answers 400 when any input was refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<u16>,
     /// JSONPath to the array of per-input errors in a partial (207) response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<String>,

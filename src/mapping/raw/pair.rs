@@ -29,7 +29,10 @@ pub struct RawPair {
     /// What a deletion on the source side does to the target, per direction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletes: Option<RawDeletes>,
-    /// Who wins when both sides changed since the last sync. Default `newest`.
+    /// Who wins when both sides changed the same field group to different values since the
+    /// last sync (a field group changed on one side only always takes that side's values; with
+    /// no last sync yet, every differing group is such a conflict). A group's own `conflicts`
+    /// overrides it. Default `newest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<RawConflictPolicy>,
 }
@@ -92,9 +95,14 @@ pub struct RawFieldGroup {
     /// values already equals the source. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lossless: Option<bool>,
-    /// Set when the group deliberately maps one way only.
+    /// Set when the group deliberately maps one way only. The side it maps from always wins:
+    /// edits to the group's fields on the other side are overwritten, never merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_way: Option<bool>,
+    /// Who wins when both sides changed this group to different values since the last sync;
+    /// overrides the pair's `conflicts` for this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<RawConflictPolicy>,
 }
 
 /// A validation on a mapped target value.
@@ -146,16 +154,22 @@ pub enum RawDeletePolicy {
     Ignore,
 }
 
-/// Who wins when both sides changed since the last sync.
+/// Who wins a field group that both sides changed to different values since the last sync.
+/// The loser's side is written too (by the other direction's sync or worker), so both sides
+/// end with the winner's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawConflictPolicy {
-    /// The side being synced from wins (the newest event).
+    /// The newer change wins. mapsync reads no modification times, so "newer" is the change it
+    /// is processing: the side being synced from (the record whose event or full sync is being
+    /// worked) wins.
     Newest,
     /// The home side wins.
     Home,
     /// The external side wins.
     External,
-    /// Neither: report a conflict and write nothing.
+    /// Neither: nothing is written for the group, and a conflict is reported for a person (the
+    /// outcome in `mapsync status`, and both status fields say which group and values differ).
+    /// It stays reported until the two sides hold the same values.
     Report,
 }

@@ -17,6 +17,10 @@ pub struct RawWebhook {
     /// The largest body accepted; larger ones get 413. Default `1MiB`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body: Option<ByteSize>,
+    /// The most events one delivery may carry; a delivery with more gets 413 and nothing of it
+    /// is stored. Default: no cap beyond `max_body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events: Option<u32>,
     /// How a delivery proves it comes from the system.
     pub verify: RawVerify,
     /// JSONPath selecting the events in a delivery, e.g. `$[*]` or `$.items[*]`.
@@ -38,6 +42,12 @@ pub struct RawWebhook {
     /// delivery cannot make mapsync fetch from another host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_id_prefix: Option<String>,
+    /// A regular expression every record id must match in full (it is anchored), e.g.
+    /// `[0-9]{1,20}`. A delivery with an id that does not match is refused (400) and nothing of
+    /// it is stored. Whatever the pattern, ids with control characters are refused, and ids are
+    /// percent-encoded wherever they enter a path or a query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id_pattern: Option<String>,
     /// JSONPath, inside one event, to its kind, e.g. `$.subscriptionType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,

@@ -125,22 +125,91 @@ fn a_failure_in_the_last_statement_undoes_the_whole_page() {
 }
 
 #[test]
-fn a_failure_in_the_middle_undoes_the_whole_page() {
+fn a_link_taken_meanwhile_is_a_conflict_of_that_record_and_the_rest_lands() {
     let s = store();
     let run_id = setup(&*s);
     s.upsert_link("q", &Link::active("h9", "e9"), t(0)).unwrap(); // another pair: no clash
-    s.upsert_link("p", &Link::active("h9", "e9"), t(0)).unwrap();
-    // The first link lands, the second clashes with h9 ↔ e9, the rest never runs.
-    let links = vec![Link::active("h1", "e1"), Link::active("h2", "e9")];
-    let err = s
-        .commit_page("p", &full_page(&run_id, 1, links))
-        .unwrap_err();
-    assert!(matches!(err, StoreError::LinkTaken { .. }), "{err:?}");
-    assert_nothing_landed(&*s, &run_id, None);
-    assert_eq!(s.link_counts("p").unwrap().total(), 1);
+    // Another process linked e1 to h9 after this page was planned.
+    s.upsert_link("p", &Link::active("h9", "e1"), t(0)).unwrap();
+    let links = vec![Link::active("h1", "e1"), Link::active("h2", "e2")];
+    let mut commit = full_page(&run_id, 1, links);
+    commit.outcomes.push(Outcome {
+        direction: Direction::Outbound,
+        source_id: "h2".into(),
+        kind: OutcomeKind::Created,
+        message: None,
+    });
+    let report = s.commit_page("p", &commit).unwrap();
+    assert_eq!(report.taken.len(), 1, "{report:?}");
+    let taken = &report.taken[0];
+    assert_eq!(
+        (
+            taken.link.home_id.as_str(),
+            taken.side,
+            taken.linked_to.as_str()
+        ),
+        ("h1", Side::External, "h9")
+    );
+    // The taken link, and the ledger of its records, are not written; its record's outcome is
+    // a conflict naming the other record.
+    assert_eq!(s.link("p", Side::Home, "h1").unwrap(), None);
+    assert_eq!(
+        s.link("p", Side::External, "e1").unwrap(),
+        Some(Link::active("h9", "e1"))
+    );
+    assert!(
+        s.record_shadow("p", Side::External, "e1")
+            .unwrap()
+            .is_empty()
+    );
+    let outcome = s.outcome("p", Direction::Outbound, "h1").unwrap().unwrap();
+    assert_eq!(outcome.outcome.kind, OutcomeKind::Conflict);
+    let message = outcome.outcome.message.unwrap_or_default();
+    assert!(
+        message.contains("h9") && message.contains("e1"),
+        "{message}"
+    );
+    // The rest of the page landed, checkpoint included.
+    assert_eq!(
+        s.link("p", Side::Home, "h2").unwrap(),
+        Some(Link::active("h2", "e2"))
+    );
+    assert_eq!(
+        s.outcome("p", Direction::Outbound, "h2")
+            .unwrap()
+            .unwrap()
+            .outcome
+            .kind,
+        OutcomeKind::Created
+    );
+    let stored = s.run(&run_id).unwrap().unwrap().checkpoint.map(|c| c.page);
+    assert_eq!(stored, Some(1));
+}
 
-    // The same page without the clash then commits.
-    s.commit_page("p", &full_page(&run_id, 1, vec![Link::active("h1", "e1")]))
+#[test]
+fn a_commit_fenced_by_a_lost_claim_lands_nothing() {
+    let s = store();
+    let run_id = setup(&*s);
+    let lease = std::time::Duration::from_secs(30);
+    let key = crate::store::ClaimKey::new(Side::Home, "h1");
+    let mine = s
+        .claim_records("p", "sync", std::slice::from_ref(&key), lease, t(0))
+        .unwrap()
+        .remove(0)
         .unwrap();
-    assert_eq!(s.link_counts("p").unwrap().total(), 2);
+    // The lease runs out (the process stalled), and a worker takes the record over.
+    let theirs = s
+        .claim_records("p", "worker", std::slice::from_ref(&key), lease, t(31))
+        .unwrap()
+        .remove(0)
+        .expect("taken over");
+    let mut commit = full_page(&run_id, 1, vec![Link::active("h1", "e1")]);
+    commit.fence = vec![mine.token];
+    let err = s.commit_page("p", &commit).unwrap_err();
+    assert!(matches!(err, StoreError::ClaimLost { .. }), "{err:?}");
+    assert_nothing_landed(&*s, &run_id, None);
+    // The holder's own fence lets it through.
+    commit.fence = vec![theirs.token];
+    s.commit_page("p", &commit).unwrap();
+    assert!(s.link("p", Side::Home, "h1").unwrap().is_some());
 }

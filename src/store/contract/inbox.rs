@@ -17,10 +17,7 @@ fn event(dedup_key: Option<&str>, record_key: &str, n: i64) -> InboxEvent {
 }
 
 fn lease(worker: &str) -> Lease {
-    Lease {
-        worker: worker.into(),
-        duration: Duration::from_secs(60),
-    }
+    Lease::new(worker, Duration::from_secs(60))
 }
 
 #[test]
@@ -183,6 +180,7 @@ fn a_failed_record_waits_for_its_next_attempt_then_dead_letters() {
         error: "503".into(),
         next_attempt_at: t(100),
         at: t(1),
+        failed: true,
     };
     assert!(s.inbox_retry(&claim, &retry).unwrap());
     assert_eq!(

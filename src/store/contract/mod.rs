@@ -9,6 +9,7 @@
 //! beside that store. Add a new store behaviour's test here, in the file of its area.
 
 mod checkpoint_property;
+mod claims;
 pub(crate) mod commit;
 mod inbox;
 mod intents;

@@ -14,11 +14,12 @@ use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{INBOX_CHANNEL, col, execute, query, query_opt};
+use super::{INBOX_CHANNEL, claims, col, execute, query, query_opt};
+use crate::mapping::Side;
 use crate::store::sqlite::codec::{json, json_text, millis, timestamp, unsigned};
 use crate::store::{
-    ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
-    NewDeadLetter, RetryLater, StoreError, StoreResult,
+    ClaimKey, ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary,
+    Lease, NewDeadLetter, RecordClaim, RetryLater, StoreError, StoreResult,
 };
 
 pub(super) async fn insert(
@@ -135,32 +136,32 @@ async fn listen(
     Ok(())
 }
 
-/// Ends every running lease at `at` (the claims stay marked, so the next claim counts the
-/// interrupted attempt).
-pub(super) async fn end_leases(c: &impl GenericClient, at: Timestamp) -> StoreResult<u64> {
+/// Ends every claim that holds inbox work (the work rows keep its token, so the next claim
+/// counts the interrupted attempt).
+pub(super) async fn end_leases(c: &impl GenericClient) -> StoreResult<u64> {
     execute(
         c,
-        "UPDATE inbox_work SET lease_until = $1 WHERE claimed_by IS NOT NULL AND lease_until > $1",
-        &[&millis(at)],
+        "DELETE FROM claim WHERE token IN
+             (SELECT claim_token FROM inbox_work WHERE claim_token IS NOT NULL)",
+        &[],
     )
     .await
 }
 
-/// Ends the running leases of the workers of `instance` (names `<instance>:…`).
-pub(super) async fn end_leases_of(
-    c: &impl GenericClient,
-    instance: &str,
-    at: Timestamp,
-) -> StoreResult<u64> {
+/// Ends the claims holding inbox work of the workers of `instance` (holders `<instance>:…`).
+pub(super) async fn end_leases_of(c: &impl GenericClient, instance: &str) -> StoreResult<u64> {
     let prefix = format!("{instance}:");
     execute(
         c,
-        "UPDATE inbox_work SET lease_until = $1
-         WHERE claimed_by IS NOT NULL AND lease_until > $1 AND starts_with(claimed_by, $2)",
-        &[&millis(at), &prefix],
+        "DELETE FROM claim WHERE starts_with(holder, $1) AND token IN
+             (SELECT claim_token FROM inbox_work WHERE claim_token IS NOT NULL)",
+        &[&prefix],
     )
     .await
 }
+
+/// Candidates looked at per claim: due work rows, oldest first, whose claim is free.
+const CANDIDATES: usize = 256;
 
 pub(super) async fn claim(
     c: &impl GenericClient,
@@ -169,35 +170,107 @@ pub(super) async fn claim(
 ) -> StoreResult<Option<InboxClaim>> {
     let lease_ms = i64::try_from(lease.duration.as_millis()).unwrap_or(i64::MAX);
     let lease_until = millis(at).saturating_add(lease_ms);
-    // Taking over a record whose lease ran out counts as a failed attempt: the previous worker
-    // died or hung on it, and a record that kills every worker must reach the dead letters
-    // rather than loop forever. A row another transaction holds is skipped, not waited for.
-    let claimed = query_opt(
+    // The oldest due row nobody else is looking at (rows another transaction holds are skipped,
+    // not waited for); one whose record turns out busy is passed over for the next.
+    let mut busy: Vec<String> = Vec::new();
+    while busy.len() < CANDIDATES {
+        let Some(row) = query_opt(
+            c,
+            "SELECT source, record_key, claim_token FROM inbox_work w
+             WHERE next_attempt_at <= $1
+               AND NOT EXISTS (SELECT 1 FROM claim c
+                               WHERE c.token = w.claim_token AND c.lease_until > $1)
+               AND NOT (source || chr(31) || record_key = ANY($2::text[]))
+             ORDER BY next_attempt_at, dirty_since LIMIT 1
+             FOR UPDATE SKIP LOCKED",
+            &[&millis(at), &busy],
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let source: String = col(&row, 0)?;
+        let record_key: String = col(&row, 1)?;
+        let previous: Option<i64> = col(&row, 2)?;
+        busy.push(format!("{source}\u{1f}{record_key}"));
+        // The previous claim of this work ran out: take it over first, so its holder's fenced
+        // writes fail from now on (unless a heartbeat renewed it meanwhile: then it holds).
+        if let Some(previous) = previous
+            && !claims::delete_lapsed(c, previous, at).await?
+        {
+            continue;
+        }
+        let (pair, keys) = match lease.scopes.iter().find(|s| s.source == source) {
+            Some(scope) => (
+                scope.pair.clone(),
+                claims::expand(
+                    c,
+                    &scope.pair,
+                    &[ClaimKey::new(scope.side, record_key.clone())],
+                )
+                .await?,
+            ),
+            None => (
+                String::new(),
+                vec![ClaimKey::new(Side::Home, format!("{source}:{record_key}"))],
+            ),
+        };
+        let Some(token) =
+            claims::take(c, &pair, &lease.worker, None, &keys, lease_until, at).await?
+        else {
+            continue;
+        };
+        return claim_row(
+            c,
+            &source,
+            &record_key,
+            token,
+            pair,
+            keys,
+            &lease.worker,
+            lease_until,
+            at,
+        )
+        .await
+        .map(Some);
+    }
+    Ok(None)
+}
+
+/// Marks the work row held by the claim `token` and loads its events.
+#[allow(clippy::too_many_arguments)]
+async fn claim_row(
+    c: &impl GenericClient,
+    source: &str,
+    record_key: &str,
+    token: i64,
+    pair: String,
+    keys: Vec<ClaimKey>,
+    worker: &str,
+    lease_until: i64,
+    at: Timestamp,
+) -> StoreResult<InboxClaim> {
+    // Taking over a record whose claim was ended or ran out counts as a failed attempt: the
+    // previous worker died or hung on it, and a record that kills every worker must reach the
+    // dead letters rather than loop forever.
+    let row = query_opt(
         c,
-        "UPDATE inbox_work w SET
-             attempts = w.attempts + CASE WHEN w.claimed_by IS NOT NULL THEN 1 ELSE 0 END,
-             first_failed_at = CASE WHEN w.claimed_by IS NOT NULL THEN coalesce(w.first_failed_at, $3)
-                                    ELSE w.first_failed_at END,
-             last_error = CASE WHEN w.claimed_by IS NOT NULL THEN 'the previous worker''s lease ran out'
-                               ELSE w.last_error END,
-             claimed_by = $1, lease_until = $2
-         FROM (SELECT source, record_key FROM inbox_work
-               WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
-               ORDER BY next_attempt_at, dirty_since LIMIT 1
-               FOR UPDATE SKIP LOCKED) due
-         WHERE w.source = due.source AND w.record_key = due.record_key
-         RETURNING w.source, w.record_key, w.dirty_since, w.attempts, w.last_event_id",
-        &[&lease.worker, &lease_until, &millis(at)],
+        "UPDATE inbox_work SET
+             attempts = attempts + CASE WHEN claim_token IS NOT NULL THEN 1 ELSE 0 END,
+             first_failed_at = CASE WHEN claim_token IS NOT NULL THEN coalesce(first_failed_at, $4)
+                                    ELSE first_failed_at END,
+             last_error = CASE WHEN claim_token IS NOT NULL THEN 'the previous worker''s lease ran out'
+                               ELSE last_error END,
+             claim_token = $3
+         WHERE source = $1 AND record_key = $2
+         RETURNING dirty_since, attempts, last_event_id",
+        &[&source, &record_key, &token, &millis(at)],
     )
-    .await?;
-    let Some(row) = claimed else {
-        return Ok(None);
-    };
-    let source: String = col(&row, 0)?;
-    let record_key: String = col(&row, 1)?;
-    let dirty_since: i64 = col(&row, 2)?;
-    let attempts: i64 = col(&row, 3)?;
-    let high_water: i64 = col(&row, 4)?;
+    .await?
+    .ok_or_else(|| StoreError::decode("inbox work", "the claimed row is gone"))?;
+    let dirty_since: i64 = col(&row, 0)?;
+    let attempts: i64 = col(&row, 1)?;
+    let high_water: i64 = col(&row, 2)?;
     let rows = query(
         c,
         "SELECT id, dedup_key, payload_json, received_at FROM inbox_event
@@ -215,35 +288,45 @@ pub(super) async fn claim(
             received_at: timestamp(col(row, 3)?)?,
         });
     }
-    Ok(Some(InboxClaim {
-        source,
-        record_key,
-        worker: lease.worker.clone(),
-        lease_until: timestamp(lease_until)?,
+    Ok(InboxClaim {
+        source: source.to_owned(),
+        record_key: record_key.to_owned(),
+        claim: RecordClaim {
+            token,
+            holder: worker.to_owned(),
+            pair,
+            keys,
+            lease_until: timestamp(lease_until)?,
+        },
         dirty_since: timestamp(dirty_since)?,
         attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
         events,
         high_water,
-    }))
+    })
 }
 
-/// The claim's work row, locked, if the claim still holds: (last_event_id, attempts,
-/// first_failed_at).
+/// The claim's work row, locked, if the claim still holds (its row locked too, so no takeover
+/// slips in): (last_event_id, attempts, first_failed_at).
 async fn owned(
     c: &impl GenericClient,
     claim: &InboxClaim,
 ) -> StoreResult<Option<(i64, i64, Option<i64>)>> {
+    if query_opt(
+        c,
+        "SELECT 1 FROM claim WHERE token = $1 FOR UPDATE",
+        &[&claim.claim.token],
+    )
+    .await?
+    .is_none()
+    {
+        return Ok(None);
+    }
     let row = query_opt(
         c,
         "SELECT last_event_id, attempts, first_failed_at FROM inbox_work
-         WHERE source = $1 AND record_key = $2 AND claimed_by = $3 AND lease_until = $4
+         WHERE source = $1 AND record_key = $2 AND claim_token = $3
          FOR UPDATE",
-        &[
-            &claim.source,
-            &claim.record_key,
-            &claim.worker,
-            &millis(claim.lease_until),
-        ],
+        &[&claim.source, &claim.record_key, &claim.claim.token],
     )
     .await?;
     row.map(|row| Ok((col(&row, 0)?, col(&row, 1)?, col(&row, 2)?)))
@@ -270,11 +353,12 @@ async fn complete(
         ],
     )
     .await?;
+    claims::delete(c, claim.claim.token).await?;
     if last_event_id > claim.high_water {
         execute(
             c,
             "UPDATE inbox_work SET
-                 claimed_by = NULL, lease_until = NULL, attempts = 0, first_failed_at = NULL,
+                 claim_token = NULL, attempts = 0, first_failed_at = NULL,
                  last_error = NULL, next_attempt_at = $3,
                  dirty_since = coalesce((SELECT min(received_at) FROM inbox_event
                      WHERE source = $1 AND record_key = $2 AND processed_at IS NULL), $3)
@@ -313,11 +397,15 @@ pub(super) async fn retry(
     if owned(c, claim).await?.is_none() {
         return Ok(false);
     }
+    claims::delete(c, claim.claim.token).await?;
     execute(
         c,
         "UPDATE inbox_work SET
-             attempts = attempts + 1, last_error = $3, next_attempt_at = $4,
-             first_failed_at = coalesce(first_failed_at, $5), claimed_by = NULL, lease_until = NULL
+             attempts = attempts + CASE WHEN $6 THEN 1 ELSE 0 END, last_error = $3,
+             next_attempt_at = $4,
+             first_failed_at = CASE WHEN $6 THEN coalesce(first_failed_at, $5)
+                                    ELSE first_failed_at END,
+             claim_token = NULL
          WHERE source = $1 AND record_key = $2",
         &[
             &claim.source,
@@ -325,6 +413,7 @@ pub(super) async fn retry(
             &retry.error,
             &millis(retry.next_attempt_at),
             &millis(retry.at),
+            &retry.failed,
         ],
     )
     .await?;

@@ -59,6 +59,25 @@ pub(super) async fn get(
     get_link(c, pair, side, record_id, false).await
 }
 
+/// The side and partner of a live link that stands in the way of `link`: one of its records is
+/// linked, by a link that is not deleted, to another record. The rows read are locked.
+pub(super) async fn taken(
+    c: &impl GenericClient,
+    pair: &str,
+    link: &Link,
+) -> StoreResult<Option<(Side, String)>> {
+    for side in [Side::Home, Side::External] {
+        let Some(existing) = get_link(c, pair, side, link.id_on(side), true).await? else {
+            continue;
+        };
+        let other = side.other();
+        if existing.id_on(other) != link.id_on(other) && !existing.state.is_deleted() {
+            return Ok(Some((side, existing.id_on(other).to_owned())));
+        }
+    }
+    Ok(None)
+}
+
 pub(super) async fn upsert(
     c: &impl GenericClient,
     pair: &str,

@@ -13,10 +13,12 @@
 //! Driver: tokio-postgres with a deadpool pool, on the store's own runtime (`bridge.rs`).
 
 mod bridge;
+mod claims;
 mod inbox;
 mod intents;
 mod ledger;
 mod links;
+mod lock;
 mod migrations;
 mod outcomes;
 mod runs;
@@ -35,12 +37,13 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::mapping::{Direction, Side};
+use crate::store::sqlite::{lease_until, taken_outcome};
 use crate::store::{
-    ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent,
-    InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
+    ClaimKey, CommitReport, ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim,
+    InboxEvent, InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
     NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent,
-    RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark,
-    StoreError, StoreResult,
+    ProcessLock, RecordClaim, RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret,
+    SnapshotEntry, StateStore, StatusMark, StoreError, StoreResult, TakenLink,
 };
 
 /// The schema a store uses when its URL names none.
@@ -122,6 +125,18 @@ impl PostgresConfig {
         })
     }
 
+    /// The driver's configuration for one of the store's connections: the schema on the search
+    /// path, a connect timeout.
+    fn connect_config(&self) -> tokio_postgres::Config {
+        let mut pg = self.config.clone();
+        pg.options(format!("-c search_path={}", self.schema));
+        pg.application_name("mapsync");
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(10));
+        }
+        pg
+    }
+
     /// Where the store is, for messages: host, port, database and schema; never the password.
     pub fn location(&self) -> String {
         let host = match self.config.get_hosts().first() {
@@ -185,14 +200,8 @@ impl PostgresStore {
                 location: location.clone(),
                 detail: format!("cannot start the database runtime: {e}"),
             })?;
-        let mut pg = config.config.clone();
-        pg.options(format!("-c search_path={}", config.schema));
-        pg.application_name("mapsync");
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(Duration::from_secs(10));
-        }
         let manager = Manager::from_config(
-            pg,
+            config.connect_config(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -371,7 +380,7 @@ impl StateStore for PostgresStore {
     fn watch_inbox(&self, wake: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
         inbox::watch(
             &self.inner.handle,
-            self.inner.config.config.clone(),
+            self.inner.config.connect_config(),
             self.inner.config.schema.clone(),
             self.inner.location.clone(),
             wake,
@@ -488,14 +497,45 @@ impl StateStore for PostgresStore {
         self.write(async |tx| runs::finish(tx, run_id, end).await)
     }
 
-    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<()> {
+    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<CommitReport> {
         self.write(async |tx| {
+            claims::fence(tx, &commit.fence).await?;
+            let mut report = CommitReport::default();
             for link in &commit.links {
-                links::upsert(tx, pair, link, commit.at).await?;
+                match links::taken(tx, pair, link).await? {
+                    Some((side, linked_to)) => report.taken.push(TakenLink {
+                        link: link.clone(),
+                        side,
+                        linked_to,
+                    }),
+                    None => links::upsert(tx, pair, link, commit.at).await?,
+                }
             }
-            ledger::write(tx, pair, &commit.ledger, commit.at).await?;
+            let set_aside =
+                |side: Side, id: &str| report.taken.iter().any(|t| t.link.id_on(side) == id);
+            let ledger: Vec<LedgerEntry> = commit
+                .ledger
+                .iter()
+                .filter(|e| !set_aside(e.side, &e.record_id))
+                .cloned()
+                .collect();
+            let outcomes: Vec<Outcome> = commit
+                .outcomes
+                .iter()
+                .map(|o| {
+                    match report
+                        .taken
+                        .iter()
+                        .find(|t| t.link.id_on(o.direction.source()) == o.source_id)
+                    {
+                        Some(t) => taken_outcome(o, t),
+                        None => o.clone(),
+                    }
+                })
+                .collect();
+            ledger::write(tx, pair, &ledger, commit.at).await?;
             ledger::set_status_marks(tx, pair, &commit.statuses, commit.at).await?;
-            outcomes::record(tx, pair, &commit.outcomes, commit.at).await?;
+            outcomes::record(tx, pair, &outcomes, commit.at).await?;
             intents::settle(tx, pair, &commit.settled_intents).await?;
             for letter in &commit.dead_letters {
                 inbox::add_dead_letter(tx, letter).await?;
@@ -503,8 +543,66 @@ impl StateStore for PostgresStore {
             if let Some(checkpoint) = &commit.checkpoint {
                 runs::checkpoint(tx, pair, checkpoint, commit.at).await?;
             }
+            Ok(report)
+        })
+    }
+
+    fn claim_records(
+        &self,
+        pair: &str,
+        holder: &str,
+        records: &[ClaimKey],
+        lease: Duration,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Option<RecordClaim>>> {
+        let until = lease_until(at, lease);
+        self.write(async |tx| claims::claim_records(tx, pair, holder, records, until, at).await)
+    }
+
+    fn extend_claim(
+        &self,
+        claim: &mut RecordClaim,
+        records: &[ClaimKey],
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        // Worked on a copy, so a transaction run again starts from the claim as it was.
+        let extended = self.write(async |tx| {
+            let mut copy = claim.clone();
+            let ok = claims::extend(tx, &mut copy, records, at).await?;
+            Ok((ok, copy))
+        })?;
+        if extended.0 {
+            *claim = extended.1;
+        }
+        Ok(extended.0)
+    }
+
+    fn renew_claim(&self, token: i64, lease: Duration, at: Timestamp) -> StoreResult<bool> {
+        let until = lease_until(at, lease);
+        self.write(async |tx| claims::renew(tx, token, until).await)
+    }
+
+    fn claim_held(&self, token: i64) -> StoreResult<bool> {
+        self.read(async |c| claims::held(c, token).await)
+    }
+
+    fn release_claims(&self, tokens: &[i64]) -> StoreResult<()> {
+        self.write(async |tx| {
+            for &token in tokens {
+                claims::delete(tx, token).await?;
+            }
             Ok(())
         })
+    }
+
+    fn lock(&self, name: &str) -> StoreResult<ProcessLock> {
+        lock::take(
+            &self.inner.handle,
+            &self.inner.config.connect_config(),
+            &self.inner.config.schema,
+            &self.inner.location,
+            name,
+        )
     }
 
     fn token(&self, system: &str) -> StoreResult<Option<OAuthToken>> {
@@ -557,12 +655,12 @@ impl StateStore for PostgresStore {
         self.write(async |tx| inbox::dead_letter(tx, claim, error, at).await)
     }
 
-    fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64> {
-        self.write(async |tx| inbox::end_leases(tx, at).await)
+    fn inbox_end_leases(&self, _at: Timestamp) -> StoreResult<u64> {
+        self.write(async |tx| inbox::end_leases(tx).await)
     }
 
-    fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64> {
-        self.write(async |tx| inbox::end_leases_of(tx, instance, at).await)
+    fn inbox_end_leases_of(&self, instance: &str, _at: Timestamp) -> StoreResult<u64> {
+        self.write(async |tx| inbox::end_leases_of(tx, instance).await)
     }
 
     fn inbox_depth(&self) -> StoreResult<u64> {

@@ -223,10 +223,7 @@ mod instances {
     use crate::store::{InboxEvent, Lease, StateStore};
 
     fn lease(worker: &str) -> Lease {
-        Lease {
-            worker: worker.into(),
-            duration: Duration::from_secs(60),
-        }
+        Lease::new(worker, Duration::from_secs(60))
     }
 
     /// Three instances insert the same deliveries (redelivered to each) and claim from one

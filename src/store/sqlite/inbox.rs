@@ -6,10 +6,12 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use super::claims;
 use super::codec::{json, json_text, millis, timestamp, unsigned};
+use crate::mapping::Side;
 use crate::store::{
-    ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
-    NewDeadLetter, RetryLater, StoreError, StoreResult,
+    ClaimKey, ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary,
+    Lease, NewDeadLetter, RecordClaim, RetryLater, StoreError, StoreResult,
 };
 
 pub(super) fn insert(
@@ -55,30 +57,32 @@ pub(super) fn insert(
     Ok(summary)
 }
 
-/// Ends every running lease at `at` (the claims stay marked, so the next claim counts the
-/// interrupted attempt).
-pub(super) fn end_leases(conn: &Connection, at: Timestamp) -> StoreResult<u64> {
+/// Ends every claim that holds inbox work (the work rows keep its token, so the next claim
+/// counts the interrupted attempt).
+pub(super) fn end_leases(conn: &Connection) -> StoreResult<u64> {
     let n = conn
         .prepare_cached(
-            "UPDATE inbox_work SET lease_until = ?1
-             WHERE claimed_by IS NOT NULL AND lease_until > ?1",
+            "DELETE FROM claim WHERE token IN
+                 (SELECT claim_token FROM inbox_work WHERE claim_token IS NOT NULL)",
         )?
-        .execute(params![millis(at)])?;
+        .execute([])?;
     Ok(n as u64)
 }
 
-/// Ends the running leases of the workers of `instance` (names `<instance>:…`).
-pub(super) fn end_leases_of(conn: &Connection, instance: &str, at: Timestamp) -> StoreResult<u64> {
+/// Ends the claims holding inbox work of the workers of `instance` (holders `<instance>:…`).
+pub(super) fn end_leases_of(conn: &Connection, instance: &str) -> StoreResult<u64> {
     let prefix = format!("{instance}:");
     let n = conn
         .prepare_cached(
-            "UPDATE inbox_work SET lease_until = ?1
-             WHERE claimed_by IS NOT NULL AND lease_until > ?1
-               AND substr(claimed_by, 1, length(?2)) = ?2",
+            "DELETE FROM claim WHERE substr(holder, 1, length(?1)) = ?1 AND token IN
+                 (SELECT claim_token FROM inbox_work WHERE claim_token IS NOT NULL)",
         )?
-        .execute(params![millis(at), prefix])?;
+        .execute(params![prefix])?;
     Ok(n as u64)
 }
+
+/// Candidates looked at per claim: due work rows, oldest first, whose claim is free.
+const CANDIDATES: u32 = 256;
 
 pub(super) fn claim(
     conn: &Connection,
@@ -87,25 +91,85 @@ pub(super) fn claim(
 ) -> StoreResult<Option<InboxClaim>> {
     let lease_ms = i64::try_from(lease.duration.as_millis()).unwrap_or(i64::MAX);
     let lease_until = millis(at).saturating_add(lease_ms);
-    let claimed = conn
+    let candidates: Vec<(i64, String, String, Option<i64>)> = conn
         .prepare_cached(
-            // Taking over a record whose lease ran out counts as a failed attempt: the previous
-            // worker died or hung on it, and a record that kills every worker must reach the
-            // dead letters rather than loop forever.
+            "SELECT rowid, source, record_key, claim_token FROM inbox_work w
+             WHERE next_attempt_at <= ?1
+               AND NOT EXISTS (SELECT 1 FROM claim c
+                               WHERE c.token = w.claim_token AND c.lease_until > ?1)
+             ORDER BY next_attempt_at, dirty_since LIMIT ?2",
+        )?
+        .query_map(params![millis(at), CANDIDATES], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (rowid, source, record_key, previous) in candidates {
+        // The previous claim of this work ran out: take it over first, so its holder's fenced
+        // writes fail from now on.
+        if let Some(previous) = previous {
+            claims::delete(conn, previous)?;
+        }
+        let (pair, keys) = match lease.scopes.iter().find(|s| s.source == source) {
+            Some(scope) => (
+                scope.pair.clone(),
+                claims::expand(
+                    conn,
+                    &scope.pair,
+                    &[ClaimKey::new(scope.side, record_key.clone())],
+                )?,
+            ),
+            None => (
+                String::new(),
+                vec![ClaimKey::new(Side::Home, format!("{source}:{record_key}"))],
+            ),
+        };
+        let Some(token) = claims::take(conn, &pair, &lease.worker, None, &keys, lease_until, at)?
+        else {
+            continue;
+        };
+        return claim_row(
+            conn,
+            rowid,
+            token,
+            pair,
+            keys,
+            &lease.worker,
+            lease_until,
+            at,
+        )
+        .map(Some);
+    }
+    Ok(None)
+}
+
+/// Marks the work row `rowid` held by the claim `token` and loads its events.
+#[allow(clippy::too_many_arguments)]
+fn claim_row(
+    conn: &Connection,
+    rowid: i64,
+    token: i64,
+    pair: String,
+    keys: Vec<ClaimKey>,
+    worker: &str,
+    lease_until: i64,
+    at: Timestamp,
+) -> StoreResult<InboxClaim> {
+    let (source, record_key, dirty_since, attempts, high_water) = conn
+        .prepare_cached(
+            // Taking over a record whose claim was ended or ran out counts as a failed attempt:
+            // the previous worker died or hung on it, and a record that kills every worker must
+            // reach the dead letters rather than loop forever.
             "UPDATE inbox_work SET
-                 attempts = attempts + (claimed_by IS NOT NULL),
-                 first_failed_at = CASE WHEN claimed_by IS NOT NULL THEN coalesce(first_failed_at, ?3)
+                 attempts = attempts + (claim_token IS NOT NULL),
+                 first_failed_at = CASE WHEN claim_token IS NOT NULL THEN coalesce(first_failed_at, ?3)
                                         ELSE first_failed_at END,
-                 last_error = CASE WHEN claimed_by IS NOT NULL THEN 'the previous worker''s lease ran out'
+                 last_error = CASE WHEN claim_token IS NOT NULL THEN 'the previous worker''s lease ran out'
                                    ELSE last_error END,
-                 claimed_by = ?1, lease_until = ?2
-             WHERE rowid = (
-                 SELECT rowid FROM inbox_work
-                 WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
-                 ORDER BY next_attempt_at, dirty_since LIMIT 1)
+                 claim_token = ?2
+             WHERE rowid = ?1
              RETURNING source, record_key, dirty_since, attempts, last_event_id",
         )?
-        .query_row(params![lease.worker, lease_until, millis(at)], |row| {
+        .query_row(params![rowid, token, millis(at)], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -113,11 +177,7 @@ pub(super) fn claim(
                 row.get::<_, i64>(3)?,
                 row.get::<_, i64>(4)?,
             ))
-        })
-        .optional()?;
-    let Some((source, record_key, dirty_since, attempts, high_water)) = claimed else {
-        return Ok(None);
-    };
+        })?;
 
     let mut stmt = conn.prepare_cached(
         "SELECT id, dedup_key, payload_json, received_at FROM inbox_event
@@ -141,32 +201,35 @@ pub(super) fn claim(
             received_at: timestamp(received_at)?,
         });
     }
-    Ok(Some(InboxClaim {
+    Ok(InboxClaim {
         source,
         record_key,
-        worker: lease.worker.clone(),
-        lease_until: timestamp(lease_until)?,
+        claim: RecordClaim {
+            token,
+            holder: worker.to_owned(),
+            pair,
+            keys,
+            lease_until: timestamp(lease_until)?,
+        },
         dirty_since: timestamp(dirty_since)?,
         attempts: u32::try_from(attempts).map_err(|e| StoreError::decode("attempts", e))?,
         events,
         high_water,
-    }))
+    })
 }
 
 /// The claim's work row if the claim still holds: (last_event_id, attempts, first_failed_at).
 fn owned(conn: &Connection, claim: &InboxClaim) -> StoreResult<Option<(i64, i64, Option<i64>)>> {
+    if !claims::held(conn, claim.claim.token)? {
+        return Ok(None);
+    }
     Ok(conn
         .prepare_cached(
             "SELECT last_event_id, attempts, first_failed_at FROM inbox_work
-             WHERE source = ?1 AND record_key = ?2 AND claimed_by = ?3 AND lease_until = ?4",
+             WHERE source = ?1 AND record_key = ?2 AND claim_token = ?3",
         )?
         .query_row(
-            params![
-                claim.source,
-                claim.record_key,
-                claim.worker,
-                millis(claim.lease_until)
-            ],
+            params![claim.source, claim.record_key, claim.claim.token],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?)
@@ -190,10 +253,11 @@ fn complete(
         claim.high_water,
         millis(at)
     ])?;
+    claims::delete(conn, claim.claim.token)?;
     if last_event_id > claim.high_water {
         conn.prepare_cached(
             "UPDATE inbox_work SET
-                 claimed_by = NULL, lease_until = NULL, attempts = 0, first_failed_at = NULL,
+                 claim_token = NULL, attempts = 0, first_failed_at = NULL,
                  last_error = NULL, next_attempt_at = ?3,
                  dirty_since = coalesce((SELECT min(received_at) FROM inbox_event
                      WHERE source = ?1 AND record_key = ?2 AND processed_at IS NULL), ?3)
@@ -223,10 +287,13 @@ pub(super) fn retry(
     if owned(conn, claim)?.is_none() {
         return Ok(false);
     }
+    claims::delete(conn, claim.claim.token)?;
     conn.prepare_cached(
         "UPDATE inbox_work SET
-             attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
-             first_failed_at = coalesce(first_failed_at, ?5), claimed_by = NULL, lease_until = NULL
+             attempts = attempts + ?6, last_error = ?3, next_attempt_at = ?4,
+             first_failed_at = CASE WHEN ?6 THEN coalesce(first_failed_at, ?5)
+                                    ELSE first_failed_at END,
+             claim_token = NULL
          WHERE source = ?1 AND record_key = ?2",
     )?
     .execute(params![
@@ -234,7 +301,8 @@ pub(super) fn retry(
         claim.record_key,
         retry.error,
         millis(retry.next_attempt_at),
-        millis(retry.at)
+        millis(retry.at),
+        i64::from(retry.failed)
     ])?;
     Ok(true)
 }

@@ -60,24 +60,42 @@ pub(super) fn get(
         .transpose()
 }
 
-pub(super) fn upsert(conn: &Connection, pair: &str, link: &Link, at: Timestamp) -> StoreResult<()> {
-    // A record may already be linked on either side. The same partner: update in place. A
-    // live link to another partner: refuse. A deleted link in the way: replace it.
+/// The side and partner of a live link that stands in the way of `link`: one of its records is
+/// linked, by a link that is not deleted, to another record.
+pub(super) fn taken(
+    conn: &Connection,
+    pair: &str,
+    link: &Link,
+) -> StoreResult<Option<(Side, String)>> {
     for side in [Side::Home, Side::External] {
         let Some(existing) = get(conn, pair, side, link.id_on(side))? else {
             continue;
         };
         let other = side.other();
-        if existing.id_on(other) == link.id_on(other) {
-            continue;
+        if existing.id_on(other) != link.id_on(other) && !existing.state.is_deleted() {
+            return Ok(Some((side, existing.id_on(other).to_owned())));
         }
-        if !existing.state.is_deleted() {
-            return Err(StoreError::LinkTaken {
-                pair: pair.to_owned(),
-                side,
-                id: link.id_on(side).to_owned(),
-                linked_to: existing.id_on(other).to_owned(),
-            });
+    }
+    Ok(None)
+}
+
+pub(super) fn upsert(conn: &Connection, pair: &str, link: &Link, at: Timestamp) -> StoreResult<()> {
+    // A record may already be linked on either side. The same partner: update in place. A
+    // live link to another partner: refuse. A deleted link in the way: replace it.
+    if let Some((side, linked_to)) = taken(conn, pair, link)? {
+        return Err(StoreError::LinkTaken {
+            pair: pair.to_owned(),
+            side,
+            id: link.id_on(side).to_owned(),
+            linked_to,
+        });
+    }
+    for side in [Side::Home, Side::External] {
+        let Some(existing) = get(conn, pair, side, link.id_on(side))? else {
+            continue;
+        };
+        if existing.id_on(side.other()) == link.id_on(side.other()) {
+            continue;
         }
         conn.prepare_cached("DELETE FROM link WHERE pair = ?1 AND home_id = ?2")?
             .execute(params![pair, existing.home_id])?;

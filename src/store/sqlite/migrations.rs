@@ -11,6 +11,7 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_snapshot.sql"),
+    include_str!("migrations/0003_claims.sql"),
 ];
 
 /// The schema version this build writes.

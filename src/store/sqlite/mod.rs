@@ -7,11 +7,13 @@
 //! sync) and the senders' retries repair. `Durability::Full` survives power loss at the cost of
 //! an fsync per commit.
 
+mod claims;
 pub(in crate::store) mod codec;
 mod inbox;
 mod intents;
 mod ledger;
 mod links;
+mod lock;
 mod migrations;
 mod outcomes;
 mod runs;
@@ -27,11 +29,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent,
-    InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
-    NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent,
-    RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark,
-    StoreError, StoreResult,
+    ClaimKey, CommitReport, ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim,
+    InboxEvent, InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
+    NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeKind, OutcomeRecord, PageCommit,
+    PendingIntent, ProcessLock, RecordClaim, RecordShadow, RetryLater, Run, RunEnd, RunStart,
+    Secret, SnapshotEntry, StateStore, StatusMark, StoreError, StoreResult, TakenLink,
 };
 
 /// How hard SQLite works to keep a commit through a power loss.
@@ -74,6 +76,10 @@ struct Inner {
     conn: Mutex<Connection>,
     /// The file path (or `:memory:`), for error messages.
     location: String,
+    /// The file, for its process locks (`None` in memory).
+    path: Option<std::path::PathBuf>,
+    /// The process locks held through this store when it is in memory.
+    locks: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -84,13 +90,53 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Creates `path` with mode 0600 if it does not exist; warns when an existing one is readable
+/// or writable by group or others.
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "The state file (OAuth tokens, record data) is readable by other users; run `chmod 600` on it and its -wal and -shm files."
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn private_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// The value of `PRAGMA application_id` in every mapsync state file ("msyn").
 const APPLICATION_ID: i32 = 0x6d73_796e;
 
 impl SqliteStore {
-    /// Opens the state file at `path`, creating and migrating it as needed.
+    /// Opens the state file at `path`, creating and migrating it as needed. A new file is
+    /// created readable by its owner only (0600; SQLite gives its `-wal` and `-shm` files the
+    /// same mode); an existing file that others can read is used, with a warning saying how to
+    /// fix it.
     pub fn open(path: &Path, config: &SqliteConfig) -> StoreResult<SqliteStore> {
         let location = path.display().to_string();
+        // If this fails (no such directory, not writable), opening below fails with the
+        // store's own explanation.
+        if let Err(e) = private_file(path) {
+            tracing::debug!(path = %path.display(), error = %e, "Could not pre-create the state file.");
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -98,18 +144,19 @@ impl SqliteStore {
             path: path.to_path_buf(),
             source,
         })?;
-        SqliteStore::setup(conn, location, config)
+        SqliteStore::setup(conn, location, Some(path.to_path_buf()), config)
     }
 
     /// A private in-memory store, for tests and `--dry-run`.
     pub fn open_in_memory() -> StoreResult<SqliteStore> {
         let conn = Connection::open_in_memory()?;
-        SqliteStore::setup(conn, ":memory:".to_owned(), &SqliteConfig::default())
+        SqliteStore::setup(conn, ":memory:".to_owned(), None, &SqliteConfig::default())
     }
 
     fn setup(
         mut conn: Connection,
         location: String,
+        path: Option<std::path::PathBuf>,
         config: &SqliteConfig,
     ) -> StoreResult<SqliteStore> {
         let result = (|| {
@@ -133,6 +180,8 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 location,
+                path,
+                locks: Arc::default(),
             }),
         })
     }
@@ -178,6 +227,29 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         f(&mut conn)
+    }
+}
+
+/// `at + lease` in milliseconds.
+pub(in crate::store) fn lease_until(at: Timestamp, lease: Duration) -> i64 {
+    let ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    at.as_millisecond().saturating_add(ms)
+}
+
+/// The outcome of a record whose link was taken by someone else before the commit.
+pub(in crate::store) fn taken_outcome(outcome: &Outcome, taken: &TakenLink) -> Outcome {
+    let other = taken.side.other();
+    Outcome {
+        kind: OutcomeKind::Conflict,
+        message: Some(format!(
+            "the {} record {} was linked to the {} record {} by another process meanwhile; \
+             resolve the duplicate by hand",
+            taken.side.as_str(),
+            taken.link.id_on(taken.side),
+            other.as_str(),
+            taken.linked_to
+        )),
+        ..outcome.clone()
     }
 }
 
@@ -307,14 +379,45 @@ impl StateStore for SqliteStore {
         self.write(|tx| runs::finish(tx, run_id, end))
     }
 
-    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<()> {
+    fn commit_page(&self, pair: &str, commit: &PageCommit) -> StoreResult<CommitReport> {
         self.write(|tx| {
+            claims::fence(tx, &commit.fence)?;
+            let mut report = CommitReport::default();
             for link in &commit.links {
-                links::upsert(tx, pair, link, commit.at)?;
+                match links::taken(tx, pair, link)? {
+                    Some((side, linked_to)) => report.taken.push(TakenLink {
+                        link: link.clone(),
+                        side,
+                        linked_to,
+                    }),
+                    None => links::upsert(tx, pair, link, commit.at)?,
+                }
             }
-            ledger::write(tx, pair, &commit.ledger, commit.at)?;
+            let set_aside =
+                |side: Side, id: &str| report.taken.iter().any(|t| t.link.id_on(side) == id);
+            let ledger: Vec<LedgerEntry> = commit
+                .ledger
+                .iter()
+                .filter(|e| !set_aside(e.side, &e.record_id))
+                .cloned()
+                .collect();
+            let outcomes: Vec<Outcome> = commit
+                .outcomes
+                .iter()
+                .map(|o| {
+                    match report
+                        .taken
+                        .iter()
+                        .find(|t| t.link.id_on(o.direction.source()) == o.source_id)
+                    {
+                        Some(t) => taken_outcome(o, t),
+                        None => o.clone(),
+                    }
+                })
+                .collect();
+            ledger::write(tx, pair, &ledger, commit.at)?;
             ledger::set_status_marks(tx, pair, &commit.statuses, commit.at)?;
-            outcomes::record(tx, pair, &commit.outcomes, commit.at)?;
+            outcomes::record(tx, pair, &outcomes, commit.at)?;
             intents::settle(tx, pair, &commit.settled_intents)?;
             for letter in &commit.dead_letters {
                 inbox::add_dead_letter(tx, letter)?;
@@ -322,8 +425,55 @@ impl StateStore for SqliteStore {
             if let Some(checkpoint) = &commit.checkpoint {
                 runs::checkpoint(tx, pair, checkpoint, commit.at)?;
             }
+            Ok(report)
+        })
+    }
+
+    fn claim_records(
+        &self,
+        pair: &str,
+        holder: &str,
+        records: &[ClaimKey],
+        lease: Duration,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Option<RecordClaim>>> {
+        let until = lease_until(at, lease);
+        self.write(|tx| claims::claim_records(tx, pair, holder, records, until, at))
+    }
+
+    fn extend_claim(
+        &self,
+        claim: &mut RecordClaim,
+        records: &[ClaimKey],
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        self.write(|tx| claims::extend(tx, claim, records, at))
+    }
+
+    fn renew_claim(&self, token: i64, lease: Duration, at: Timestamp) -> StoreResult<bool> {
+        self.write(|tx| claims::renew(tx, token, lease_until(at, lease)))
+    }
+
+    fn claim_held(&self, token: i64) -> StoreResult<bool> {
+        self.read(|c| claims::held(c, token))
+    }
+
+    fn release_claims(&self, tokens: &[i64]) -> StoreResult<()> {
+        self.write(|tx| {
+            for &token in tokens {
+                claims::delete(tx, token)?;
+            }
             Ok(())
         })
+    }
+
+    fn lock(&self, name: &str) -> StoreResult<ProcessLock> {
+        lock::take(
+            &self.inner.locks,
+            self.inner.path.as_deref(),
+            &self.inner.location,
+            name,
+        )
     }
 
     fn token(&self, system: &str) -> StoreResult<Option<OAuthToken>> {
@@ -375,12 +525,12 @@ impl StateStore for SqliteStore {
         self.write(|tx| inbox::dead_letter(tx, claim, error, at))
     }
 
-    fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64> {
-        self.write(|tx| inbox::end_leases(tx, at))
+    fn inbox_end_leases(&self, _at: Timestamp) -> StoreResult<u64> {
+        self.write(|tx| inbox::end_leases(tx))
     }
 
-    fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64> {
-        self.write(|tx| inbox::end_leases_of(tx, instance, at))
+    fn inbox_end_leases_of(&self, instance: &str, _at: Timestamp) -> StoreResult<u64> {
+        self.write(|tx| inbox::end_leases_of(tx, instance))
     }
 
     fn inbox_depth(&self) -> StoreResult<u64> {

@@ -48,6 +48,22 @@ mod open {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_file_and_its_wal_are_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let s = SqliteStore::open(&path, &SqliteConfig::default()).unwrap();
+        s.upsert_link("p", &Link::active("h1", "e1"), t(0)).unwrap();
+        let wal = dir.path().join("state.db-wal");
+        let shm = dir.path().join("state.db-shm");
+        for f in [&path, &wal, &shm] {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
+
     #[test]
     fn a_file_from_a_newer_mapsync_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -156,6 +156,8 @@ fn list(paging: Paging) -> ListOp {
         records: JsonPath::compile("$.items").unwrap(),
         paging,
         total: Some(JsonPath::compile("$.count").unwrap()),
+        no_records: vec![],
+        no_records_when_empty: false,
     }
 }
 

@@ -36,6 +36,10 @@ pub struct Opts {
     pub state: Option<String>,
     /// `MAPSYNC_PUBLIC_URL` (default: the server's own address).
     pub public_url: Option<String>,
+    /// More `mapsync serve` flags.
+    pub serve_args: Vec<String>,
+    /// The server's open-file limit (`ulimit -n` in a shell that then execs the binary).
+    pub nofile: Option<u32>,
 }
 
 impl Default for Opts {
@@ -55,6 +59,8 @@ impl Default for Opts {
             delivering: vec![System::Hubspot, System::Tte],
             state: None,
             public_url: None,
+            serve_args: Vec::new(),
+            nofile: None,
         }
     }
 }
@@ -69,6 +75,8 @@ pub struct Live {
     env: Vec<(String, String)>,
     workers: usize,
     delivering: Vec<System>,
+    serve_args: Vec<String>,
+    nofile: Option<u32>,
 }
 
 impl Drop for Live {
@@ -118,6 +126,8 @@ pub async fn start(opts: Opts) -> Live {
         env,
         workers: opts.workers,
         delivering: opts.delivering,
+        serve_args: opts.serve_args,
+        nofile: opts.nofile,
     };
     live.spawn("127.0.0.1:0").await;
     if opts.subscribe {
@@ -144,7 +154,18 @@ impl Live {
             .append(true)
             .open(&log_path)
             .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        let bin = env!("CARGO_BIN_EXE_mapsync");
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .args([
                 "-v",
                 "serve",
@@ -155,6 +176,7 @@ impl Live {
                 "--workers",
                 &self.workers.to_string(),
             ])
+            .args(&self.serve_args)
             .current_dir(self.dir.path())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

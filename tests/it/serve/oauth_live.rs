@@ -35,11 +35,32 @@ async fn oauth_install_then_sync_then_refresh() {
 
     // Before the install, HubSpot calls have no token.
     assert_eq!(sb.count(System::Hubspot, "oauth.token").total, 0);
+    // Nobody starts an install without the operator's link.
     let r = http
         .get(format!("{}/oauth/hubspot/start", live.base))
         .send()
         .await
         .expect("start");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let out = live.mapsync(&[
+        "oauth-link",
+        "hubspot",
+        "--mapping",
+        "mapping.yaml",
+        "--public-url",
+        &live.base,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        link.starts_with(&format!("{}/oauth/hubspot/start?link=", live.base)),
+        "{link}"
+    );
+    let r = http.get(&link).send().await.expect("start");
     assert_eq!(r.status(), StatusCode::FOUND);
     let consent = location(&r);
     assert!(

@@ -15,7 +15,7 @@ use mapsync::mapping::env::Env;
 use mapsync::mapping::model::Mapping;
 use mapsync::mapping::{EnvMode, load_file};
 use mapsync::runner::{Connectors, WorkerCounters};
-use mapsync::server::{AppState, ServerConfig, router};
+use mapsync::server::{AppState, Limits, ServerConfig, create_install_link, router};
 use mapsync::store::{Lease, SqliteStore, StateStore};
 use sha2::Sha256;
 use tokio::sync::Notify;
@@ -23,7 +23,7 @@ use tower::ServiceExt;
 
 use crate::util::root;
 
-/// The secret and body of the vectors in shared/reference/apis.md §2.11.
+/// The secret and body of the vectors in examples/sandbox/FIDELITY.md §2.11.
 const SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
 const BODY: &str = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
 const VECTOR: &str = "DxmVAjFNa2xfF3YgQjdZP6TNcok9k1oaH7UXombPtvw=";
@@ -33,6 +33,7 @@ const TTE: &str = "http://tte.test/api/enterprise/v2";
 struct Harness {
     app: Router,
     store: Arc<SqliteStore>,
+    mapping: Arc<Mapping>,
 }
 
 fn mapping() -> Mapping {
@@ -66,6 +67,10 @@ fn harness() -> Harness {
 }
 
 fn harness_with(high_water: u64) -> Harness {
+    harness_limits(high_water, Limits::default())
+}
+
+fn harness_limits(high_water: u64, limits: Limits) -> Harness {
     let mapping = Arc::new(mapping());
     let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let mut connectors = Connectors::new();
@@ -77,7 +82,7 @@ fn harness_with(high_water: u64) -> Harness {
         );
     }
     let state = AppState::new(ServerConfig {
-        mapping,
+        mapping: mapping.clone(),
         store: store.clone(),
         connectors: Arc::new(connectors),
         public_url: "https://www.example.com".parse().expect("url"),
@@ -87,10 +92,12 @@ fn harness_with(high_water: u64) -> Harness {
         high_water,
         workers: Arc::new(WorkerCounters::default()),
         wake: Arc::new(Notify::new()),
+        limits,
     });
     Harness {
         app: router(state),
         store,
+        mapping,
     }
 }
 
@@ -138,10 +145,7 @@ impl Harness {
 
     /// The events stored for the next record key (claims it).
     fn claim_events(&self) -> usize {
-        let lease = Lease {
-            worker: "t".into(),
-            duration: std::time::Duration::from_secs(60),
-        };
+        let lease = Lease::new("t", std::time::Duration::from_secs(60));
         let at = Timestamp::from_millisecond(NOW_MS).expect("time");
         self.store
             .inbox_claim(&lease, at)
@@ -350,18 +354,46 @@ async fn health_readiness_and_metrics() {
 }
 
 #[tokio::test]
-async fn oauth_start_redirects_with_a_state_the_callback_checks() {
+async fn oauth_start_needs_a_single_use_install_link() {
     let h = harness();
-    let resp = h
-        .app
-        .clone()
-        .oneshot(
-            Request::get("/oauth/hubspot/start")
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("ok");
+    let get = |p: &str| Request::get(p).body(Body::empty()).expect("request");
+    // No link, a made-up link: 403, and nothing is stored.
+    assert_eq!(
+        h.send(get("/oauth/hubspot/start")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.send(get(&format!(
+            "/oauth/hubspot/start?link={}",
+            "a".repeat(64)
+        )))
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    let now = Timestamp::from_millisecond(NOW_MS).expect("time");
+    let base: url::Url = "https://www.example.com".parse().expect("url");
+    let link =
+        create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now).expect("link");
+    assert!(create_install_link(h.store.as_ref(), &h.mapping, "tte", &base, now).is_err());
+    let path = link
+        .strip_prefix("https://www.example.com")
+        .expect("public url");
+    assert!(path.starts_with("/oauth/hubspot/start?link="), "{path}");
+    let value = path.rsplit('=').next().expect("value").to_string();
+    // A link is not a callback state.
+    assert_eq!(
+        h.send(get(&format!(
+            "/oauth/hubspot/callback?code=c&state={value}"
+        )))
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    let link =
+        create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now).expect("link");
+    let path = link
+        .strip_prefix("https://www.example.com")
+        .expect("public url");
+    let resp = h.app.clone().oneshot(get(path)).await.expect("ok");
     assert_eq!(resp.status(), StatusCode::FOUND);
     let location = resp.headers()["location"]
         .to_str()
@@ -375,20 +407,138 @@ async fn oauth_start_redirects_with_a_state_the_callback_checks() {
     );
     let state = q.get("state").expect("a state").clone();
     assert!(state.len() >= 32);
-    let callback = |s: &str| {
-        Request::get(format!("/oauth/hubspot/callback?code=c&state={s}"))
-            .body(Body::empty())
-            .expect("request")
-    };
-    assert_eq!(h.send(callback("unknown")).await, StatusCode::BAD_REQUEST);
+    // The link works once; a state is not a link.
+    assert_eq!(h.send(get(path)).await, StatusCode::FORBIDDEN);
     assert_eq!(
-        h.send(
-            Request::get("/oauth/tte/start")
-                .body(Body::empty())
-                .expect("request")
-        )
-        .await,
+        h.send(get(&format!("/oauth/hubspot/start?link={state}")))
+            .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.send(get("/oauth/hubspot/callback?code=c&state=unknown"))
+            .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        h.send(get("/oauth/tte/start")).await,
         StatusCode::NOT_FOUND,
         "a system without OAuth"
     );
+    let text = metrics_text(&h).await;
+    assert!(text.contains("mapsync_oauth_rejected_total 6"), "{text}");
+}
+
+async fn metrics_text(h: &Harness) -> String {
+    let resp = h
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("ok");
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A signed HubSpot delivery of `events`.
+async fn signed_events(h: &Harness, events: &[serde_json::Value]) -> StatusCode {
+    let body = serde_json::to_string(events).expect("json");
+    let ts = "1564113600000";
+    h.signed(Some(&sign(&body, ts)), Some(ts), &body).await
+}
+
+fn event(i: u64, object_id: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"eventId": i, "subscriptionId": 1, "portalId": 62515,
+        "occurredAt": NOW_MS, "subscriptionType": "contact.propertyChange",
+        "objectId": object_id, "propertyName": "email", "changeSource": "CRM"})
+}
+
+#[tokio::test]
+async fn a_delivery_over_max_events_gets_413_and_stores_nothing() {
+    let h = harness();
+    let hundred: Vec<_> = (0..100)
+        .map(|i| event(i, serde_json::json!(i + 1)))
+        .collect();
+    assert_eq!(signed_events(&h, &hundred).await, StatusCode::OK);
+    assert_eq!(h.depth(), 100);
+    let more: Vec<_> = (0..101)
+        .map(|i| event(1000 + i, serde_json::json!(1000 + i)))
+        .collect();
+    assert_eq!(
+        signed_events(&h, &more).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(h.depth(), 100, "nothing of the refused delivery is stored");
+    let text = metrics_text(&h).await;
+    assert!(
+        text.contains("mapsync_webhook_deliveries_rejected_too_many_events_total 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn ids_off_the_declared_pattern_or_with_control_characters_are_refused() {
+    let h = harness();
+    for bad in [
+        serde_json::json!("../../../../webhooks/v3/1/settings"),
+        serde_json::json!("104#frag"),
+        serde_json::json!("104\nFAKE log line"),
+        serde_json::json!("-1"),
+    ] {
+        let events = [event(1, serde_json::json!(7)), event(2, bad.clone())];
+        assert_eq!(
+            signed_events(&h, &events).await,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    // 10to8 items have no pattern but may not hold a control character (URL parsing would
+    // drop it and pass the prefix check).
+    let body = format!(r#"{{"scope":"customer","items":["{TTE}/customer/1\n/"]}}"#);
+    assert_eq!(
+        h.tte("?key=a-long-random-token", &body).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(h.depth(), 0);
+}
+
+#[tokio::test]
+async fn bodies_past_the_route_or_memory_budget_get_503_before_being_read() {
+    // A budget smaller than one body: every delivery is refused unread, and counted.
+    let h = harness_limits(
+        1000,
+        Limits {
+            unverified_bytes: 10,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        h.signed(Some(VECTOR), Some("1564113600000"), BODY).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // No slot for a body on the route at all.
+    let h2 = harness_limits(
+        1000,
+        Limits {
+            max_bodies_per_route: 0,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        h2.signed(Some(VECTOR), Some("1564113600000"), BODY).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    for h in [&h, &h2] {
+        assert_eq!(h.depth(), 0);
+        let text = metrics_text(h).await;
+        assert!(
+            text.contains("mapsync_webhook_deliveries_rejected_busy_total 1"),
+            "{text}"
+        );
+    }
 }

@@ -141,7 +141,7 @@ fn read(h: &HubStore, v: &Value, inputs: &[Value], archived: bool, started: i64)
 }
 
 /// Per-input errors only when every input has a unique `objectWriteTraceId`; otherwise the first
-/// error fails the whole batch and nothing is written (apis.md §2.4; the all-or-nothing rule is inferred).
+/// error fails the whole batch and nothing is written (FIDELITY.md §2.4; the all-or-nothing rule is inferred).
 fn create(
     h: &mut HubStore,
     inputs: &[Value],

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-/// `properties` given comma-joined and/or repeated (apis.md §2.3).
+/// `properties` given comma-joined and/or repeated (FIDELITY.md §2.3).
 pub fn properties_param(pairs: &[(String, String)]) -> Option<Vec<String>> {
     let v: Vec<String> = pairs
         .iter()

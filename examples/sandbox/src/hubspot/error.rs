@@ -1,4 +1,4 @@
-//! HubSpot's error bodies (apis.md §2.6): the general shape, the property-validation form with
+//! HubSpot's error bodies (FIDELITY.md §2.6): the general shape, the property-validation form with
 //! its array serialised in `message`, the batch StandardError, and the 429 bodies.
 
 use axum::http::{HeaderValue, StatusCode, header};

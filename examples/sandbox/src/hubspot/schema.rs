@@ -1,5 +1,5 @@
 //! Contact property definitions and groups: HubSpot's defaults, the four custom `tte_customer_*`
-//! properties, and the validation rules for new ones (apis.md §2.8).
+//! properties, and the validation rules for new ones (FIDELITY.md §2.8).
 
 use crate::clock::rfc3339_ms;
 use serde::Serialize;
@@ -79,7 +79,7 @@ impl Group {
 /// Properties computed by the sandbox; never writable.
 pub const COMPUTED: &[&str] = &["hs_object_id", "createdate", "lastmodifieddate"];
 
-/// What a read returns without `properties` (apis.md §2.2, seen).
+/// What a read returns without `properties` (FIDELITY.md §2.2, seen).
 pub const DEFAULT_READ: &[&str] = &[
     "createdate",
     "email",
@@ -250,7 +250,7 @@ pub fn valid_name(n: &str) -> bool {
         && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Valid `type` / `fieldType` pairs (apis.md §2.8).
+/// Valid `type` / `fieldType` pairs (FIDELITY.md §2.8).
 pub fn valid_pair(kind: &str, field: &str) -> bool {
     match kind {
         "string" => matches!(field, "text" | "textarea" | "phonenumber" | "html" | "file"),

@@ -247,7 +247,7 @@ impl HubStore {
         let mut out = Vec::new();
         for (name, v) in props {
             let text = match v {
-                Value::Null => continue, // writing null does not clear (apis.md §2.2)
+                Value::Null => continue, // writing null does not clear (FIDELITY.md §2.2)
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),

@@ -1,4 +1,4 @@
-//! Contract tests of the sandbox against the documented shapes (apis.md), one binary.
+//! Contract tests of the sandbox against the documented shapes (FIDELITY.md), one binary.
 
 mod common;
 mod faults;

@@ -120,8 +120,9 @@ CREATE TABLE inbox_work (
     next_attempt_at BIGINT  NOT NULL,
     first_failed_at BIGINT,
     last_error      TEXT COLLATE "C",
-    claimed_by      TEXT COLLATE "C",
-    lease_until     BIGINT,
+    -- The claim that holds the row (free when that claim is gone or its lease ran out); a token
+    -- left behind by a claim that was ended or taken over marks an interrupted attempt.
+    claim_token     BIGINT,
     PRIMARY KEY (source, record_key)
 );
 CREATE INDEX inbox_work_ready ON inbox_work (next_attempt_at, dirty_since);
@@ -161,11 +162,22 @@ END $$;
 CREATE TRIGGER run_checkpoint_monotone BEFORE UPDATE OF page ON run
 FOR EACH ROW EXECUTE FUNCTION run_checkpoint_monotone();
 
--- Instances of `mapsync serve` sharing this store: each beats its heartbeat while it runs,
--- so `mapsync status` can tell the live ones (and their claims) from the dead.
-CREATE TABLE instance (
-    id           TEXT COLLATE "C"    PRIMARY KEY,
-    host         TEXT COLLATE "C"    NOT NULL,
-    started_at   BIGINT  NOT NULL,
-    heartbeat_at BIGINT  NOT NULL
+-- Claims (one pair, one worker): a holder claims records under a lease before it plans or
+-- writes them. `token` is the fencing token, from an identity: never reused. A claim is held
+-- while its row exists; a takeover deletes it (and its keys), so fenced writes with the old
+-- token are refused.
+CREATE TABLE claim (
+    token       BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    holder      TEXT COLLATE "C"    NOT NULL,
+    pair        TEXT COLLATE "C"    NOT NULL,
+    lease_until BIGINT  NOT NULL
 );
+
+-- The records a claim covers: `home:<id>` or `external:<id>`; a record is in at most one claim.
+CREATE TABLE claim_key (
+    pair  TEXT COLLATE "C"    NOT NULL,
+    key   TEXT COLLATE "C"    NOT NULL,
+    token BIGINT  NOT NULL REFERENCES claim (token) ON DELETE CASCADE,
+    PRIMARY KEY (pair, key)
+);
+CREATE INDEX claim_key_by_token ON claim_key (token);
