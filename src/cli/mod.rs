@@ -545,6 +545,13 @@ fn validate(args: &ValidateArgs) -> Exit {
     }
 }
 
+/// Writes to stdout, ignoring a closed pipe (`mapsync schema | head`).
+pub(crate) fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -556,11 +563,4 @@ mod tests {
         assert_eq!(super::escape_log("a\u{1b}[31mb\r"), "a\\u{1b}[31mb\\r");
         assert_eq!(super::escape_log("plain é"), "plain é");
     }
-}
-
-/// Writes to stdout, ignoring a closed pipe (`mapsync schema | head`).
-pub(crate) fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
 }
