@@ -150,6 +150,9 @@ Examples:
 
 Exit codes: 0 ok, 66 no dead letter with that id, 74 no state store or it cannot be used.")]
     DeadLetters(DeadLettersArgs),
+    /// Work on state stores as a whole.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Run a full sync in one direction, resumably.
     ///
     /// Indexes the target, then reads the source page by page: plans each record, writes
@@ -363,6 +366,37 @@ pub struct DeadLettersArgs {
     pub action: DeadLetterAction,
 }
 
+/// `mapsync state …`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy a state store into another, e.g. from SQLite to PostgreSQL.
+    ///
+    /// Copies the pair's links, the ledger and status marks of every linked record, unsettled
+    /// create intents, the systems' OAuth tokens and the dead letters. Stop `serve` first: the
+    /// source's inbox must be empty, and the destination must hold no links of the pair yet.
+    #[command(after_help = "\
+Examples:
+  mapsync state migrate --mapping mapping.yaml --from sqlite:mapping.state.db \\
+      --to 'postgres://mapsync@db.internal/sync?schema=crm'
+
+Exit codes: 0 copied, 1 invalid mapping, 2 the source's inbox is not empty or the destination
+already holds links, 74 a store cannot be used.")]
+    Migrate(MigrateArgs),
+}
+
+/// `mapsync state migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The store to copy from: a SQLite file (`sqlite:PATH` or a path) or a `postgres://` URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub from: PathBuf,
+    /// The store to copy into (created and migrated as needed).
+    #[arg(long, value_name = "PATH|URL")]
+    pub to: PathBuf,
+}
+
 /// What `dead-letters` does.
 #[derive(Debug, Subcommand)]
 pub enum DeadLetterAction {
@@ -505,6 +539,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Sync(args) => sync::run(&args),
         Command::Status(args) => queue::status(&args),
         Command::DeadLetters(args) => queue::dead_letters(&args),
+        Command::State(StateCommand::Migrate(args)) => state::migrate(&args),
     }
 }
 

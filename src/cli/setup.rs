@@ -486,7 +486,7 @@ mod tests {
             values: vec![(token.to_string(), "${TOKEN}".to_string())],
         };
         let url = Value::String(format!(
-            "https://sync.example.com/webhooks/10to8/customers?key={token}"
+            "https://sync.example.com/webhooks/bookings/customers?key={token}"
         ));
         let shown = short(&url, &r);
         assert!(!shown.contains("0123"), "{shown}");

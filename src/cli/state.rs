@@ -70,6 +70,75 @@ impl std::fmt::Display for StateLocation {
     }
 }
 
+/// Runs `mapsync state migrate`.
+pub(super) fn migrate(args: &super::MigrateArgs) -> super::Exit {
+    use super::Exit;
+    let Some(mapping) = super::sync::load(&args.mapping.mapping) else {
+        return Exit::Invalid;
+    };
+    let from = StateLocation::parse(&args.from);
+    let to = StateLocation::parse(&args.to);
+    if !from.exists() {
+        eprintln!("error: no state store at {from}; check --from");
+        return Exit::Store;
+    }
+    let open = |location: &StateLocation| {
+        location.open().map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Store
+        })
+    };
+    let (source, target) = match (open(&from), open(&to)) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let pair = mapping.pair_key();
+    let checks = (|| Ok::<_, StoreError>((source.inbox_depth()?, target.link_counts(&pair)?)))();
+    match checks {
+        Ok((depth, _)) if depth > 0 => {
+            eprintln!(
+                "error: the inbox of {from} still holds {depth} records; stop `mapsync serve` only \
+                 once `mapsync status` shows an empty inbox, then migrate"
+            );
+            return Exit::Usage;
+        }
+        Ok((_, links)) if links.total() > 0 => {
+            eprintln!(
+                "error: {to} already holds {} links of this pair; migrate into an empty store \
+                 (another schema: ?schema=name)",
+                links.total()
+            );
+            return Exit::Usage;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
+    }
+    let systems: Vec<String> = mapping.systems.keys().cloned().collect();
+    match crate::store::copy_store(
+        source.as_ref(),
+        target.as_ref(),
+        &pair,
+        &systems,
+        jiff::Timestamp::now(),
+    ) {
+        Ok(r) => {
+            super::print(&format!(
+                "Copied {} links, {} ledger entries, {} status marks, {} create intents, {} OAuth \
+                 tokens and {} dead letters from {from} to {to}.\n",
+                r.links, r.ledger_entries, r.status_marks, r.intents, r.tokens, r.dead_letters
+            ));
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}; nothing in {from} changed, run the command again");
+            Exit::Store
+        }
+    }
+}
+
 /// `<dir>/<mapping stem>.state.db`, next to the mapping.
 pub(super) fn default_state_path(mapping: &Path) -> PathBuf {
     let stem = mapping

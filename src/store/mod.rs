@@ -5,6 +5,7 @@
 
 mod claim;
 mod commit;
+mod copy;
 mod error;
 mod inbox;
 mod intent;
@@ -27,6 +28,7 @@ use crate::mapping::{Direction, Side};
 
 pub use claim::{ClaimKey, ClaimScope, RecordClaim};
 pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
+pub use copy::{CopyReport, copy_store};
 pub use error::{StoreError, StoreResult};
 pub use inbox::{
     ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,

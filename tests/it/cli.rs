@@ -28,6 +28,7 @@ fn top_level_help_lists_every_command() {
           oauth-link    Print a single-use OAuth install link for a system (valid 15 minutes)
           status        Show the inbox depth, dead letters, the last sync per direction and the links
           dead-letters  List, retry or drop dead letters (events that failed for good)
+          state         Work on state stores as a whole
           sync          Run a full sync in one direction, resumably
           help          Print this message or the help of the given subcommand(s)
 

@@ -16,6 +16,7 @@ mod roundtrip;
 mod schema;
 mod serve;
 mod setup;
+mod state_migrate;
 mod sync;
 mod util;
 mod validate;
