@@ -51,6 +51,9 @@ fn all_dead_letters(store: &dyn StateStore) -> Result<Vec<crate::store::DeadLett
     }
 }
 
+/// An instance whose last heartbeat is older than this (three beats missed) is shown silent.
+const INSTANCE_ALIVE_SECS: i64 = 15;
+
 /// Runs `mapsync status`.
 pub fn status(args: &StatusArgs) -> Exit {
     let Some(mapping) = load(&args.mapping.mapping) else {
@@ -77,9 +80,25 @@ pub fn status(args: &StatusArgs) -> Exit {
             });
             runs.insert(dir.to_string(), run.unwrap_or(serde_json::Value::Null));
         }
+        let now = jiff::Timestamp::now();
+        let instances: Vec<serde_json::Value> = store
+            .instances(now)?
+            .into_iter()
+            .map(|i| {
+                let silent = now.duration_since(i.beat_at).as_secs();
+                json!({
+                    "name": i.name,
+                    "alive": silent < INSTANCE_ALIVE_SECS,
+                    "started_at": i.started_at.to_string(),
+                    "last_beat": i.beat_at.to_string(),
+                    "claims": i.claims,
+                })
+            })
+            .collect();
         Ok(json!({
             "pair": pair,
             "inbox_depth": depth,
+            "instances": instances,
             "links": {
                 "active": links.active,
                 "deleted_on_home": links.deleted_on_home,
@@ -113,6 +132,19 @@ pub fn status(args: &StatusArgs) -> Exit {
         report["links"]["deleted_on_external"],
         report["links"]["conflict"],
     );
+    for i in report["instances"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "instance       {} {}, {} claim(s), last beat {}\n",
+            i["name"].as_str().unwrap_or("?"),
+            if i["alive"] == json!(true) {
+                "alive"
+            } else {
+                "silent"
+            },
+            i["claims"],
+            i["last_beat"].as_str().unwrap_or("?"),
+        ));
+    }
     for dir in ["outbound", "inbound"] {
         let r = &report["last_runs"][dir];
         if r.is_null() {

@@ -20,6 +20,9 @@ use crate::store::{StateStore, StoreError};
 /// How often processed inbox events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How often an instance on a shared store beats its heartbeat (`mapsync status`).
+const INSTANCE_BEAT: Duration = Duration::from_secs(5);
+
 /// Seconds from a flag, or a usage error naming it.
 fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
@@ -269,6 +272,24 @@ pub fn run(args: &ServeArgs) -> Exit {
             limits,
         });
         let prune_store = store.clone();
+        if store.shared() {
+            // The heartbeat `mapsync status` reads; a failed beat is only logged.
+            let (beat_store, name) = (store.clone(), instance.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(INSTANCE_BEAT);
+                loop {
+                    tick.tick().await;
+                    let (s, n) = (beat_store.clone(), name.clone());
+                    let beat = tokio::task::spawn_blocking(move || {
+                        s.beat_instance(&n, jiff::Timestamp::now())
+                    })
+                    .await;
+                    if let Ok(Err(e)) = beat {
+                        tracing::warn!(error = %e, "The instance heartbeat failed.");
+                    }
+                }
+            });
+        }
         let ctx = WorkerContext {
             instance,
             mapping,

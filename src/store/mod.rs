@@ -49,6 +49,19 @@ pub use snapshot::SnapshotEntry;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use token::{ConsumedState, OAuthState, OAuthToken};
 
+/// A `serve` instance's heartbeat on a shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceBeat {
+    /// Its name (`--instance`).
+    pub name: String,
+    /// When it first beat since it last started.
+    pub started_at: Timestamp,
+    /// Its last heartbeat.
+    pub beat_at: Timestamp,
+    /// Claims its workers hold whose lease has not run out.
+    pub claims: u64,
+}
+
 /// The state store. Synchronous: async callers use `spawn_blocking`. Every method is one
 /// transaction. `pair` names a sync pair, so one store can hold several.
 pub trait StateStore: Send + Sync {
@@ -65,6 +78,18 @@ pub trait StateStore: Send + Sync {
     fn watch_inbox(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
         let _ = wake;
         Ok(())
+    }
+    /// The heartbeat of a `serve` instance on a shared store (for `mapsync status`); nothing on
+    /// a store only one `serve` may use.
+    fn beat_instance(&self, instance: &str, at: Timestamp) -> StoreResult<()> {
+        let _ = (instance, at);
+        Ok(())
+    }
+    /// The instances that ever beat on this store, the latest first, each with the claims its
+    /// workers hold at `at`; empty on a store only one `serve` may use.
+    fn instances(&self, at: Timestamp) -> StoreResult<Vec<InstanceBeat>> {
+        let _ = at;
+        Ok(Vec::new())
     }
 
     // Links.

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::{col, execute, links, query, query_opt};
 use crate::store::sqlite::codec::{millis, timestamp};
-use crate::store::{ClaimKey, RecordClaim, StoreError, StoreResult};
+use crate::store::{ClaimKey, InstanceBeat, RecordClaim, StoreError, StoreResult};
 
 /// The records `records` and, for each one the store links, its counterpart (whatever the link's
 /// state), without duplicates.
@@ -241,4 +241,46 @@ pub(super) async fn fence(c: &impl GenericClient, tokens: &[i64]) -> StoreResult
         }
     }
     Ok(())
+}
+
+/// Records a heartbeat of `instance`; the first one after a silence longer than a minute starts
+/// a new life (`started_at`).
+pub(super) async fn beat(c: &impl GenericClient, instance: &str, at: Timestamp) -> StoreResult<()> {
+    execute(
+        c,
+        "INSERT INTO instance (name, started_at, beat_at) VALUES ($1, $2, $2)
+         ON CONFLICT (name) DO UPDATE SET beat_at = $2,
+             started_at = CASE WHEN instance.beat_at < $2 - 60000 THEN $2
+                               ELSE instance.started_at END",
+        &[&instance, &millis(at)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every instance that beat, the latest first, with the live claims of its workers at `at`.
+pub(super) async fn instances(
+    c: &impl GenericClient,
+    at: Timestamp,
+) -> StoreResult<Vec<InstanceBeat>> {
+    let rows = query(
+        c,
+        "SELECT i.name, i.started_at, i.beat_at,
+                (SELECT count(*) FROM claim c
+                 WHERE starts_with(c.holder, i.name || ':') AND c.lease_until > $1)
+         FROM instance i ORDER BY i.beat_at DESC, i.name",
+        &[&millis(at)],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let claims: i64 = col(row, 3)?;
+            Ok(InstanceBeat {
+                name: col(row, 0)?,
+                started_at: timestamp(col(row, 1)?)?,
+                beat_at: timestamp(col(row, 2)?)?,
+                claims: u64::try_from(claims).unwrap_or(0),
+            })
+        })
+        .collect()
 }

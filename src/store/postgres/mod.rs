@@ -40,10 +40,10 @@ use crate::mapping::{Direction, Side};
 use crate::store::sqlite::{lease_until, taken_outcome};
 use crate::store::{
     ClaimKey, CommitReport, ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim,
-    InboxEvent, InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
-    NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent,
-    ProcessLock, RecordClaim, RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret,
-    SnapshotEntry, StateStore, StatusMark, StoreError, StoreResult, TakenLink,
+    InboxEvent, InsertSummary, InstanceBeat, IntentSettlement, Lease, LedgerEntry, Link,
+    LinkCounts, LinkQuery, NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord,
+    PageCommit, PendingIntent, ProcessLock, RecordClaim, RecordShadow, RetryLater, Run, RunEnd,
+    RunStart, Secret, SnapshotEntry, StateStore, StatusMark, StoreError, StoreResult, TakenLink,
 };
 
 /// The schema a store uses when its URL names none.
@@ -386,6 +386,14 @@ impl StateStore for PostgresStore {
             wake,
         );
         Ok(())
+    }
+
+    fn beat_instance(&self, instance: &str, at: Timestamp) -> StoreResult<()> {
+        self.write(async |tx| claims::beat(tx, instance, at).await)
+    }
+
+    fn instances(&self, at: Timestamp) -> StoreResult<Vec<InstanceBeat>> {
+        self.read(async |c| claims::instances(c, at).await)
     }
 
     fn link(&self, pair: &str, side: Side, record_id: &str) -> StoreResult<Option<Link>> {

@@ -332,4 +332,34 @@ mod instances {
             );
         }
     }
+
+    /// `mapsync status` reads the instances' heartbeats and the claims each one's workers hold.
+    #[test]
+    fn heartbeats_list_the_instances_and_their_live_claims() {
+        let s = store();
+        let t = super::contract::t;
+        s.beat_instance("host-a:8080", t(0)).unwrap();
+        s.beat_instance("host-b:8080", t(1)).unwrap();
+        s.beat_instance("host-a:8080", t(5)).unwrap();
+        let event = InboxEvent {
+            source: "crm".into(),
+            dedup_key: None,
+            record_key: "r1".into(),
+            payload: json!({}),
+        };
+        s.inbox_insert(&[event], t(5)).unwrap();
+        s.inbox_claim(&lease("host-a:8080:worker-0-x"), t(6))
+            .unwrap()
+            .unwrap();
+        let seen = s.instances(t(7)).unwrap();
+        let names: Vec<_> = seen.iter().map(|i| (i.name.as_str(), i.claims)).collect();
+        assert_eq!(names, [("host-a:8080", 1), ("host-b:8080", 0)]);
+        assert_eq!((seen[0].started_at, seen[0].beat_at), (t(0), t(5)));
+        // After the lease (60 s) the claim no longer counts; a beat after a long silence starts
+        // a new life.
+        assert_eq!(s.instances(t(100)).unwrap()[0].claims, 0);
+        s.beat_instance("host-b:8080", t(200)).unwrap();
+        let b = s.instances(t(200)).unwrap().remove(0);
+        assert_eq!((b.name.as_str(), b.started_at), ("host-b:8080", t(200)));
+    }
 }

@@ -330,6 +330,13 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
         assert_eq!(cu.emails, vec![c.get("email").unwrap_or_default()]);
     }
     assert!(live.dead_letters().is_empty(), "no dead letters");
+    // `mapsync status` on the shared store: three instances alive (the restarted one under its
+    // old name, its address), the inbox empty.
+    let status = live.status();
+    let instances = status["instances"].as_array().expect("instances");
+    assert_eq!(instances.len(), 3, "{status}");
+    assert!(instances.iter().all(|i| i["alive"] == true), "{status}");
+    assert_eq!(status["inbox_depth"], 0, "{status}");
     drop(others);
     eprintln!("3 instances, {total} changes: {:?}", t0.elapsed());
 }

@@ -173,6 +173,13 @@ CREATE TABLE claim (
     lease_until BIGINT  NOT NULL
 );
 
+-- The `serve` instances sharing this store and their heartbeats (for `mapsync status`).
+CREATE TABLE instance (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    beat_at    BIGINT NOT NULL
+);
+
 -- The records a claim covers: `home:<id>` or `external:<id>`; a record is in at most one claim.
 CREATE TABLE claim_key (
     pair  TEXT COLLATE "C"    NOT NULL,
