@@ -6,10 +6,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use mapsync::engine::{Engine, LinkedBy, PlanContext, Target};
+use mapsync::engine::{Engine, LinkedBy, PlanContext, Shadow, Target};
 use mapsync::mapping::env::Env;
 use mapsync::mapping::raw::RawMapping;
-use mapsync::mapping::{Direction, EnvMode, compile};
+use mapsync::mapping::{Direction, EnvMode, Side, compile};
 use serde_json::{Value, json};
 
 const N: usize = 50_000;
@@ -82,6 +82,36 @@ fn main() {
         ));
     }
     report("outbound, every record linked and unchanged", t);
+
+    // The same, merged three ways: both sides' last-synced values (the ledger's base) compared
+    // per field group, as `sync` and `serve` plan a linked pair.
+    let bases: Vec<(Shadow, Shadow)> = customers
+        .iter()
+        .zip(&contacts)
+        .map(|(c, h)| {
+            (
+                out.shadow_of(Side::Home, c),
+                out.shadow_of(Side::External, h),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for ((c, h), (sb, tb)) in customers.iter().zip(&contacts).zip(&bases) {
+        black_box(out.plan(
+            c,
+            Target::Found {
+                id: "1".into(),
+                record: h,
+                by: LinkedBy::Store,
+            },
+            &PlanContext {
+                source_shadow: Some(sb),
+                target_shadow: Some(tb),
+                ..ctx
+            },
+        ));
+    }
+    report("outbound, linked and unchanged, base compared", t);
 
     let inb = Engine::new(&mapping, Direction::Inbound);
     let t = Instant::now();

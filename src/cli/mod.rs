@@ -336,6 +336,10 @@ pub struct OAuthLinkArgs {
     /// to the mapping.
     #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Let this install move the system to another account than the one it is pinned to
+    /// (webhook events from the old account are refused from then on).
+    #[arg(long)]
+    pub replace_account: bool,
 }
 
 /// `mapsync status`.

@@ -15,7 +15,7 @@ use crate::connector::Connector;
 use crate::mapping::Side;
 use crate::runner::{self, Connectors, StoreTokens, WorkerContext, WorkerCounters};
 use crate::server::{self, AppState, DEFAULT_HIGH_WATER, Limits, ServerConfig};
-use crate::store::{StateStore, StoreError};
+use crate::store::{BudgetPriority, StateStore, StoreError};
 
 /// How often processed inbox events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -109,6 +109,7 @@ pub fn oauth_link(args: &OAuthLinkArgs) -> Exit {
         &args.system,
         &public_url,
         jiff::Timestamp::now(),
+        args.replace_account,
     ) {
         Ok(link) => {
             print(&format!("{link}\n"));
@@ -177,6 +178,13 @@ pub fn run(args: &ServeArgs) -> Exit {
     if !store.shared() && !end_leases(store.inbox_end_leases(jiff::Timestamp::now())) {
         return Exit::Store;
     }
+    let key = match super::sync::state_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     // Unlike `sync`, a system without a token yet is not fatal: it can be installed through
     // /oauth/<system>/start, and its records wait in the inbox meanwhile.
     let mut connectors = Connectors::new();
@@ -189,8 +197,11 @@ pub fn run(args: &ServeArgs) -> Exit {
             tracing::warn!(system = %name, error = %message, "A system cannot authenticate yet.");
             eprintln!("warning: {message}");
         }
+        // Live work: served from the shared budget before a running sync's back-fill.
+        let budget = runner::StoreBudget::new(store.clone(), &name, BudgetPriority::Live);
         match Connector::builder(&mapping.systems[&name])
-            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .token_provider(Arc::new(StoreTokens::new(store.clone(), key.clone())))
+            .budget(Arc::new(budget))
             .build()
         {
             Ok(c) => {

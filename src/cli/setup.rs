@@ -230,7 +230,10 @@ fn connectors(mapping: &Mapping, store: &Arc<dyn StateStore>) -> Result<Connecto
             check_credentials(mapping, name, store.as_ref())?;
         }
         let c = Connector::builder(system)
-            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .token_provider(Arc::new(StoreTokens::new(
+                store.clone(),
+                super::sync::state_key()?,
+            )))
             .build()
             .map_err(|e| e.to_string())?;
         out.insert(name.to_string(), c);
@@ -486,7 +489,7 @@ mod tests {
             values: vec![(token.to_string(), "${TOKEN}".to_string())],
         };
         let url = Value::String(format!(
-            "https://sync.example.com/webhooks/bookings/customers?key={token}"
+            "https://sync.example.com/webhooks/crm/records?key={token}"
         ));
         let shown = short(&url, &r);
         assert!(!shown.contains("0123"), "{shown}");

@@ -15,10 +15,11 @@ use crate::engine::{PlanKind, RecordPlan};
 use crate::mapping::env::Env;
 use crate::mapping::model::Mapping;
 use crate::mapping::{Direction, EnvMode, Side, load_file};
+use crate::runner::StoreBudget;
 use crate::runner::{
     self, Connectors, Counts, Observer, RunnerError, StoreTokens, SyncOptions, SyncReport,
 };
-use crate::store::StateStore;
+use crate::store::{BudgetPriority, StateStore};
 
 /// Runs `mapsync sync`.
 pub fn run(args: &SyncArgs) -> Exit {
@@ -120,6 +121,16 @@ pub(super) fn load(path: &Path) -> Option<Mapping> {
     loaded.mapping
 }
 
+/// The key OAuth tokens are sealed with, from `MAPSYNC_STATE_KEY` (unset or empty: none).
+pub(super) fn state_key() -> Result<Option<Arc<crate::store::seal::SealKey>>, String> {
+    match std::env::var("MAPSYNC_STATE_KEY") {
+        Ok(text) if !text.is_empty() => crate::store::seal::SealKey::from_text(&text)
+            .map(|k| Some(Arc::new(k)))
+            .map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
+}
+
 /// Opens the state store `--state` names (a SQLite file or a `postgres://` URL), or the
 /// default file next to the mapping.
 pub(super) fn open_store(
@@ -141,8 +152,12 @@ pub(super) fn connectors(
             continue;
         }
         runner::check_credentials(mapping, &name, store.as_ref())?;
+        // A full sync is the back-fill: it spends the declared limit, shared with a `serve` on
+        // the same store, only while live work has its reserve.
+        let budget = StoreBudget::new(store.clone(), &name, BudgetPriority::Backfill);
         let c = Connector::builder(&mapping.systems[&name])
-            .token_provider(Arc::new(StoreTokens(store.clone())))
+            .token_provider(Arc::new(StoreTokens::new(store.clone(), state_key()?)))
+            .budget(Arc::new(budget))
             .build()
             .map_err(|e| e.to_string())?;
         out.insert(name, c);

@@ -37,6 +37,9 @@ pub struct BatchItemError {
     pub status: Option<u16>,
     /// What the runner should make of it.
     pub class: ErrorClass,
+    /// The input may have been applied although this error came back (the whole request timed
+    /// out or got a 5xx; see `ConnectorError::outcome_unknown`).
+    pub outcome_unknown: bool,
 }
 
 /// An input the connector matched to its successful result itself (by position, or by the key
@@ -110,6 +113,7 @@ impl Connector {
                     message: format!("not sent: {message}"),
                     status: *status,
                     class: *class,
+                    outcome_unknown: false,
                 }));
                 continue;
             }
@@ -132,6 +136,8 @@ impl Connector {
             let mut call =
                 self.render_url(what, op.method, url.clone(), &[], &Vars::new(), &op.partial)?;
             call.body = Some(body);
+            // A batch update is repeatable (by value); a batch create is not.
+            call.repeatable = what != "batch create";
             call.per_record = op.success.is_some() || op.errors.is_some();
             let method = call.method.as_str();
             match self.call(call).await {
@@ -141,11 +147,13 @@ impl Connector {
                         .api_message()
                         .map_or_else(|| e.to_string(), str::to_string);
                     let (status, class) = (e.status(), e.class());
+                    let unknown = e.outcome_unknown();
                     out.errors.extend(chunk.iter().map(|i| BatchItemError {
                         key: Some(i.key.clone()),
                         message: message.clone(),
                         status,
                         class,
+                        outcome_unknown: unknown,
                     }));
                     if class != ErrorClass::Permanent {
                         stopped = Some((e.to_string(), status, class));
@@ -179,6 +187,7 @@ impl Connector {
                 message: e.api_message().unwrap_or_default().to_string(),
                 status: Some(status),
                 class: e.class(),
+                outcome_unknown: e.outcome_unknown(),
             }));
             return;
         }
@@ -191,6 +200,8 @@ impl Connector {
                 message: e.api_message().unwrap_or_default().to_string(),
                 status: Some(status),
                 class: e.class(),
+                // The API looked at the record and refused it.
+                outcome_unknown: false,
             }
         };
         let entries = entries.unwrap_or_default();
@@ -205,6 +216,8 @@ impl Connector {
                             ),
                             status: Some(status),
                             class: ErrorClass::Transient,
+                            // Answered for the chunk, silent about this input: it may exist.
+                            outcome_unknown: true,
                         });
                         continue;
                     };

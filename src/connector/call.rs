@@ -2,6 +2,13 @@
 //! read the budget headers and `Retry-After`, retry the declared statuses and network failures
 //! with backoff, refresh an OAuth token once on 401, and classify what is left. It never
 //! decides what happens after the last attempt; the caller gets a classified error.
+//!
+//! A call that is not repeatable (a create: sending it twice may make two records) is retried
+//! only when the request certainly had no effect: the connection could not be made, a 429, or a
+//! 401 refreshed. A timeout, a connection lost after sending, or a 5xx is returned at once as an
+//! error whose outcome is unknown (`ConnectorError::outcome_unknown`); the runner resolves it
+//! before creating again. A 429 never uses up one of the `max_attempts`: 429s have their own
+//! budget of the same size, after which the call fails as rate-limited.
 
 use std::time::Duration;
 
@@ -9,7 +16,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::{ConnectorError, Result, api_text};
+use super::error::{ConnectorError, Result, TransportKind, api_text};
 use super::stats::Stats;
 use super::transport::{Body, Outgoing};
 use super::{Connector, parse_retry_after};
@@ -49,6 +56,9 @@ pub(crate) struct Call<'a> {
     /// Non-2xx statuses the operation handles itself (missing, refused, exists): given back
     /// as answers, never retried.
     pub(crate) accept: &'a [u16],
+    /// Whether sending the request twice has the effect of sending it once (reads, updates by
+    /// value, deletes). False for creates: they are never repeated after an unknown outcome.
+    pub(crate) repeatable: bool,
     /// The operation reads each record's result from the answer, so the system's error rules
     /// for 2xx statuses classify those results instead of failing the whole answer.
     pub(crate) per_record: bool,
@@ -67,6 +77,8 @@ impl Connector {
         let body = call.body.map(Body::Json);
         let mut attempts = 0u32;
         let mut budget = policy.max_attempts.max(1);
+        // 429s get their own budget, so they never use up an attempt.
+        let mut throttled_left = policy.max_attempts.max(1);
         let mut refreshed = false;
         loop {
             attempts += 1;
@@ -86,7 +98,9 @@ impl Connector {
                 Ok(a) => a,
                 Err(e) => {
                     Stats::bump(&stats.transport_errors);
-                    if attempts >= budget {
+                    // Not repeatable: only a connection never made is safe to try again.
+                    let unsafe_again = !call.repeatable && e.kind != TransportKind::Connect;
+                    if attempts >= budget || unsafe_again {
                         tracing::warn!(system = %sys.name, method, path = %path, attempt = attempts, error = %e.message, "Request failed; no attempts left.");
                         return Err(ConnectorError::Transport {
                             system: sys.name.clone(),
@@ -150,8 +164,16 @@ impl Connector {
             }
             let body_text = body_text(&body);
             let class = sys.classify(status, &body_text);
-            let retried = policy.statuses.contains(&status)
-                || ruled && matches!(class, ErrorClass::Transient | ErrorClass::RateLimited);
+            let throttled = status == 429 || ruled && class == ErrorClass::RateLimited;
+            // A throttled request was not processed: safe to send again, even a create. Any
+            // other failure of a create may have landed: it is not sent again.
+            let retried = (policy.statuses.contains(&status)
+                || ruled && matches!(class, ErrorClass::Transient | ErrorClass::RateLimited))
+                && (call.repeatable || throttled);
+            if retried && throttled && throttled_left > 0 {
+                throttled_left -= 1;
+                budget += 1;
+            }
             if retried && attempts < budget {
                 let delay = self.shared.backoff.delay(attempts - 1);
                 if status == 429 && retry_after.is_none() {

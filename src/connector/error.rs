@@ -17,10 +17,13 @@ pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 /// What kind of network failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
-    /// No answer within the system's timeout.
+    /// No answer within the system's timeout (the request may have been received).
     Timeout,
-    /// The connection could not be made or was reset.
+    /// The connection could not be made: nothing was sent.
     Connect,
+    /// The connection failed while sending or after the request was sent, before an answer
+    /// (reset, closed): the request may have been received.
+    Interrupted,
     /// Anything else below HTTP (a malformed answer, a body cut short).
     Other,
 }
@@ -166,6 +169,19 @@ impl ConnectorError {
         }
     }
 
+    /// True when the request may have taken effect although the call failed: a timeout, a
+    /// connection lost after sending, or a 5xx (a proxy's 502/503/504 may follow a request
+    /// the API applied). False when the API certainly did not apply it (a 4xx, nothing sent,
+    /// the request never built). A create failing this way must be looked up before it is
+    /// made again.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ConnectorError::Transport { kind, .. } => *kind != TransportKind::Connect,
+            ConnectorError::Http { status, .. } => *status >= 500 || *status == 408,
+            _ => false,
+        }
+    }
+
     /// The API's own error text, when it answered with one.
     pub fn api_message(&self) -> Option<&str> {
         match self {
@@ -186,6 +202,11 @@ fn hint(class: ErrorClass, system: &str) -> String {
             "the credentials for `{system}` were refused; check the key or token the mapping \
              names (or reinstall the app) and its permissions"
         ),
+        ErrorClass::Conflict => {
+            "the API says this conflicts with another record (a duplicate, a value already \
+             taken); resolve it by hand, retrying will not help"
+                .to_string()
+        }
         ErrorClass::Permanent => {
             "the API refused this request; retrying will not help, fix the record or the mapping"
                 .to_string()

@@ -26,8 +26,8 @@ pub use call::Response;
 pub use error::{ConnectorError, Result, TransportKind};
 pub use oauth::{MemoryTokens, OAuthTokens, TokenProvider, TokenStoreError};
 pub use ops::{CreateOutcome, DeleteOutcome};
-pub use paging::{Page, PageCursor};
-pub use rate_limit::RateLimiter;
+pub use paging::{Page, PageCursor, PageGuard};
+pub use rate_limit::{RateLimiter, SharedBudget};
 pub use retry::{Backoff, FastRandom, FixedRandom, Jitter, Random, parse_retry_after};
 pub use stats::ConnectorStats;
 pub use transport::{
@@ -69,6 +69,7 @@ struct Shared {
 pub struct ConnectorBuilder {
     system: System,
     tokens: Option<Arc<dyn TokenProvider>>,
+    budget: Option<Arc<dyn SharedBudget>>,
     jitter: Jitter,
     random: Arc<dyn Random>,
     transport: Option<Arc<dyn Transport>>,
@@ -78,6 +79,12 @@ impl ConnectorBuilder {
     /// Where OAuth tokens are loaded from and saved to (the state store).
     pub fn token_provider(mut self, p: Arc<dyn TokenProvider>) -> Self {
         self.tokens = Some(p);
+        self
+    }
+
+    /// Takes the declared rate limit's tokens from a budget shared with other processes.
+    pub fn budget(mut self, b: Arc<dyn SharedBudget>) -> Self {
+        self.budget = Some(b);
         self
     }
 
@@ -110,7 +117,10 @@ impl ConnectorBuilder {
         let creds = Credentials::new(&self.system.name, self.system.auth.as_ref(), self.tokens);
         Ok(Connector {
             shared: Arc::new(Shared {
-                limiter: RateLimiter::new(self.system.rate_limit.as_ref()),
+                limiter: match self.budget {
+                    Some(b) => RateLimiter::new(self.system.rate_limit.as_ref()).shared_with(b),
+                    None => RateLimiter::new(self.system.rate_limit.as_ref()),
+                },
                 backoff: Backoff::new(&self.system.retry, self.jitter, self.random),
                 stats: Stats::default(),
                 transport,
@@ -127,6 +137,7 @@ impl Connector {
         ConnectorBuilder {
             system: system.clone(),
             tokens: None,
+            budget: None,
             jitter: Jitter::default(),
             random: Arc::new(FastRandom),
             transport: None,
@@ -177,12 +188,23 @@ impl Connector {
     }
 
     /// Exchanges the install flow's authorization code for tokens, which are saved through the
-    /// token provider and used from then on.
-    pub async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<OAuthTokens> {
+    /// token provider and used from then on. An install into another account than the pinned
+    /// one is refused (nothing saved) unless `replace_account`.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        replace_account: bool,
+    ) -> Result<OAuthTokens> {
         match self.creds.oauth() {
             Some(s) => {
-                s.exchange_code(self.shared.transport.as_ref(), code, redirect_uri)
-                    .await
+                s.exchange_code(
+                    self.shared.transport.as_ref(),
+                    code,
+                    redirect_uri,
+                    replace_account,
+                )
+                .await
             }
             None => Err(ConnectorError::Auth {
                 system: self.shared.system.name.clone(),

@@ -26,6 +26,9 @@ pub struct OAuthTokens {
     pub refresh_token: Option<Secret>,
     /// When the access token stops working, if the server said.
     pub expires_at: Option<jiff::Timestamp>,
+    /// The account the tokens belong to (the mapping's `auth.oauth2.account` in the token
+    /// answer): the pinned account once saved.
+    pub account: Option<String>,
 }
 
 impl OAuthTokens {
@@ -194,11 +197,15 @@ impl OAuthSession {
     }
 
     /// Exchanges an authorization code from the install flow for tokens, saves and uses them.
+    /// Where the mapping declares `account`, the answer must name one, and it must be the
+    /// account already pinned (the saved tokens') unless `replace_account`; otherwise nothing
+    /// is saved and the tokens in use stay.
     pub(crate) async fn exchange_code(
         &self,
         transport: &dyn Transport,
         code: &str,
         redirect_uri: &str,
+        replace_account: bool,
     ) -> Result<OAuthTokens> {
         let form = vec![
             ("grant_type".to_string(), "authorization_code".to_string()),
@@ -213,6 +220,24 @@ impl OAuthSession {
         let mut current = self.current.lock().await;
         let answer = self.token_call(transport, form).await?;
         let tokens = self.tokens_from(answer, None, "exchanging the install code")?;
+        if self.config.account.is_some() {
+            let Some(new) = tokens.account.as_deref() else {
+                return Err(self.auth_error(
+                    "the token answer names no account at the mapping's auth.oauth2.account \
+                     path; check that path"
+                        .to_string(),
+                ));
+            };
+            let pinned = self.load().await?.and_then(|t| t.account);
+            if let Some(pinned) = pinned.filter(|p| p != new && !replace_account) {
+                return Err(self.auth_error(format!(
+                    "this install is for account {new}, but mapsync is pinned to account \
+                     {pinned}; nothing was changed. To switch accounts, make a link with \
+                     `mapsync oauth-link {} --replace-account`",
+                    self.system
+                )));
+            }
+        }
         self.save(&tokens).await?;
         *current = self.remember(Some(tokens.clone()));
         Ok(tokens)
@@ -255,7 +280,17 @@ impl OAuthSession {
             ),
         ];
         let answer = self.token_call(transport, form).await?;
-        let tokens = self.tokens_from(answer, Some(refresh_token), "refreshing the OAuth token")?;
+        let mut tokens =
+            self.tokens_from(answer, Some(refresh_token), "refreshing the OAuth token")?;
+        match (&old.account, &tokens.account) {
+            (Some(pinned), Some(new)) if pinned != new => {
+                return Err(self.auth_error(format!(
+                    "a token refresh answered for account {new}, not the pinned account \
+                     {pinned}; the new tokens were not used. Reinstall with `mapsync oauth-link`"
+                )));
+            }
+            _ => tokens.account = tokens.account.or_else(|| old.account.clone()),
+        }
         self.save(&tokens).await?;
         self.refreshes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -338,10 +373,16 @@ impl OAuthSession {
         let expires_at = expires_in
             .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s.max(0.0)).ok())
             .and_then(|d| jiff::Timestamp::now().checked_add(d).ok());
+        let account = self
+            .config
+            .account
+            .as_ref()
+            .and_then(|p| p.first_text(&body));
         Ok(OAuthTokens {
             access_token: Secret::new(access),
             refresh_token: refresh,
             expires_at,
+            account,
         })
     }
 
@@ -408,12 +449,14 @@ mod tests {
             scopes: vec![],
             static_token: None,
             refresh_before: Duration::from_secs(60),
+            account: None,
         };
         let session = OAuthSession::new("sys", config, None);
         session.remember(Some(OAuthTokens {
             access_token: Secret::new("access-token-value"),
             refresh_token: Some(Secret::new("refresh-token-value")),
             expires_at: None,
+            account: None,
         }));
         let text = "echo: client-secret-value access-token-value refresh-token-value".to_string();
         assert_eq!(

@@ -176,6 +176,19 @@ impl Connector {
         fields: Value,
         vars: &Vars,
     ) -> Result<CreateOutcome> {
+        self.create_keyed(collection, fields, vars, None).await
+    }
+
+    /// `create` with the create intent's key, sent in the header the mapping's
+    /// `create.idempotency` names (nothing is sent without one). A create is never repeated
+    /// after an answer that leaves its outcome unknown (see `ConnectorError::outcome_unknown`).
+    pub async fn create_keyed(
+        &self,
+        collection: &Collection,
+        fields: Value,
+        vars: &Vars,
+        key: Option<&str>,
+    ) -> Result<CreateOutcome> {
         let Some(op) = &collection.create else {
             return Err(self.undeclared(collection, "create"));
         };
@@ -186,6 +199,12 @@ impl Connector {
         };
         let accept: Vec<u16> = op.exists.iter().map(|e| e.status).collect();
         let mut call = self.render("create", &op.request, &vars, &[], Some(body), &accept)?;
+        call.repeatable = false;
+        if let (Some(header), Some(key)) = (&op.idempotency, key) {
+            call.headers
+                .retain(|(n, _, _)| !n.eq_ignore_ascii_case(header));
+            call.headers.push((header.clone(), key.to_string(), false));
+        }
         call.per_record = op.result.is_some();
         let method = call.method.as_str();
         let resp = self.call(call).await?;

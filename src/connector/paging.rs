@@ -12,7 +12,7 @@ use crate::expr::JsonPath;
 use crate::mapping::model::Paging;
 
 /// Which page of a listing to get. Serializable so the runner can checkpoint it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PageCursor {
     /// The first page.
@@ -48,6 +48,95 @@ pub struct Page {
     pub records: Vec<Value>,
     /// The page after this one; `None` when this was the last.
     pub next: Option<PageCursor>,
+}
+
+/// Consecutive empty pages that each give a next cursor, tolerated before the listing is
+/// declared a loop.
+const MAX_EMPTY_PAGES: u32 = 10;
+
+/// Watches one listing from its first page to its last, so a listing that never ends is an
+/// error instead of an endless loop: a next cursor seen before (A → B → A), an offset or page
+/// number that does not move forward, more than `MAX_EMPTY_PAGES` empty pages in a row that
+/// each name a next page, or more pages than the cap.
+#[derive(Debug)]
+pub struct PageGuard {
+    system: String,
+    what: String,
+    seen: std::collections::HashSet<PageCursor>,
+    empty_in_a_row: u32,
+    pages: u64,
+    max_pages: u64,
+}
+
+impl PageGuard {
+    /// A guard for a listing of `what` on `system`, at most `max_pages` pages.
+    pub fn new(system: &str, what: &str, max_pages: u64) -> PageGuard {
+        PageGuard {
+            system: system.to_string(),
+            what: what.to_string(),
+            seen: std::collections::HashSet::new(),
+            empty_in_a_row: 0,
+            pages: 0,
+            max_pages,
+        }
+    }
+
+    /// Checks the page read at `current` (with `records` records) whose answer names `next`.
+    pub fn check(
+        &mut self,
+        current: &PageCursor,
+        records: usize,
+        next: Option<&PageCursor>,
+    ) -> Result<()> {
+        self.pages += 1;
+        self.seen.insert(current.clone());
+        let Some(next) = next else {
+            return Ok(());
+        };
+        if self.pages >= self.max_pages {
+            return Err(self.error(format!(
+                "the listing goes on past {} pages, the most mapsync reads",
+                self.max_pages
+            )));
+        }
+        let backwards = match (current, next) {
+            (PageCursor::Offset { offset: a }, PageCursor::Offset { offset: b }) => b <= a,
+            (PageCursor::Page { number: a }, PageCursor::Page { number: b }) => b <= a,
+            _ => false,
+        };
+        if backwards {
+            return Err(self.error(
+                "the next page's offset does not move forward, which would loop forever".into(),
+            ));
+        }
+        if self.seen.contains(next) {
+            return Err(self.error(
+                "the next page is one already read (the cursors go round in a loop)".into(),
+            ));
+        }
+        if records == 0 {
+            self.empty_in_a_row += 1;
+            if self.empty_in_a_row > MAX_EMPTY_PAGES {
+                return Err(self.error(format!(
+                    "{} empty pages in a row each name a next page, which looks like a loop",
+                    self.empty_in_a_row
+                )));
+            }
+        } else {
+            self.empty_in_a_row = 0;
+        }
+        Ok(())
+    }
+
+    fn error(&self, message: String) -> ConnectorError {
+        ConnectorError::Response {
+            system: self.system.clone(),
+            method: "GET",
+            path: self.what.clone(),
+            status: 200,
+            message,
+        }
+    }
 }
 
 /// The query parameters a cursor adds to the listing's declared request (none for the next
@@ -208,6 +297,45 @@ mod tests {
             serde_json::to_value(PageCursor::Offset { offset: 5 }).unwrap(),
             json!({"kind": "offset", "offset": 5})
         );
+    }
+
+    #[test]
+    fn a_guard_stops_loops_backward_offsets_empty_runs_and_the_page_cap() {
+        let c = |v: &str| PageCursor::Cursor { value: v.into() };
+        // A → B → A
+        let mut g = PageGuard::new("s", "things", 100);
+        g.check(&PageCursor::First, 5, Some(&c("a"))).unwrap();
+        g.check(&c("a"), 5, Some(&c("b"))).unwrap();
+        let e = g.check(&c("b"), 5, Some(&c("a"))).unwrap_err();
+        assert!(e.to_string().contains("loop"), "{e}");
+        // Offsets that go backwards, or stand still.
+        let o = |n| PageCursor::Offset { offset: n };
+        let mut g = PageGuard::new("s", "things", 100);
+        g.check(&o(0), 10, Some(&o(10))).unwrap();
+        assert!(g.check(&o(10), 10, Some(&o(5))).is_err());
+        assert!(
+            PageGuard::new("s", "t", 100)
+                .check(&o(10), 10, Some(&o(10)))
+                .is_err()
+        );
+        // Empty pages that always name a new next page.
+        let mut g = PageGuard::new("s", "things", 1_000);
+        let mut last = Ok(());
+        for i in 0..=MAX_EMPTY_PAGES {
+            last = g.check(&c(&i.to_string()), 0, Some(&c(&(i + 1).to_string())));
+        }
+        assert!(last.is_err());
+        // An empty page in between is fine; the end is fine.
+        let mut g = PageGuard::new("s", "things", 1_000);
+        g.check(&c("1"), 0, Some(&c("2"))).unwrap();
+        g.check(&c("2"), 3, Some(&c("3"))).unwrap();
+        g.check(&c("3"), 0, None).unwrap();
+        // The cap.
+        let mut g = PageGuard::new("s", "things", 3);
+        g.check(&c("1"), 1, Some(&c("2"))).unwrap();
+        g.check(&c("2"), 1, Some(&c("3"))).unwrap();
+        let e = g.check(&c("3"), 1, Some(&c("4"))).unwrap_err();
+        assert!(e.to_string().contains("3 pages"), "{e}");
     }
 
     #[test]

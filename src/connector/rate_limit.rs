@@ -1,20 +1,43 @@
 //! The request budget of one system: a token bucket from the declared `rate_limit`, fed by the
 //! budget headers the API returns, and a system-wide pause that holds every request until a
-//! `Retry-After` has passed. It never sends anything and never decides to give up.
+//! `Retry-After` has passed. It never sends anything and never decides to give up. With a
+//! [`SharedBudget`] (several processes on one state store), the tokens come from it instead,
+//! and pauses are shared through it too.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::mapping::model::RateLimit;
 
+/// A budget shared with other processes (kept in the state store by the runner, which knows
+/// whether this process's work is live or a back-fill).
+pub trait SharedBudget: Send + Sync {
+    /// Asks for one request at `per_second` with a bucket of `burst`: `Ok((true, wait))` when a
+    /// token was taken (send after `wait`), `Ok((false, wait))` when none was (ask again after
+    /// `wait`). An error says the budget cannot be reached; the local bucket is used then.
+    fn take(&self, per_second: f64, burst: f64) -> Result<(bool, Duration), String>;
+    /// Holds every process's requests for `wait` from now (a `Retry-After`).
+    fn pause(&self, wait: Duration);
+}
+
 /// The budget shared by every request to one system (all clones of a connector).
-#[derive(Debug)]
 pub struct RateLimiter {
     /// Tokens per second and the bucket size; `None` when the mapping declares no limit.
     rate: Option<(f64, f64)>,
     state: Mutex<State>,
+    /// Where the tokens come from when other processes share the limit.
+    shared: Option<Arc<dyn SharedBudget>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("rate", &self.rate)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -41,15 +64,48 @@ impl RateLimiter {
                 updated: Instant::now(),
                 paused_until: None,
             }),
+            shared: None,
+        }
+    }
+
+    /// Takes the declared limit's tokens from `budget`, shared with other processes.
+    pub fn shared_with(mut self, budget: Arc<dyn SharedBudget>) -> RateLimiter {
+        self.shared = Some(budget);
+        self
+    }
+
+    /// A token from the shared budget, waited for; false if the budget cannot be reached.
+    async fn acquire_shared(&self) -> bool {
+        let (Some(shared), Some((per_sec, burst))) = (&self.shared, self.rate) else {
+            return false;
+        };
+        loop {
+            match shared.take(per_sec, burst) {
+                Ok((true, wait)) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    return true;
+                }
+                Ok((false, wait)) => {
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "The shared request budget cannot be reached; keeping to the declared limit in this process alone.");
+                    return false;
+                }
+            }
         }
     }
 
     /// Waits until a request may be sent: a token is reserved (waiting for it to accrue when the
     /// bucket is empty), then any pause is waited out.
     pub async fn acquire(&self) {
-        let wait = self.reserve(Instant::now());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        if !self.acquire_shared().await {
+            let wait = self.reserve(Instant::now());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
         }
         loop {
             let until = self.lock().paused_until;
@@ -84,6 +140,9 @@ impl RateLimiter {
     /// pause never shortens a later one. The bucket restarts with one token at the end of the
     /// pause, so requests resume at the declared rate rather than all at once.
     pub fn pause_until(&self, until: Instant) {
+        if let Some(shared) = &self.shared {
+            shared.pause(until.saturating_duration_since(Instant::now()));
+        }
         let mut s = self.lock();
         if s.paused_until.is_none_or(|t| t < until) {
             s.paused_until = Some(until);
@@ -200,5 +259,37 @@ mod tests {
         free.observe_budget(0, Some(Duration::from_millis(300)));
         free.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_millis(300));
+    }
+
+    /// A shared budget that refuses twice, then grants, and records pauses.
+    #[derive(Default)]
+    struct Fake {
+        asked: std::sync::atomic::AtomicU32,
+        paused: Mutex<Vec<Duration>>,
+    }
+
+    impl SharedBudget for Fake {
+        fn take(&self, per_second: f64, burst: f64) -> Result<(bool, Duration), String> {
+            assert_eq!((per_second, burst), (10.0, 2.0));
+            let n = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok((n >= 2, Duration::from_millis(100)))
+        }
+
+        fn pause(&self, wait: Duration) {
+            self.paused.lock().unwrap().push(wait);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shared_budget_is_asked_until_it_grants_and_shares_pauses() {
+        let fake = Arc::new(Fake::default());
+        let l = RateLimiter::new(Some(&limit(10, 1000, 2))).shared_with(fake.clone());
+        let start = Instant::now();
+        l.acquire().await;
+        // Two refusals of 100 ms each, then a grant to send after 100 ms.
+        assert_eq!(fake.asked.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(start.elapsed(), Duration::from_millis(300));
+        l.pause_until(Instant::now() + Duration::from_secs(7));
+        assert_eq!(*fake.paused.lock().unwrap(), [Duration::from_secs(7)]);
     }
 }

@@ -51,6 +51,7 @@ impl Connector {
             headers,
             body,
             accept,
+            repeatable: true,
             per_record: false,
         })
     }
@@ -71,6 +72,7 @@ impl Connector {
             headers: self.headers(what, headers, vars)?,
             body: None,
             accept,
+            repeatable: true,
             per_record: false,
         })
     }

@@ -176,8 +176,10 @@ impl Transport for HttpTransport {
 fn transport_error(e: reqwest::Error) -> TransportError {
     let kind = if e.is_timeout() {
         TransportKind::Timeout
-    } else if e.is_connect() || e.is_request() {
+    } else if e.is_connect() {
         TransportKind::Connect
+    } else if e.is_request() {
+        TransportKind::Interrupted
     } else {
         TransportKind::Other
     };

@@ -48,17 +48,22 @@ pub fn map_groups(
         .collect()
 }
 
-/// Replaces invalid target values by placeholders; returns the messages.
+/// A value the API is known to refuse for a rule (its refusal is remembered in a status).
+pub type Refused<'a> = &'a dyn Fn(&Rule, &Value) -> Result<bool, ExprError>;
+
+/// Replaces invalid target values by placeholders; returns the messages. A value is invalid
+/// when the rule's `valid` says so, or when `refused` knows the API refuses it.
 pub fn apply_rules(
     pair: &Pair,
     direction: Direction,
     groups: &mut [GroupValues],
+    refused: Refused<'_>,
 ) -> Result<Vec<String>, ExprError> {
     let mut messages = Vec::new();
     for rule in pair.rules.iter().filter(|r| r.side == direction.target()) {
         for g in groups.iter_mut() {
             for (f, v) in g.values.iter_mut() {
-                if *f == rule.field && !valid(rule, v)? {
+                if *f == rule.field && (!valid(rule, v)? || refused(rule, v)?) {
                     messages.push(message(rule, v)?);
                     *v = rule.placeholder.clone();
                 }
@@ -76,6 +81,7 @@ pub fn protect(
     direction: Direction,
     source: &Value,
     target: Option<&Value>,
+    refused: Refused<'_>,
 ) -> Result<(Value, Vec<String>), ExprError> {
     let mut out = source.clone();
     let mut messages = Vec::new();
@@ -90,7 +96,7 @@ pub fn protect(
             continue;
         }
         let kept = eval_over(p, target)?;
-        if !is_empty(Some(&kept)) && !valid(rule, &kept)? {
+        if !is_empty(Some(&kept)) && (!valid(rule, &kept)? || refused(rule, &kept)?) {
             messages.push(message(rule, &kept)?);
             rule.field.set(&mut out, kept);
         }
@@ -106,7 +112,8 @@ fn valid(rule: &Rule, v: &Value) -> Result<bool, ExprError> {
     rule.valid.eval_bool(&Vars::new().with("value", v))
 }
 
-fn message(rule: &Rule, v: &Value) -> Result<String, ExprError> {
+/// The rule's status message for a value.
+pub fn message(rule: &Rule, v: &Value) -> Result<String, ExprError> {
     rule.message.render(&Vars::new().with("value", v))
 }
 

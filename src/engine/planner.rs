@@ -5,12 +5,12 @@ use serde_json::{Map, Value};
 
 use super::mapper::{self, GroupValues};
 use super::merge::{self, Decision, GroupConflict};
-use super::normalize::{canonical, same};
+use super::normalize::{canonical, is_empty, same};
 use super::plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
 use super::shadow::Shadow;
 use super::status::{StatusMeaning, StatusTexts};
 use crate::expr::{ExprError, FieldPath, Vars};
-use crate::mapping::model::{Collection, DeletePolicy, Mapping, Sides};
+use crate::mapping::model::{Collection, DeletePolicy, Mapping, Rule, Sides};
 use crate::mapping::{Direction, Side};
 
 /// The target of a source record, as the runner found it.
@@ -441,11 +441,83 @@ impl<'m> Engine<'m> {
         plan
     }
 
-    fn map(&self, source_fields: &Value) -> Result<(Vec<GroupValues>, Vec<String>), ExprError> {
+    fn map(
+        &self,
+        source_fields: &Value,
+        statuses: &[Option<String>],
+    ) -> Result<(Vec<GroupValues>, Vec<String>), ExprError> {
         let mut groups =
             mapper::map_groups(&self.mapping.pair.groups, self.direction, source_fields)?;
-        let invalid = mapper::apply_rules(&self.mapping.pair, self.direction, &mut groups)?;
+        let refused = |r: &Rule, v: &Value| self.known_refused(r, v, statuses);
+        let invalid =
+            mapper::apply_rules(&self.mapping.pair, self.direction, &mut groups, &refused)?;
         Ok((groups, invalid))
+    }
+
+    /// True when a status of the pair says the API refused `value` for `rule` (the status is
+    /// where a refusal is remembered: its text is the rule's message for that value).
+    fn known_refused(
+        &self,
+        rule: &Rule,
+        value: &Value,
+        statuses: &[Option<String>],
+    ) -> Result<bool, ExprError> {
+        let Some(texts) = &self.status else {
+            return Ok(false);
+        };
+        if rule.refused.is_empty()
+            || is_empty(Some(value))
+            || same(Some(value), Some(&rule.placeholder))
+        {
+            return Ok(false);
+        }
+        let meaning = StatusMeaning::Error(mapper::message(rule, value)?);
+        Ok(statuses.iter().any(|s| texts.says(s.as_deref(), &meaning)))
+    }
+
+    /// A write the target's API refused: when the refusal is one a rule declares (`refused`)
+    /// and the write holds a value for that rule's field, the same plan with the placeholder in
+    /// its place and the rule's message as its status, to be written instead. `None` when the
+    /// refusal is not a rule's: it stays a failure.
+    pub fn on_refusal(
+        &self,
+        plan: &RecordPlan,
+        status: Option<u16>,
+        message: &str,
+        now: &str,
+    ) -> Option<RecordPlan> {
+        let tgt_side = self.direction.target();
+        let write = plan.write.as_ref()?;
+        if !matches!(
+            plan.kind,
+            PlanKind::Create | PlanKind::Update | PlanKind::Unchanged
+        ) {
+            return None;
+        }
+        let rule = self.mapping.pair.rules.iter().find(|r| {
+            r.side == tgt_side
+                && r.refuses(status, message)
+                && r.field
+                    .get(write)
+                    .is_some_and(|v| !is_empty(Some(v)) && !same(Some(v), Some(&r.placeholder)))
+        })?;
+        let value = rule.field.get(write)?.clone();
+        let text = mapper::message(rule, &value).ok()?;
+        let mut out = plan.clone();
+        let mut new_write = write.clone();
+        rule.field.set(&mut new_write, rule.placeholder.clone());
+        let meaning = StatusMeaning::Error(text.clone());
+        self.set_status(&mut new_write, tgt_side, &meaning, now);
+        let field = rule.field.to_string();
+        for c in out.changes.iter_mut().filter(|c| c.field == field) {
+            c.to = canonical(Some(&rule.placeholder));
+        }
+        out.target_shadow
+            .overlay(&Shadow::of_written(&new_write, self.data_fields(tgt_side)));
+        out.write = Some(new_write);
+        out.invalid.insert(0, text);
+        out.status = Some(meaning);
+        Some(out)
     }
 
     fn plan_create(
@@ -464,7 +536,7 @@ impl<'m> Engine<'m> {
             self.fields_of(self.direction.source(), source),
             self.attrs.get(self.direction.source()),
         );
-        let (groups, invalid) = self.map(&src_fields)?;
+        let (groups, invalid) = self.map(&src_fields, std::slice::from_ref(&plan.source_status))?;
         let mut write = Value::Object(Map::new());
         for (f, v) in groups.iter().flat_map(|g| g.values.iter()) {
             if !same(Some(v), None) {
@@ -505,13 +577,19 @@ impl<'m> Engine<'m> {
         plan.linked_by = Some(by);
         let tgt_fields = mapper::fill(self.fields_of(tgt_side, target), self.attrs.get(tgt_side));
         let src_fields = mapper::fill(self.fields_of(src_side, source), self.attrs.get(src_side));
+        let statuses = [
+            plan.source_status.clone(),
+            self.status_text(tgt_side, target),
+        ];
+        let refused = |r: &Rule, v: &Value| self.known_refused(r, v, &statuses);
         let (src_fields, protected) = mapper::protect(
             &self.mapping.pair,
             self.direction,
             &src_fields,
             Some(&tgt_fields),
+            &refused,
         )?;
-        let (groups, mut invalid) = self.map(&src_fields)?;
+        let (groups, mut invalid) = self.map(&src_fields, &statuses)?;
         invalid.extend(protected);
         let current_target = Shadow::of(&tgt_fields, self.data_fields(tgt_side));
         let mut diffs: Vec<(FieldPath, Value)> = Vec::new();

@@ -22,6 +22,12 @@ pub(crate) struct WriteError {
     pub class: ErrorClass,
     /// How long the API asked to wait (rate-limited answers).
     pub retry_after: Option<std::time::Duration>,
+    /// The write may have landed although it failed (a timeout, a lost connection, a 5xx). A
+    /// create failing this way keeps its create intent unsettled, so the record is looked up
+    /// before it is created again.
+    pub outcome_unknown: bool,
+    /// The HTTP status of the refusal, when the API answered one.
+    pub status: Option<u16>,
 }
 
 impl WriteError {
@@ -31,6 +37,8 @@ impl WriteError {
             message: message.into(),
             class,
             retry_after: None,
+            outcome_unknown: false,
+            status: None,
         }
     }
 
@@ -40,6 +48,8 @@ impl WriteError {
             message: e.to_string(),
             class: e.class(),
             retry_after: e.retry_after(),
+            outcome_unknown: e.outcome_unknown(),
+            status: e.status(),
         }
     }
 }
@@ -54,6 +64,9 @@ impl WriteError {
                 "the other system refused this record; see mapsync's dead letters"
             }
             ErrorClass::Auth => "mapsync could not authenticate with the other system",
+            ErrorClass::Conflict => {
+                "the other system holds a conflicting record (a duplicate, a value already taken); resolve it by hand"
+            }
             ErrorClass::RateLimited | ErrorClass::Transient => {
                 "the other system was unavailable; mapsync retries"
             }
@@ -69,6 +82,7 @@ mod status_message_tests {
     fn a_status_field_never_gets_the_remote_error_text() {
         for class in [
             ErrorClass::Permanent,
+            ErrorClass::Conflict,
             ErrorClass::Auth,
             ErrorClass::RateLimited,
             ErrorClass::Transient,
@@ -136,6 +150,9 @@ pub(crate) struct Writer<'a> {
     pub page: u64,
     /// Target writes made so far on this page (for crash points in tests).
     pub writes: std::sync::atomic::AtomicU64,
+    /// The create intents' keys by source id, sent as idempotency keys where the mapping
+    /// declares the header.
+    pub intent_keys: &'a std::collections::BTreeMap<String, String>,
     /// Asked before every remote write with the source record's id: false when the writer no
     /// longer holds the claim on that record (another holder took it over), and the write is
     /// not made. `None`: unfenced.
@@ -160,10 +177,14 @@ fn failed(e: &ConnectorError) -> WriteError {
     WriteError::from_connector(e)
 }
 
-/// A per-item error in a batch answer, with the class the connector gave it (the system's error
-/// rules; a refusal of the record itself is permanent unless a rule says otherwise).
+/// A per-item error in a batch answer: a refusal of the record (a 4xx-like validation error,
+/// permanent), or the failure of its whole chunk, with that failure's class.
 fn item_failed(e: &BatchItemError) -> WriteError {
-    WriteError::new(e.message.clone(), e.class)
+    WriteError {
+        outcome_unknown: e.outcome_unknown,
+        status: e.status,
+        ..WriteError::new(e.message.clone(), e.class)
+    }
 }
 
 impl Writer<'_> {
@@ -208,7 +229,7 @@ impl Writer<'_> {
             let results = self
                 .each(&applied, &creates, |a| async move {
                     let (result, existing) = self.create_one(a).await;
-                    let back = if existing {
+                    let back = if existing || self.rule_refusal(&a.plan, &result).is_some() {
                         None
                     } else {
                         self.write_back_one(&a.plan, &result).await
@@ -228,7 +249,11 @@ impl Writer<'_> {
             let results = self
                 .each(&applied, &updates, |a| async move {
                     let result = self.update_one(a).await;
-                    let back = self.write_back_one(&a.plan, &result).await;
+                    let back = if self.rule_refusal(&a.plan, &result).is_some() {
+                        None
+                    } else {
+                        self.write_back_one(&a.plan, &result).await
+                    };
                     (result, back)
                 })
                 .await;
@@ -242,8 +267,40 @@ impl Writer<'_> {
             applied[*i].result = result;
             applied[*i].refused = refused;
         }
+        self.refusals(&mut applied).await;
         self.write_back(&mut applied).await;
         applied
+    }
+
+    /// The plan to write instead when the target refused a write the way a rule declares
+    /// (the engine decides; see `Engine::on_refusal`).
+    fn rule_refusal(&self, plan: &RecordPlan, result: &WriteResult) -> Option<RecordPlan> {
+        let Err(e) = result else { return None };
+        self.engine.on_refusal(plan, e.status, &e.message, self.now)
+    }
+
+    /// Writes again, with the placeholder, every record whose write a rule's refusal refused:
+    /// handled like the rule itself, not a failure. The placeholder is never refused by the
+    /// same rule, so this ends.
+    async fn refusals(&self, applied: &mut [Applied]) {
+        let mut which = Vec::new();
+        let mut plans = Vec::new();
+        for (i, a) in applied.iter().enumerate() {
+            if let Some(p) = self.rule_refusal(&a.plan, &a.result) {
+                tracing::info!(source_id = %p.source_id, reason = p.invalid.first().map(String::as_str).unwrap_or(""), "The target refused a value as its rule declares; writing the placeholder instead.");
+                which.push(i);
+                plans.push(p);
+            }
+        }
+        if plans.is_empty() {
+            return;
+        }
+        let redone = Box::pin(self.apply(plans)).await;
+        for (i, mut a) in which.into_iter().zip(redone) {
+            // Its write-back is done already.
+            a.written_back = Some(a.writeback_error.take());
+            applied[i] = a;
+        }
     }
 
     /// Runs `f` over the selected records, `concurrency` at a time, keeping their order.
@@ -263,15 +320,20 @@ impl Writer<'_> {
             return (Err(claim_lost()), false);
         }
         let fields = a.plan.write.clone().unwrap_or(Value::Null);
+        let key = self.intent_keys.get(&a.plan.source_id).map(String::as_str);
         let result = self
             .target
-            .create(self.engine.target(), fields, self.vars.target)
+            .create_keyed(self.engine.target(), fields, self.vars.target, key)
             .await;
         let done = self
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
-        super::failpoint::hit("mid-page", self.page, done);
+        if self.page == 0 {
+            super::failpoint::hit_nth("worker-after-create");
+        } else {
+            super::failpoint::hit("mid-page", self.page, done);
+        }
         match result {
             Ok(CreateOutcome::Created { id, .. }) => (Ok(Some(id)), false),
             Ok(CreateOutcome::Exists { id }) => (Ok(Some(id)), true),
@@ -337,11 +399,15 @@ impl Writer<'_> {
         match answer {
             Ok(outcome) => {
                 for &i in which {
-                    // Not known to be refused: a later attempt may go through.
-                    applied[i].result = Err(WriteError::new(
-                        "the batch answer did not mention this record",
-                        ErrorClass::Transient,
-                    ));
+                    // Not known to be refused: a later attempt may go through, and it may have
+                    // been created.
+                    applied[i].result = Err(WriteError {
+                        outcome_unknown: true,
+                        ..WriteError::new(
+                            "the batch answer did not mention this record",
+                            ErrorClass::Transient,
+                        )
+                    });
                 }
                 for r in &outcome.results {
                     let (LinkValue::One(source_id), Some(id)) =
@@ -482,6 +548,32 @@ impl Writer<'_> {
             )
             .await;
         Some(r.err().map(|e| e.to_string()))
+    }
+
+    /// Writes the reason of records that became conflicts after their create answered (the
+    /// "already exists" record is linked to another) to their source's status field, so the
+    /// conflict shows on the record, not only in the store.
+    pub async fn write_back_conflicts(&self, applied: &mut [Applied], which: &[usize]) {
+        for &i in which {
+            let a = &applied[i];
+            let reason = a.plan.reason.clone().unwrap_or_else(|| "conflict".into());
+            let outcome = WriteOutcome::Failed { message: &reason };
+            let Some(fields) = self.engine.writeback(&a.plan, outcome, self.now) else {
+                continue;
+            };
+            if let Err(e) = self
+                .source
+                .update(
+                    self.engine.source(),
+                    &a.plan.source_id,
+                    fields,
+                    self.vars.source,
+                )
+                .await
+            {
+                applied[i].writeback_error = Some(e.to_string());
+            }
+        }
     }
 
     async fn write_back(&self, applied: &mut [Applied]) {

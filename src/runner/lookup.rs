@@ -259,6 +259,10 @@ pub(crate) fn taken_conflict(plan: RecordPlan, other: &str, engine: &Engine<'_>)
         ),
     );
     conflict.kind = PlanKind::Conflict;
+    // The source's status as read, so the conflict's reason is written back only when the
+    // source does not say it already (else each write-back's echo would write it again).
+    conflict.source_status = plan.source_status;
+    conflict.source_link = plan.source_link;
     conflict
 }
 

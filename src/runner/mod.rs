@@ -7,6 +7,7 @@
 //! duplicating records.
 
 mod apply;
+mod budget;
 mod claims;
 mod credentials;
 mod error;
@@ -17,9 +18,12 @@ mod sync;
 mod tokens;
 mod worker;
 
+pub use budget::StoreBudget;
 pub use claims::SERVE_LOCK;
 pub use credentials::{check_credentials, check_setup_variables};
 pub use error::RunnerError;
+#[cfg(feature = "failpoints")]
+pub use failpoint::FAILPOINTS;
 pub use report::{Counts, SyncOptions, SyncReport};
 pub use sync::{Connectors, Observer, Quiet, sync};
 pub use tokens::StoreTokens;

@@ -15,10 +15,14 @@ use super::claims::{claim_page, keep_alive, last_touched, sync_lock};
 use super::lookup::{Planner, link_for, links, taken_conflict};
 use super::report::{Counts, SyncOptions, SyncReport};
 use super::worker::LEASE;
-use crate::connector::{Connector, PageCursor};
+use crate::connector::{Connector, PageCursor, PageGuard};
+
+/// The most pages one listing may have (a million records at 100 a page, ten times over): a
+/// listing past it is taken for a loop in the API's paging.
+pub(crate) const MAX_PAGES: u64 = 100_000;
 use crate::engine::{Engine, LinkValue, LinkedBy, PlanKind, RecordPlan};
 use crate::expr::Vars;
-use crate::mapping::model::{ListOp, Mapping};
+use crate::mapping::model::{ErrorClass, ListOp, Mapping};
 use crate::mapping::{Direction, Side};
 use crate::store::{
     Checkpoint, ClaimKey, CreateIntent, IntentSettlement, LedgerEntry, LedgerKind, LinkState,
@@ -164,7 +168,17 @@ pub async fn sync(
     let mut records_done = resumed.as_ref().map(|c| c.records_done).unwrap_or(0);
     let mut pages = 0u64;
     let mut processed = 0u64;
+    // Creates of earlier attempts whose outcome is unknown (a lost answer, a killed run): the
+    // fresh index above is the look-up that resolves them. One found through its link field is
+    // linked and counted as the create it was; one not found is created again, under the same
+    // key.
+    let pending: BTreeMap<String, String> = store
+        .unsettled_intents(&pair, dir)?
+        .into_iter()
+        .map(|p| (p.intent.source_id, p.intent.attempt_key))
+        .collect();
 
+    let mut guard = PageGuard::new(&src_conn.system().name, &engine.source().name, MAX_PAGES);
     let result: Result<(), RunnerError> = async {
         loop {
             let op: &ListOp = match position.phase {
@@ -180,6 +194,12 @@ pub async fn sync(
                 .await
                 .map_err(|source| RunnerError::List {
                     what: format!("{} records (page {})", engine.source().name, page_no + 1),
+                    source: Box::new(source),
+                })?;
+            guard
+                .check(&position.cursor, page.records.len(), page.next.as_ref())
+                .map_err(|source| RunnerError::List {
+                    what: format!("{} records", engine.source().name),
                     source: Box::new(source),
                 })?;
             if let (Some(t), true) = (page.total, pages == 0) {
@@ -231,7 +251,7 @@ pub async fn sync(
                 one_source_per_target(&engine, &mut plans);
                 check_rails(opts, &counts, &plans)?;
                 for p in &plans {
-                    count(&mut counts, p, None);
+                    count(&mut counts, p, None, &pending);
                     observer.plan(p);
                 }
             } else {
@@ -262,12 +282,22 @@ pub async fn sync(
                     deleted,
                     page_no,
                     stamp,
+                    pending: &pending,
                 };
                 apply_page(&page_ctx, records, checkpoint, &mut counts, observer).await?;
             }
             observer.page(page_len, &counts);
             match next_position {
-                Some(p) => position = p,
+                Some(p) => {
+                    if p.phase != position.phase {
+                        guard = PageGuard::new(
+                            &src_conn.system().name,
+                            &engine.source().name,
+                            MAX_PAGES,
+                        );
+                    }
+                    position = p
+                }
                 None => break,
             }
         }
@@ -330,6 +360,9 @@ struct PageCtx<'a> {
     deleted: bool,
     page_no: u64,
     stamp: Timestamp,
+    /// Create intents left pending by earlier attempts (source id → key): their records are
+    /// looked up in the fresh index, and a record created again reuses its key.
+    pending: &'a BTreeMap<String, String>,
 }
 
 /// Plans, writes and commits one page under claims (one pair, one worker): the records this
@@ -507,13 +540,20 @@ async fn write_batch(
     let (engine, store, pair) = (p.engine, p.store, p.pair);
     let dir = engine.direction();
     check_rails(p.opts, counts, &plans)?;
+    let mut intent_keys = BTreeMap::new();
     for plan in plans.iter().filter(|plan| plan.kind == PlanKind::Create) {
+        let key = p
+            .pending
+            .get(&plan.source_id)
+            .cloned()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let intent = CreateIntent {
             direction: dir,
             source_id: plan.source_id.clone(),
-            attempt_key: format!("{}:{}", plan.source_id, p.page_no),
+            attempt_key: key,
         };
         store.record_intent(pair, &intent, p.stamp)?;
+        intent_keys.insert(intent.source_id, intent.attempt_key);
     }
     let now_text = p.stamp.to_string();
     let tokens: Vec<i64> = claims.values().copied().collect();
@@ -535,6 +575,7 @@ async fn write_batch(
         now: &now_text,
         page: p.page_no,
         writes: Default::default(),
+        intent_keys: &intent_keys,
     };
     // The heartbeat keeps the claims while the writes take their time; a claim lost anyway
     // (the process stalled past its lease) stops the page before it writes more.
@@ -544,12 +585,13 @@ async fn write_batch(
             return Err(StoreError::ClaimLost { token: tokens.first().copied().unwrap_or_default() }.into());
         }
     };
-    settle_existing(engine, store, pair, &mut applied)?;
+    let conflicts = settle_existing(engine, store, pair, &mut applied)?;
+    writer.write_back_conflicts(&mut applied, &conflicts).await;
     super::failpoint::hit("before-commit", p.page_no, 0);
     let mut commit = PageCommit::new(p.stamp);
     let mut tentative = counts.clone();
     for a in &applied {
-        count(&mut tentative, &a.plan, Some(a));
+        count(&mut tentative, &a.plan, Some(a), p.pending);
         record(&mut commit, dir, a);
     }
     commit.fence = tokens;
@@ -557,7 +599,11 @@ async fn write_batch(
         counters: serde_json::to_value(&tentative).ok(),
         ..c
     });
+    let checkpointed = commit.checkpoint.is_some();
     let report = store.commit_page(pair, &commit)?;
+    if checkpointed {
+        super::failpoint::hit("after-commit", p.page_no, 0);
+    }
     let src_side = dir.source();
     for a in applied.iter_mut() {
         if let Some(t) = report
@@ -575,7 +621,7 @@ async fn write_batch(
         }
     }
     for a in &applied {
-        count(counts, &a.plan, Some(a));
+        count(counts, &a.plan, Some(a), p.pending);
         if a.plan.kind != PlanKind::Unchanged || a.result.is_err() {
             observer.plan(&a.plan);
         }
@@ -615,6 +661,7 @@ async fn index(
     store.snapshot_clear(pair, side)?;
     let mut cursor = PageCursor::First;
     let mut n = 0u64;
+    let mut guard = PageGuard::new(&conn.system().name, &collection.name, MAX_PAGES);
     let mut several = NamedBySeveral::new();
     loop {
         let page = conn
@@ -640,6 +687,12 @@ async fn index(
                 })
             })
             .collect();
+        guard
+            .check(&cursor, page.records.len(), page.next.as_ref())
+            .map_err(|source| RunnerError::List {
+                what: format!("{} records", collection.name),
+                source: Box::new(source),
+            })?;
         for r in page.records.iter().filter(|r| !engine.is_deleted(side, r)) {
             if let (LinkValue::Several(ids), Some(holder)) =
                 (engine.link_value(side, r), collection.id_of(r))
@@ -697,13 +750,15 @@ fn one_source_per_target(engine: &Engine<'_>, plans: &mut [RecordPlan]) {
 
 /// A create answered "already exists" names a target that may already be linked, to another
 /// source record in the store or to another record of this page: linking it again would fail
-/// the page's commit on every run, so the record becomes a conflict instead.
-fn settle_existing(
+/// the page's commit on every run, so the record becomes a conflict instead. Returns the
+/// records that became conflicts (their status is written back by the caller).
+pub(crate) fn settle_existing(
     engine: &Engine<'_>,
     store: &dyn StateStore,
     pair: &str,
     applied: &mut [Applied],
-) -> Result<(), RunnerError> {
+) -> Result<Vec<usize>, RunnerError> {
+    let mut changed = Vec::new();
     let tgt_side = engine.direction().target();
     let mut claimed: BTreeMap<String, String> = BTreeMap::new();
     for a in applied
@@ -714,7 +769,10 @@ fn settle_existing(
             claimed.insert(t.clone(), a.plan.source_id.clone());
         }
     }
-    for a in applied.iter_mut().filter(|a| a.linked_existing) {
+    for (i, a) in applied.iter_mut().enumerate() {
+        if !a.linked_existing {
+            continue;
+        }
         let Ok(Some(t)) = a.result.clone() else {
             continue;
         };
@@ -734,13 +792,14 @@ fn settle_existing(
                 a.plan = taken_conflict(plan, &other, engine);
                 a.result = Ok(None);
                 a.linked_existing = false;
+                changed.push(i);
             }
             None => {
                 claimed.insert(t, a.plan.source_id.clone());
             }
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Stops before a page that would take the run past `--max-creates` or `--max-deletes`.
@@ -772,15 +831,26 @@ fn check_rails(
     Ok(())
 }
 
-/// Adds one record's result to the counts.
-fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
+/// Adds one record's result to the counts. A record whose earlier create had an unknown
+/// outcome (`pending`) and that is now found on the target counts as created: that create
+/// landed, and no finished run counted it.
+fn count(
+    c: &mut Counts,
+    plan: &RecordPlan,
+    applied: Option<&Applied>,
+    pending: &BTreeMap<String, String>,
+) {
     c.seen += 1;
     if let Some(a) = applied {
         if a.writeback_error.is_some() {
             c.writeback_failed += 1;
         }
-        if a.result.is_err() {
-            c.failed += 1;
+        if let Err(e) = &a.result {
+            if e.class == ErrorClass::Conflict {
+                c.conflicts += 1;
+            } else {
+                c.failed += 1;
+            }
             return;
         }
         if a.refused.is_some() {
@@ -804,8 +874,14 @@ fn count(c: &mut Counts, plan: &RecordPlan, applied: Option<&Applied>) {
     {
         c.invalid += 1;
     }
+    let recovered = pending.contains_key(&plan.source_id)
+        && matches!(
+            plan.linked_by,
+            Some(LinkedBy::LinkField | LinkedBy::TargetLinkField)
+        );
     match plan.kind {
         PlanKind::Create => c.created += 1,
+        PlanKind::Update | PlanKind::Unchanged if recovered => c.created += 1,
         PlanKind::Update => c.updated += 1,
         PlanKind::Unchanged => c.unchanged += 1,
         PlanKind::Echo => c.echo_skipped += 1,
@@ -827,10 +903,15 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
         kind,
         message,
     };
-    if plan.kind == PlanKind::Create
-        || plan.kind == PlanKind::Conflict
-        || a.result.is_ok() && plan.target_id.is_some()
-        || a.linked_existing
+    // A create that failed with an unknown outcome may have landed: its intent stays, so the
+    // record is looked up before it is created again.
+    let unknown =
+        plan.kind == PlanKind::Create && a.result.as_ref().is_err_and(|e| e.outcome_unknown);
+    if !unknown
+        && (plan.kind == PlanKind::Create
+            || plan.kind == PlanKind::Conflict
+            || a.result.is_ok() && plan.target_id.is_some()
+            || a.linked_existing)
     {
         commit.settled_intents.push(IntentSettlement {
             direction: dir,
@@ -839,9 +920,12 @@ pub(crate) fn record(commit: &mut PageCommit, dir: Direction, a: &Applied) {
     }
     let target_id = match &a.result {
         Err(e) => {
-            commit
-                .outcomes
-                .push(outcome(OutcomeKind::Failed, Some(e.message.clone())));
+            let kind = if e.class == ErrorClass::Conflict {
+                OutcomeKind::Conflict
+            } else {
+                OutcomeKind::Failed
+            };
+            commit.outcomes.push(outcome(kind, Some(e.message.clone())));
             return;
         }
         Ok(t) => t.clone(),

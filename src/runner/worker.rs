@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 
 use super::apply::{Sides, Writer};
 use super::lookup::{Candidates, Planner, Prepared};
-use super::sync::{Connectors, record};
+use super::sync::{Connectors, record, settle_existing};
 use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorError};
 use crate::engine::{Engine, LinkValue, PlanKind, RecordPlan};
@@ -402,7 +402,7 @@ enum Decision {
 
 fn decide(class: ErrorClass, retry_after: Option<Duration>, attempts: u32) -> Decision {
     match class {
-        ErrorClass::Permanent => Decision::DeadLetter,
+        ErrorClass::Permanent | ErrorClass::Conflict => Decision::DeadLetter,
         ErrorClass::RateLimited => Decision::Retry(Some(retry_after.unwrap_or(BASE_BACKOFF))),
         ErrorClass::Transient | ErrorClass::Auth if attempts + 1 >= MAX_ATTEMPTS => {
             Decision::DeadLetter
@@ -601,16 +601,30 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
     if !still_held(ctx, claim) {
         return;
     }
+    let mut intent_keys = std::collections::BTreeMap::new();
     if plan.kind == PlanKind::Create {
+        // A pending intent of this record was resolved by `live_plan` (looked up, not found):
+        // its key is sent again, so an API with idempotency keys answers with what it made.
+        let earlier = match ctx.store.unsettled_intents(&pair, dir) {
+            Ok(p) => p
+                .into_iter()
+                .find(|p| p.intent.source_id == plan.source_id)
+                .map(|p| p.intent.attempt_key),
+            Err(e) => {
+                retry(ctx, claim, &format!("state store: {e}"), now, None);
+                return;
+            }
+        };
         let intent = CreateIntent {
             direction: dir,
             source_id: plan.source_id.clone(),
-            attempt_key: format!("{}:live:{}", plan.source_id, claim.attempts),
+            attempt_key: earlier.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         };
         if let Err(e) = ctx.store.record_intent(&pair, &intent, now) {
             retry(ctx, claim, &format!("state store: {e}"), now, None);
             return;
         }
+        intent_keys.insert(intent.source_id, intent.attempt_key);
     }
     // Checked before every remote write: once the claim is lost, nothing more is written.
     let fence = |_: &str| ctx.store.claim_held(claim.claim.token).unwrap_or(false);
@@ -627,8 +641,18 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
         now: &now_text,
         page: 0,
         writes: Default::default(),
+        intent_keys: &intent_keys,
     };
-    let applied = writer.apply(vec![plan]).await;
+    let mut applied = writer.apply(vec![plan]).await;
+    // An "already exists" answer naming a record linked to another is a conflict, as in sync.
+    match settle_existing(&engine, ctx.store.as_ref(), &pair, &mut applied) {
+        Ok(conflicts) => writer.write_back_conflicts(&mut applied, &conflicts).await,
+        Err(e) => {
+            retry(ctx, claim, &format!("state store: {e}"), now, None);
+            return;
+        }
+    }
+    super::failpoint::hit_nth("worker-before-commit");
     let mut commit = PageCommit::new(now);
     for a in &applied {
         record(&mut commit, dir, a);
@@ -652,6 +676,7 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
             return;
         }
     }
+    super::failpoint::hit_nth("worker-before-ack");
     if refused > 0 {
         ctx.counters
             .dead_lettered
@@ -664,9 +689,12 @@ async fn process(ctx: &WorkerContext, claim: &InboxClaim) {
         if let Some(e) = &a.writeback_error {
             tracing::warn!(source = %claim.source, record_key, error = %e, "Writing the link or status back to the source failed.");
         }
-        if let Err(e) = &a.result {
+        if let Err(e) = &a.result
+            && e.class != ErrorClass::Conflict
+        {
             // The failure is already in the outcomes and the source's status field; its class
-            // decides between another attempt and a dead letter.
+            // decides between another attempt and a dead letter (a conflict is an outcome for a
+            // person, recorded and acked).
             on_failure(ctx, claim, &e.message, e.class, e.retry_after);
             return;
         }
@@ -799,10 +827,18 @@ async fn linked_back(
     let tgt_side = engine.direction().target();
     let mut cursor = crate::connector::PageCursor::First;
     let mut found = Vec::new();
+    let mut guard = crate::connector::PageGuard::new(
+        &tgt_conn.system().name,
+        &target.name,
+        MAX_RECOVERY_PAGES as u64,
+    );
     for _ in 0..MAX_RECOVERY_PAGES {
         let page = tgt_conn
             .list_page(target, &target.list, &cursor, tgt_vars)
             .await
+            .map_err(LiveError::Connector)?;
+        guard
+            .check(&cursor, page.records.len(), page.next.as_ref())
             .map_err(LiveError::Connector)?;
         for r in page.records {
             if engine.link_value(tgt_side, &r) == LinkValue::One(source_id.to_string())

@@ -184,6 +184,7 @@ pub(super) async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let registry = registry.clone();
+        let state = state.clone();
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let service =
@@ -202,7 +203,11 @@ pub(super) async fn serve(
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
-                _ = conn.as_mut() => {}
+                r = conn.as_mut() => {
+                    if r.is_err_and(|e| e.is_timeout()) {
+                        Metrics::bump(&state.metrics().timed_out_connections);
+                    }
+                }
                 () = close.notified() => {}
                 () = stopped(&mut stop) => {
                     conn.as_mut().graceful_shutdown();

@@ -26,6 +26,10 @@ pub enum ExtractError {
     /// character (which could forge a log line or a second record key).
     #[error("a record id is not of the declared form")]
     BadRecordId,
+    /// An event comes from another account than the one the system is pinned to (answered
+    /// 403).
+    #[error("an event comes from another account than the pinned one")]
+    ForeignAccount,
     /// The delivery carries more events than the webhook's `max_events` (answered 413).
     #[error("the delivery carries {found} events, more than the {max} allowed")]
     TooManyEvents {
@@ -53,11 +57,13 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// Splits a delivery into inbox events.
+/// Splits a delivery into inbox events. With `pinned` (the account the collection's system is
+/// pinned to) and the webhook's `account` declared, every event must name that account.
 pub fn extract_events(
     source: &str,
     webhook: &Webhook,
     body: &[u8],
+    pinned: Option<&str>,
 ) -> Result<Extracted, ExtractError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Extracted::default());
@@ -74,6 +80,11 @@ pub fn extract_events(
         });
     }
     for event in events {
+        if let (Some(path), Some(pinned)) = (&webhook.account, pinned)
+            && path.first_text(event).as_deref() != Some(pinned)
+        {
+            return Err(ExtractError::ForeignAccount);
+        }
         let kind = webhook.kind.as_ref().and_then(|k| k.first_text(event));
         if webhook.action(kind.as_deref()) == EventAction::Ignore {
             out.ignored += 1;

@@ -35,6 +35,11 @@ pub struct Metrics {
     /// Deliveries refused with 503 before reading the body: too many bodies in flight on the
     /// route, or the budget of unverified bytes in memory is spent.
     pub rejected_busy: AtomicU64,
+    /// Deliveries refused with 403: an event from another account than the pinned one.
+    pub rejected_account: AtomicU64,
+    /// Connections closed because a request's head did not arrive within the header timeout
+    /// (slowloris, idle kept-alive sockets).
+    pub timed_out_connections: AtomicU64,
     /// Connections refused with 503 because the connection cap was reached.
     pub rejected_connections: AtomicU64,
     /// OAuth requests refused: a start without a valid install link (403), over the per-minute
@@ -133,6 +138,16 @@ impl Metrics {
             "mapsync_webhook_deliveries_rejected_busy_total",
             "Deliveries refused with 503 before their body was read (route or memory budget full).",
             load(&self.rejected_busy),
+        );
+        counter(
+            "mapsync_webhook_deliveries_rejected_account_total",
+            "Deliveries refused with 403: an event from another account than the pinned one.",
+            load(&self.rejected_account),
+        );
+        counter(
+            "mapsync_connections_timed_out_total",
+            "Connections closed by the header-read timeout.",
+            load(&self.timed_out_connections),
         );
         counter(
             "mapsync_connections_rejected_total",

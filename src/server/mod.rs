@@ -43,8 +43,9 @@ use crate::store::StateStore;
 /// How long a sender may take to send its body. Slow clients must not hold a handler (R1).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Above this many waiting record keys, deliveries get 503 + `Retry-After` instead of being
-/// stored, so a stalled worker pool cannot grow the inbox without bound (R7).
+/// Above this many unprocessed events, deliveries get 503 + `Retry-After` instead of being
+/// stored, so a stalled worker pool cannot grow the inbox without bound (R7). Counted in
+/// events, not record keys, and a delivery is refused when its own events would pass it.
 pub const DEFAULT_HIGH_WATER: u64 = 100_000;
 
 /// Seconds a sender is asked to wait after a 503.
@@ -54,6 +55,9 @@ const RETRY_AFTER_SECS: u64 = 30;
 /// every delivery costs a scan of its work table, which grows with the backlog; the mark is a
 /// soft limit, so a depth up to this old (plus what was stored since) is close enough.
 const DEPTH_TTL: Duration = Duration::from_millis(100);
+
+/// How long a pinned account read from the store is reused for the webhook account check.
+const PINNED_TTL: Duration = Duration::from_secs(1);
 
 /// What the server's routes share.
 #[derive(Clone)]
@@ -72,7 +76,7 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// The clock signature windows are checked against.
     pub clock: Arc<dyn Clock>,
-    /// The inbox depth above which deliveries get 503.
+    /// The unprocessed events above which deliveries get 503.
     pub high_water: u64,
     /// The workers' counters, for `/metrics`.
     pub workers: Arc<WorkerCounters>,
@@ -90,6 +94,8 @@ struct Inner {
     unverified: budget::Budget,
     /// OAuth `state` rows written in the current minute: (minute, count).
     states: std::sync::Mutex<(i64, u32)>,
+    /// The pinned account per system, as read from the store, and when.
+    pinned: std::sync::Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
 }
 
 impl AppState {
@@ -102,7 +108,34 @@ impl AppState {
             depth: std::sync::Mutex::new(None),
             unverified,
             states: std::sync::Mutex::new((0, 0)),
+            pinned: std::sync::Mutex::default(),
         }))
+    }
+
+    /// The account `system` is pinned to (its saved tokens' account), read from the store at
+    /// most every [`PINNED_TTL`].
+    async fn pinned_account(&self, system: &str) -> Result<Option<String>, String> {
+        {
+            let cached = self.0.pinned.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, account)) = cached.get(system)
+                && at.elapsed() < PINNED_TTL
+            {
+                return Ok(account.clone());
+            }
+        }
+        let store = self.config().store.clone();
+        let name = system.to_string();
+        let account = match tokio::task::spawn_blocking(move || store.token(&name)).await {
+            Ok(Ok(token)) => token.and_then(|t| t.account),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        self.0
+            .pinned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(system.to_string(), (Instant::now(), account.clone()));
+        Ok(account)
     }
 
     /// Takes one of this minute's [`oauth::STATES_PER_MINUTE`] OAuth `state` writes; false
@@ -120,9 +153,9 @@ impl AppState {
         true
     }
 
-    /// The inbox depth for the high-water check: counted at most every [`DEPTH_TTL`], plus the
-    /// record keys stored since (an overestimate: a key already waiting counts again). Runs
-    /// on a blocking thread.
+    /// The unprocessed events for the high-water check: counted at most every [`DEPTH_TTL`],
+    /// plus the events stored since (an overestimate: some may have been processed). Runs on a
+    /// blocking thread.
     fn depth_for_admission(&self) -> Result<u64, crate::store::StoreError> {
         let mut cached = self.0.depth.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, depth)) = *cached
@@ -130,7 +163,7 @@ impl AppState {
         {
             return Ok(depth);
         }
-        let depth = self.config().store.inbox_depth()?;
+        let depth = self.config().store.inbox_pending_events()?;
         *cached = Some((Instant::now(), depth));
         Ok(depth)
     }
@@ -164,6 +197,7 @@ impl AppState {
 /// at once.
 struct Route {
     source: String,
+    system: String,
     webhook: Webhook,
     bodies: Arc<tokio::sync::Semaphore>,
 }
@@ -182,6 +216,7 @@ pub fn router(state: AppState) -> Router {
         };
         let route = Arc::new(Route {
             source: name.clone(),
+            system: collection.system.clone(),
             webhook: webhook.clone(),
             bodies: Arc::new(tokio::sync::Semaphore::new(
                 state.config().limits.max_bodies_per_route,
@@ -328,8 +363,24 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
     }
     Metrics::bump(&m.verified);
     drop(reserved);
-    let extracted = match extract_events(&route.source, &route.webhook, &bytes) {
+    let pinned = match &route.webhook.account {
+        None => None,
+        Some(_) => match state.pinned_account(&route.system).await {
+            Ok(p) => p,
+            Err(error) => {
+                Metrics::bump(&m.unavailable);
+                tracing::error!(source = %route.source, error = %error, "Could not read the pinned account; answered 503.");
+                return unavailable();
+            }
+        },
+    };
+    let extracted = match extract_events(&route.source, &route.webhook, &bytes, pinned.as_deref()) {
         Ok(e) => e,
+        Err(ExtractError::ForeignAccount) => {
+            Metrics::bump(&m.rejected_account);
+            tracing::warn!(source = %route.source, "Refused a delivery with events from another account than the pinned one.");
+            return plain(StatusCode::FORBIDDEN, "events from another account\n");
+        }
         Err(e @ ExtractError::TooManyEvents { .. }) => {
             Metrics::bump(&m.rejected_too_many_events);
             tracing::warn!(source = %route.source, error = %e, "Refused a delivery with too many events.");
@@ -359,7 +410,7 @@ async fn receive(state: AppState, route: Arc<Route>, req: Request) -> Response {
     let admission = state.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
         let depth = admission.depth_for_admission()?;
-        if depth >= high_water {
+        if depth.saturating_add(events.len() as u64) > high_water {
             return Ok(None);
         }
         let summary = store.inbox_insert(&events, at)?;

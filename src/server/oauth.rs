@@ -32,21 +32,35 @@ pub const LINK_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 /// this only bounds a leaked-link storm).
 pub(super) const STATES_PER_MINUTE: u32 = 30;
 
-/// What an OAuth-state row is for, encoded in its `system` field as `<kind>:<system>`.
+/// What an OAuth-state row is for, encoded in its `system` field as `<kind>[+replace]:<system>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     /// An install link minted by the operator: may start one install.
-    Link,
+    Link { replace: bool },
     /// A `state` sent to the consent page: may finish one install.
-    Callback,
+    Callback { replace: bool },
 }
 
 impl Purpose {
     fn tag(self, system: &str) -> String {
-        match self {
-            Purpose::Link => format!("install-link:{system}"),
-            Purpose::Callback => format!("install:{system}"),
-        }
+        let (kind, replace) = match self {
+            Purpose::Link { replace } => ("install-link", replace),
+            Purpose::Callback { replace } => ("install", replace),
+        };
+        let plus = if replace { "+replace" } else { "" };
+        format!("{kind}{plus}:{system}")
+    }
+
+    /// The purpose a row's `system` field encodes for `system`, if any.
+    fn of(tag: &str, system: &str) -> Option<Purpose> {
+        [
+            Purpose::Link { replace: false },
+            Purpose::Link { replace: true },
+            Purpose::Callback { replace: false },
+            Purpose::Callback { replace: true },
+        ]
+        .into_iter()
+        .find(|p| p.tag(system) == tag)
     }
 }
 
@@ -64,25 +78,31 @@ pub enum InstallLinkError {
 }
 
 /// Mints a single-use install link for `system`, valid for [`LINK_TTL`] from `now`:
-/// `<public_url>/oauth/<system>/start?link=<256 random bits>`. Only its hash is stored.
+/// `<public_url>/oauth/<system>/start?link=<256 random bits>`. Only its hash is stored. With
+/// `replace_account`, the install it starts may move the system to another account than the
+/// pinned one.
 pub fn create_install_link(
     store: &dyn StateStore,
     mapping: &Mapping,
     system: &str,
     public_url: &Url,
     now: Timestamp,
+    replace_account: bool,
 ) -> Result<String, InstallLinkError> {
     if !matches!(
         mapping.systems.get(system).and_then(|s| s.auth.as_ref()),
         Some(Auth::OAuth2(_))
     ) {
         return Err(InstallLinkError::NotOAuth(system.to_string()));
-    }
+    };
     let value = nonce();
     store.create_oauth_state(
         &OAuthState {
             nonce: Secret::new(value.clone()),
-            system: Purpose::Link.tag(system),
+            system: Purpose::Link {
+                replace: replace_account,
+            }
+            .tag(system),
             pkce_verifier: None,
             expires_at: now.saturating_add(LINK_TTL).unwrap_or(now),
         },
@@ -184,9 +204,15 @@ pub(super) async fn start(
     let consumed =
         tokio::task::spawn_blocking(move || store.consume_oauth_state(&Secret::new(link), at))
             .await;
-    match consumed {
-        Ok(Ok(Some(c))) if c.system == Purpose::Link.tag(&system) => {}
-        Ok(Ok(_)) => {
+    let replace = match consumed {
+        Ok(Ok(Some(c))) => match Purpose::of(&c.system, &system) {
+            Some(Purpose::Link { replace }) => replace,
+            _ => {
+                tracing::warn!(system = %system, "Refused an OAuth start without a valid install link.");
+                return forbidden(&state);
+            }
+        },
+        Ok(Ok(None)) => {
             tracing::warn!(system = %system, "Refused an OAuth start without a valid install link.");
             return forbidden(&state);
         }
@@ -197,11 +223,11 @@ pub(super) async fn start(
                 "The state store is not available.",
             );
         }
-    }
+    };
     let value = nonce();
     let record = OAuthState {
         nonce: Secret::new(value.clone()),
-        system: Purpose::Callback.tag(&system),
+        system: Purpose::Callback { replace }.tag(&system),
         pkce_verifier: None,
         expires_at: state
             .config()
@@ -280,8 +306,8 @@ pub(super) async fn callback(
             );
         }
     };
-    match consumed {
-        Some(c) if c.system == Purpose::Callback.tag(&system) => {}
+    let replace = match consumed.and_then(|c| Purpose::of(&c.system, &system)) {
+        Some(Purpose::Callback { replace }) => replace,
         _ => {
             super::Metrics::bump(&state.metrics().rejected_oauth);
             tracing::warn!(system = %system, "Refused an OAuth callback with an unknown, expired or used state.");
@@ -291,7 +317,7 @@ pub(super) async fn callback(
                 "This install link is unknown, expired or already used; start again.",
             );
         }
-    }
+    };
     if q.error.is_some() {
         return page(
             StatusCode::BAD_REQUEST,
@@ -307,7 +333,7 @@ pub(super) async fn callback(
         );
     };
     match connector
-        .exchange_code(&code, &redirect_uri(&state, &system))
+        .exchange_code(&code, &redirect_uri(&state, &system), replace)
         .await
     {
         Ok(_) => {

@@ -161,6 +161,7 @@ mod tests {
             refresh_token: Some(Secret::new("r")),
             expires_at: Some(t(3600)),
             scopes: vec![],
+            account: Some("portal-1".into()),
         };
         from.save_token("crm", &token, t(0)).unwrap();
         for n in 0..3 {

@@ -3,6 +3,7 @@
 //! [`SqliteStore`] the embedded implementation, [`PostgresStore`] the shared one. Only this module writes SQL; it never knows
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
+mod budget;
 mod claim;
 mod commit;
 mod copy;
@@ -15,6 +16,7 @@ mod lock;
 mod outcome;
 mod postgres;
 mod run;
+pub mod seal;
 mod secret;
 mod snapshot;
 mod sqlite;
@@ -26,6 +28,7 @@ use jiff::Timestamp;
 
 use crate::mapping::{Direction, Side};
 
+pub use budget::{BudgetGrant, BudgetPriority, BudgetRate};
 pub use claim::{ClaimKey, ClaimScope, RecordClaim};
 pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
 pub use copy::{CopyReport, copy_store};
@@ -216,6 +219,28 @@ pub trait StateStore: Send + Sync {
     /// one `serve` per store and one full sync per pair and direction.
     fn lock(&self, name: &str) -> StoreResult<ProcessLock>;
 
+    // The shared request budget.
+
+    /// Serves one request of `priority` from the budget `key` (a system's name), shared by
+    /// every process on this store, in one transaction. The budget is a token bucket: a key
+    /// seen for the first time starts full (`rate.burst` tokens at `at`); tokens accrue at
+    /// `rate.per_second` since the stored time, never beyond `rate.burst`. Then: while `at` is
+    /// before a stored pause, a back-fill request takes nothing and waits for the pause, and a
+    /// live one waits at least that long. A live request always takes a token (the count may go
+    /// negative: queued requests) and waits until its token has accrued. A back-fill request
+    /// takes one only if at least `rate.reserve() + 1` are there, and otherwise takes nothing
+    /// and is told how long until there will be. The exact rule is `budget::Bucket::take`.
+    fn take_budget(
+        &self,
+        key: &str,
+        rate: &BudgetRate,
+        priority: BudgetPriority,
+        at: Timestamp,
+    ) -> StoreResult<BudgetGrant>;
+    /// Holds every request of the budget `key` until `until` (a `Retry-After`); an earlier
+    /// pause never shortens a later one. A key never taken from is left alone.
+    fn pause_budget(&self, key: &str, until: Timestamp) -> StoreResult<()>;
+
     // OAuth.
 
     fn token(&self, system: &str) -> StoreResult<Option<OAuthToken>>;
@@ -272,11 +297,19 @@ pub trait StateStore: Send + Sync {
     fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;
+    /// Events stored and not yet processed: every event `inbox_insert` stored (duplicates are
+    /// not stored, so not counted) until an `inbox_ack` or `inbox_dead_letter` of a claim that
+    /// covers it; `inbox_retry` keeps it counted. Processed events kept for deduplication are
+    /// not counted. The webhook receiver's high-water mark is in events (R7).
+    fn inbox_pending_events(&self) -> StoreResult<u64>;
     /// Forgets processed events received before `before`; keep at least 7 days (R5).
     fn inbox_prune(&self, before: Timestamp) -> StoreResult<u64>;
     fn add_dead_letter(&self, letter: &NewDeadLetter) -> StoreResult<i64>;
     fn dead_letters(&self, query: &DeadLetterQuery) -> StoreResult<Vec<DeadLetter>>;
-    /// Puts a dead letter back into the inbox as a new event for its record; false if no such id.
+    /// Puts a dead letter back into the inbox for its record, in one transaction with its
+    /// removal; false if no such id. A payload that is a non-empty JSON array (a worker's dead
+    /// letter: the record's events) goes back as one inbox event per element, in order; any
+    /// other payload (a sync's dead letter) as one event. The events have no dedup key.
     fn retry_dead_letter(&self, id: i64, at: Timestamp) -> StoreResult<bool>;
     fn drop_dead_letter(&self, id: i64) -> StoreResult<bool>;
 

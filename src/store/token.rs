@@ -13,6 +13,10 @@ pub struct OAuthToken {
     /// When the access token expires; `None` when the server did not say.
     pub expires_at: Option<Timestamp>,
     pub scopes: Vec<String>,
+    /// The account the tokens belong to, when the mapping declares where to find it: the
+    /// account the system is pinned to. `save_token` stores it and `token` returns it as
+    /// given (`None` stays `None`); it is replaced with the rest of the row.
+    pub account: Option<String>,
 }
 
 /// A pending OAuth authorisation, keyed by its `state` nonce.

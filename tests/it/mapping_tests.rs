@@ -77,32 +77,32 @@ fn a_broken_rule_fails_with_a_per_field_diff() {
     expect![[r#"
         failures:
 
-        ---- outbound: a three-word name splits at the first space; a new contact is created and linked (broken.yaml:322) ----
+        ---- outbound: a three-word name splits at the first space; a new contact is created and linked (broken.yaml:327) ----
           field lastname  expected: "Ann Smith"
                              found: "Smith"
           the plan: create, writes {"firstname":"Mary","lastname":"Smith","email":"mary@example.com","tte_customer_secondary_emails":"","phone":"+441234567","tte_customer_secondary_phone":"","tte_customer_uri":"https://app.10to8.com/api/enterprise/v2/customer/1/","tte_customer_sync_status":"Last synced: 2000-01-01T00:00:00Z"}
 
-        ---- outbound: a one-word name becomes the first name, with an empty last name (broken.yaml:339) ----
+        ---- outbound: a one-word name becomes the first name, with an empty last name (broken.yaml:344) ----
           field lastname  expected: ""
                              found: "Cher"
           the plan: create, writes {"firstname":"Cher","lastname":"Cher","email":"","tte_customer_secondary_emails":"","phone":"","tte_customer_secondary_phone":"","tte_customer_uri":"https://app.10to8.com/api/enterprise/v2/customer/2/","tte_customer_sync_status":"Last synced: 2000-01-01T00:00:00Z"}
 
-        ---- outbound: two spaces leave a leading space in the last name (the demo's split) (broken.yaml:343) ----
+        ---- outbound: two spaces leave a leading space in the last name (the demo's split) (broken.yaml:348) ----
           field lastname  expected: " Smith"
                              found: "Smith"
           the plan: create, writes {"firstname":"Mary","lastname":"Smith","email":"","tte_customer_secondary_emails":"","phone":"","tte_customer_secondary_phone":"","tte_customer_uri":"https://app.10to8.com/api/enterprise/v2/customer/3/","tte_customer_sync_status":"Last synced: 2000-01-01T00:00:00Z"}
 
-        ---- outbound: an email HubSpot would refuse is sent as the empty placeholder, with the error in both statuses (broken.yaml:410) ----
+        ---- outbound: an email HubSpot would refuse is sent as the empty placeholder, with the error in both statuses (broken.yaml:415) ----
           field email  expected: ""
                           found: "invalid@example.com"
           the plan: create, writes {"firstname":"Bob","lastname":"Bob","email":"invalid@example.com","tte_customer_secondary_emails":"b@y.com","phone":"","tte_customer_secondary_phone":"","tte_customer_uri":"https://app.10to8.com/api/enterprise/v2/customer/10/","tte_customer_sync_status":"Error: Invalid email not-an-email"}
 
-        ---- outbound: the placeholder also replaces an invalid email on update (broken.yaml:424) ----
+        ---- outbound: the placeholder also replaces an invalid email on update (broken.yaml:429) ----
           field email  expected: ""
                           found: "invalid@example.com"
           the plan: update 111 [conflict in emails: the records were never synced, and they differ; `newest` gives it to home], writes {"email":"invalid@example.com","tte_customer_sync_status":"Error: Invalid email a@b"}
 
-        ---- outbound: once the invalid first email is removed, the valid one replaces the placeholder (broken.yaml:581) ----
+        ---- outbound: once the invalid first email is removed, the valid one replaces the placeholder (broken.yaml:593) ----
           kind                                 expected: update
                                                   found: unchanged
           field email                          expected: "b@y.com"
@@ -111,7 +111,14 @@ fn a_broken_rule_fails_with_a_per_field_diff() {
                                                   found: (not written)
           the plan: unchanged 138, writes {"tte_customer_sync_status":"Last synced: 2000-01-01T00:00:00Z"}
 
-        33 passed, 6 failed
+        ---- outbound: an address HubSpot refused (the status remembers it) is sent as the placeholder at once (broken.yaml:606) ----
+          kind    expected: unchanged
+                     found: update
+          writes  expected: no write
+                     found: a write
+          the plan: update 141 [conflict in emails: the records were never synced, and they differ; `newest` gives it to home], writes {"email":"invalid@example.com","tte_customer_sync_status":"Error: Invalid email josé@example.com"}
+
+        35 passed, 7 failed
     "#]]
     .assert_eq(failures);
 }

@@ -101,6 +101,34 @@ pub struct Faults {
     /// Upper bound of the hold-back delay for reordered deliveries.
     #[serde(with = "ms")]
     pub reorder_window: Duration,
+    /// "Apply, then fail": share of matching requests that are served (they take effect: a
+    /// create creates, an update updates) and then answered with `apply_then_fail` instead of
+    /// their real answer, as a proxy or a lost connection does after the API applied them.
+    /// Drawn before the other faults, only when non-zero.
+    pub apply_then_fail_rate: f64,
+    /// What such a request gets after it was applied (default 504).
+    pub apply_then_fail: AfterApply,
+    /// Methods the apply-then-fail share applies to (upper case, e.g. `POST`, `PATCH`); empty =
+    /// every method. `path_contains` restricts it to some paths, as for every random fault.
+    pub apply_then_fail_methods: Vec<String>,
+}
+
+/// The answer a request gets after it was applied ("apply, then fail").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterApply {
+    /// This status, with the system's error body (e.g. 502, 503, 504).
+    Status(u16),
+    /// No answer at all: the connection stays open until the client times out.
+    Timeout,
+    /// The connection is closed without an answer.
+    Drop,
+}
+
+impl Default for AfterApply {
+    fn default() -> Self {
+        AfterApply::Status(504)
+    }
 }
 
 /// "Answer the next `count` requests matching this with `status`" (`0` = drop the connection).
@@ -117,6 +145,9 @@ pub struct ScriptedFault {
     pub count: u32,
     /// `Retry-After` seconds for a scripted 429.
     pub retry_after_secs: Option<u64>,
+    /// Serve the request first (it takes effect), then answer `status` (0 = drop the
+    /// connection): "apply, then fail" for exactly these requests.
+    pub apply_first: bool,
 }
 
 /// Rate limiting of the 10to8 stand-in: a token bucket per key [T-14].

@@ -2,7 +2,7 @@
 //! and dropped / duplicated / reordered outbound deliveries. Draws come from a seeded generator,
 //! so a given seed and request order give the same faults.
 
-use crate::config::Faults;
+use crate::config::{AfterApply, Faults};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ pub enum Action {
     },
     /// Close the connection without answering.
     Drop,
+    /// Serve it (it takes effect), then answer this instead of the real answer.
+    ApplyThenFail(AfterApply),
 }
 
 /// What to do with one outbound delivery.
@@ -70,6 +72,13 @@ impl FaultState {
         }) {
             let s = &mut cfg.scripted[i];
             s.count -= 1;
+            if s.apply_first {
+                let after = match s.status {
+                    0 => AfterApply::Drop,
+                    st => AfterApply::Status(st),
+                };
+                return (Duration::ZERO, Action::ApplyThenFail(after));
+            }
             let action = match s.status {
                 0 => Action::Drop,
                 429 => Action::Status {
@@ -98,29 +107,37 @@ impl FaultState {
         let j = (cfg.jitter.as_micros() as i64).clamp(0, HOUR_US);
         let off = if j == 0 { 0 } else { rng.i64(-j..=j) };
         let latency = Duration::from_micros((base + off).max(0) as u64);
-        let action = if cfg.drop_rate > 0.0 && rng.f64() < cfg.drop_rate {
-            Action::Drop
-        } else if cfg.error_rate > 0.0 && rng.f64() < cfg.error_rate {
-            let statuses: &[u16] = if cfg.error_statuses.is_empty() {
-                &[500, 503]
+        let applies = cfg.apply_then_fail_methods.is_empty()
+            || cfg
+                .apply_then_fail_methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method));
+        let action =
+            if cfg.apply_then_fail_rate > 0.0 && applies && rng.f64() < cfg.apply_then_fail_rate {
+                Action::ApplyThenFail(cfg.apply_then_fail)
+            } else if cfg.drop_rate > 0.0 && rng.f64() < cfg.drop_rate {
+                Action::Drop
+            } else if cfg.error_rate > 0.0 && rng.f64() < cfg.error_rate {
+                let statuses: &[u16] = if cfg.error_statuses.is_empty() {
+                    &[500, 503]
+                } else {
+                    &cfg.error_statuses
+                };
+                let status = statuses[rng.usize(..statuses.len())];
+                Action::Status {
+                    status,
+                    retry_after: None,
+                    fault: "error",
+                }
+            } else if cfg.throttle_rate > 0.0 && rng.f64() < cfg.throttle_rate {
+                Action::Status {
+                    status: 429,
+                    retry_after: Some(cfg.retry_after_secs.max(1)),
+                    fault: "throttle",
+                }
             } else {
-                &cfg.error_statuses
+                Action::Serve
             };
-            let status = statuses[rng.usize(..statuses.len())];
-            Action::Status {
-                status,
-                retry_after: None,
-                fault: "error",
-            }
-        } else if cfg.throttle_rate > 0.0 && rng.f64() < cfg.throttle_rate {
-            Action::Status {
-                status: 429,
-                retry_after: Some(cfg.retry_after_secs.max(1)),
-                fault: "throttle",
-            }
-        } else {
-            Action::Serve
-        };
         (latency, action)
     }
 

@@ -2,7 +2,7 @@
 //! rate limits and HubSpot's rate-limit headers. Control routes under `/_sandbox` bypass it.
 
 use crate::app::Shared;
-use crate::config::System;
+use crate::config::{AfterApply, System};
 use crate::faults::Action;
 use crate::hubspot::{self, TokenKind};
 use crate::log::{Entry, ceil_secs};
@@ -68,6 +68,46 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
                 k.0.notify_one();
             }
             return std::future::pending().await;
+        }
+        Action::ApplyThenFail(after) => {
+            // The request takes effect; its answer is lost or replaced.
+            let kill = req.extensions().get::<ConnKill>().map(|k| k.0.clone());
+            drop(next.run(req).await);
+            match after {
+                AfterApply::Status(st) => {
+                    fault = Some("apply-then-fail".into());
+                    match g.system {
+                        System::Tte => crate::tte::server_error(st),
+                        System::Pipedrive => crate::pipedrive::server_error(st),
+                        System::Hubspot => hubspot::error::server_error(st),
+                    }
+                }
+                AfterApply::Drop | AfterApply::Timeout => {
+                    let drop = after == AfterApply::Drop;
+                    s.journal(g.system).record(Entry {
+                        method,
+                        path: path_q,
+                        operation,
+                        status: None,
+                        retry_after: None,
+                        fault: Some(
+                            if drop {
+                                "apply-then-drop"
+                            } else {
+                                "apply-then-timeout"
+                            }
+                            .into(),
+                        ),
+                        received,
+                        received_epoch_ms,
+                        body_hash,
+                    });
+                    if drop && let Some(k) = kill {
+                        k.notify_one();
+                    }
+                    return std::future::pending().await;
+                }
+            }
         }
         Action::Status {
             status,

@@ -349,6 +349,16 @@ impl SandboxHandle {
         control::ui_delete_contact(&self.shared, id)
     }
 
+    /// Restore an archived contact without any webhook event (a restore whose notification is
+    /// lost, so the deletion's events are the last ones sent); false when not archived.
+    pub fn restore_contact_quietly(&self, id: &str) -> bool {
+        let now = crate::clock::now_ms();
+        id.parse::<u64>()
+            .ok()
+            .and_then(|i| self.shared.hub().restore(i, now))
+            .is_some()
+    }
+
     /// Create a customer as in the 10to8 UI (body as for POST).
     pub fn ui_create_customer(&self, body: Value) -> Result<Customer, TteError> {
         control::ui_create_customer(&self.shared, &body)

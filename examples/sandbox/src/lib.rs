@@ -38,8 +38,8 @@ pub mod tte;
 
 pub use app::init_crypto;
 pub use config::{
-    Credentials, Faults, HubspotRateLimit, NotificationConfig, PipedriveConfig, SandboxConfig,
-    ScriptedFault, System, TteRateLimit, WebhookConfig,
+    AfterApply, Credentials, Faults, HubspotRateLimit, NotificationConfig, PipedriveConfig,
+    SandboxConfig, ScriptedFault, System, TteRateLimit, WebhookConfig,
 };
 pub use handle::{Sandbox, SandboxHandle};
 pub use hubspot::error::HsError;

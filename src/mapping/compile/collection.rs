@@ -111,6 +111,7 @@ pub(crate) fn collection(
                         created_id,
                         exists,
                         result,
+                        idempotency: c.idempotency.as_ref().map(|i| i.header.clone()),
                     }))
                 }
                 _ => None,

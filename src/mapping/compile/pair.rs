@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::super::model::{
-    Collection, ConflictPolicy, DeletePolicy, Deletes, FieldGroup, Pair, Rule, Sides, Status,
+    Collection, ConflictPolicy, DeletePolicy, Deletes, FieldGroup, Pair, Refusal, Rule, Sides,
+    Status,
 };
 use super::super::raw::{RawConflictPolicy, RawDeletePolicy, RawPair};
 use super::super::{Direction, Side};
@@ -221,6 +222,14 @@ pub(crate) fn pair(
                     placeholder: r.placeholder.clone(),
                     message,
                     protect,
+                    refused: r
+                        .refused
+                        .iter()
+                        .map(|x| Refusal {
+                            status: x.status,
+                            contains: x.contains.clone(),
+                        })
+                        .collect(),
                 }),
             _ => rules = None,
         }

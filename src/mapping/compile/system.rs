@@ -92,6 +92,7 @@ pub(crate) fn class_of(c: RawErrorClass) -> ErrorClass {
         RawErrorClass::RateLimited => ErrorClass::RateLimited,
         RawErrorClass::Auth => ErrorClass::Auth,
         RawErrorClass::Permanent => ErrorClass::Permanent,
+        RawErrorClass::Conflict => ErrorClass::Conflict,
     }
 }
 
@@ -194,7 +195,9 @@ pub(crate) fn auth(ctx: &mut Ctx, p: &str, raw: &RawAuth, base: Option<&Url>) ->
                     "set the variables named in client_id and client_secret, or the one in static_token",
                 );
             }
+            let account = ctx.opt_json_path(&ptr(&op, &["account"]), o.account.as_ref());
             Auth::OAuth2(Box::new(OAuth2 {
+                account: account?,
                 authorize_url: authorize_url?,
                 token_url: token_url?,
                 client_id: o.client_id.clone(),

@@ -53,6 +53,7 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
             .map(Some),
     };
     let kind = ctx.opt_json_path(&ptr(p, &["kind"]), raw.kind.as_ref());
+    let account = ctx.opt_json_path(&ptr(p, &["account"]), raw.account.as_ref());
     let occurred_at = ctx.opt_json_path(&ptr(p, &["occurred_at"]), raw.occurred_at.as_ref());
     let ours = match &raw.ours {
         None => Some(None),
@@ -70,6 +71,7 @@ pub(crate) fn webhook(ctx: &mut Ctx, p: &str, raw: &RawWebhook) -> Option<Webhoo
         record_id_template: record_id_template?,
         record_id_prefix: raw.record_id_prefix.clone(),
         record_id_pattern: record_id_pattern?,
+        account: account?,
         kind: kind?,
         occurred_at: occurred_at?,
         actions: raw

@@ -188,6 +188,8 @@ pub struct CreateOp {
     pub created_id: CreatedId,
     /// An answer that names an existing duplicate.
     pub exists: Option<Exists>,
+    /// The header that carries the create intent's idempotency key, when the API honours one.
+    pub idempotency: Option<String>,
     /// Where the record's own result is in a 2xx answer.
     pub result: Option<RecordResult>,
 }

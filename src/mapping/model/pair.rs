@@ -84,6 +84,29 @@ pub struct Rule {
     pub message: Template,
     /// Over the other side's `record`: the value the placeholder stands in for.
     pub protect: Option<Expr>,
+    /// API refusals that mean the value is invalid.
+    pub refused: Vec<Refusal>,
+}
+
+/// An API answer that refuses a rule's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// Text the error message contains.
+    pub contains: String,
+}
+
+impl Rule {
+    /// True when a failed write's answer is one of this rule's refusals. An item refused inside
+    /// a batch answer (no status, or the answer's own 2xx/207) is matched by its text alone.
+    pub fn refuses(&self, status: Option<u16>, message: &str) -> bool {
+        self.refused.iter().any(|r| {
+            status.is_none_or(|s| s == r.status || (200..300).contains(&s))
+                && !r.contains.is_empty()
+                && message.contains(r.contains.as_str())
+        })
+    }
 }
 
 /// What a deletion does to the target.

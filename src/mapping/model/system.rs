@@ -67,6 +67,8 @@ pub enum Auth {
 /// OAuth 2 settings.
 #[derive(Debug, Clone)]
 pub struct OAuth2 {
+    /// Where the token endpoint's answer names the account the tokens belong to.
+    pub account: Option<crate::expr::JsonPath>,
     /// The consent page.
     pub authorize_url: Url,
     /// The token endpoint (absolute).
@@ -146,6 +148,9 @@ pub enum ErrorClass {
     Auth,
     /// Retrying will not help.
     Permanent,
+    /// The request conflicts with another record (a duplicate, a unique value taken): a
+    /// conflict for a person, never retried.
+    Conflict,
 }
 
 /// A status (and body pattern) → class override.
@@ -171,6 +176,7 @@ impl System {
         match status {
             429 => ErrorClass::RateLimited,
             401 | 403 => ErrorClass::Auth,
+            409 if !self.retry.statuses.contains(&409) => ErrorClass::Conflict,
             s if s >= 500 || self.retry.statuses.contains(&s) => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }

@@ -31,6 +31,8 @@ pub struct Webhook {
     pub record_id_prefix: Option<String>,
     /// Record ids must match this in full (compiled anchored: `^(?:…)$`).
     pub record_id_pattern: Option<regex::Regex>,
+    /// The account an event comes from.
+    pub account: Option<JsonPath>,
     /// The event's kind.
     pub kind: Option<JsonPath>,
     /// When it happened.

@@ -234,6 +234,23 @@ pub struct RawCreate {
     /// that report a refused record inside a 2xx.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<RawResult>,
+    /// The API deduplicates creates by an idempotency key in this header: each create sends its
+    /// create intent's key, the same key again when a create whose answer was lost is tried
+    /// again, so the API answers with the record it already made. Declare it only for an API
+    /// that documents such a header (e.g. `Idempotency-Key`); without one, mapsync looks a
+    /// create whose answer was lost up through the link field before creating it again (the
+    /// reference mappings' APIs honour no such header: see docs/guarantees.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<RawIdempotency>,
+}
+
+/// Where a create sends its idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdempotency {
+    /// The request header that carries the key, e.g. `Idempotency-Key`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9-]+$"))]
+    pub header: String,
 }
 
 /// Where a created record's id comes back.

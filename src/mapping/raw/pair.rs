@@ -126,6 +126,24 @@ pub struct RawRule {
     /// back instead, so a placeholder never overwrites it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<String>,
+    /// Refusals of a write by the checked side's API that mean "this value is invalid" after
+    /// all (the API's rule is stricter than `valid`, e.g. a 400 naming `INVALID_EMAIL`). Such a
+    /// refusal is handled exactly like the rule: the write is made again with the placeholder,
+    /// both statuses carry the message, and it is neither a failure nor a dead letter. The
+    /// status text then remembers it, so later syncs write the placeholder at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RawRefusal>,
+}
+
+/// An API answer that refuses a rule's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefusal {
+    /// The HTTP status of the refusal, e.g. `400` (an input refused inside a batch answer,
+    /// which has no status of its own, is matched by `contains` alone).
+    pub status: u16,
+    /// Text the API's error message contains, e.g. `INVALID_EMAIL`.
+    pub contains: String,
 }
 
 /// Delete policies per direction.

@@ -115,6 +115,12 @@ pub struct RawOAuth2 {
     /// Refresh this long before the access token expires. Default `60s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_before: Option<DurationSpec>,
+    /// JSONPath into the token endpoint's answer to the account the tokens belong to, e.g.
+    /// `$.hub_id`. The first install pins that account: a later install into another account
+    /// is refused unless its link was made with `mapsync oauth-link --replace-account`, and a
+    /// webhook's `account` must match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A request budget: `requests` per `per`, with an optional burst.
@@ -183,6 +189,10 @@ pub enum RawErrorClass {
     Auth,
     /// Retrying will not help; record the failure.
     Permanent,
+    /// The request conflicts with another record (a duplicate, a unique value already taken):
+    /// recorded at once as a conflict for a person, with the reason on the record's status,
+    /// never retried. A 409 is in this class unless a rule or `retry.statuses` says otherwise.
+    Conflict,
 }
 
 /// A rule that puts responses with a given status (and optionally a body match) in a class.

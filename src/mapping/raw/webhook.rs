@@ -48,6 +48,12 @@ pub struct RawWebhook {
     /// percent-encoded wherever they enter a path or a query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_id_pattern: Option<String>,
+    /// JSONPath, inside one event, to the account it comes from, e.g. `$.portalId`. Once an
+    /// OAuth install has pinned the collection's system to an account (its `auth.oauth2.account`),
+    /// a delivery with an event from another account is refused (403) and nothing of it is
+    /// stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// JSONPath, inside one event, to its kind, e.g. `$.subscriptionType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,

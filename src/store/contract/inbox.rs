@@ -214,6 +214,9 @@ fn a_failed_record_waits_for_its_next_attempt_then_dead_letters() {
     assert_eq!(s.inbox_depth().unwrap(), 1);
     let claim = s.inbox_claim(&lease("w"), t(201)).unwrap().unwrap();
     assert_eq!((claim.record_key.as_str(), claim.attempts), ("r1", 0));
+    // Each event of the letter comes back as itself, not the array as one event.
+    let payloads: Vec<_> = claim.events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(payloads, [json!({"n": 1})]);
 
     let id = s
         .add_dead_letter(&NewDeadLetter {
@@ -264,4 +267,92 @@ fn a_restarted_instance_takes_over_only_its_own_claims() {
         "the other instance's claim holds"
     );
     assert!(s.inbox_ack(&again, t(3)).unwrap());
+}
+
+#[test]
+fn a_retried_dead_letter_of_several_events_goes_back_as_each_event_and_a_sync_letter_as_one() {
+    let s = store();
+    s.inbox_insert(
+        &[event(Some("a"), "r9", 1), event(Some("b"), "r9", 2)],
+        t(1),
+    )
+    .unwrap();
+    let claim = s.inbox_claim(&lease("w"), t(2)).unwrap().unwrap();
+    assert_eq!(claim.events.len(), 2);
+    assert!(s.inbox_dead_letter(&claim, "gone wrong", t(3)).unwrap());
+    let letter = s
+        .dead_letters(&DeadLetterQuery::default())
+        .unwrap()
+        .remove(0);
+    assert_eq!(letter.payload, json!([{"n": 1}, {"n": 2}]));
+    assert!(s.retry_dead_letter(letter.id, t(4)).unwrap());
+    assert_eq!(
+        s.inbox_depth().unwrap(),
+        1,
+        "one record waits, with both events"
+    );
+    let claim = s.inbox_claim(&lease("w"), t(5)).unwrap().unwrap();
+    let payloads: Vec<_> = claim.events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(payloads, [json!({"n": 1}), json!({"n": 2})]);
+    assert!(s.inbox_ack(&claim, t(6)).unwrap());
+
+    // A sync's dead letter (an object) goes back as one event holding it.
+    let id = s
+        .add_dead_letter(&NewDeadLetter {
+            source: "sync:outbound".into(),
+            record_key: "h2".into(),
+            payload: json!({"operation": "delete"}),
+            error: "409".into(),
+            attempts: 1,
+            first_failed_at: t(7),
+            at: t(7),
+        })
+        .unwrap();
+    assert!(s.retry_dead_letter(id, t(8)).unwrap());
+    let claim = s.inbox_claim(&lease("w"), t(9)).unwrap().unwrap();
+    let payloads: Vec<_> = claim.events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(payloads, [json!({"operation": "delete"})]);
+}
+
+#[test]
+fn pending_events_count_what_is_stored_until_acked_or_dead_lettered() {
+    let s = store();
+    assert_eq!(s.inbox_pending_events().unwrap(), 0);
+    s.inbox_insert(
+        &[
+            event(Some("a1"), "r1", 1),
+            event(Some("a2"), "r1", 2),
+            event(Some("b1"), "r2", 3),
+            event(Some("a1"), "r1", 1),
+        ],
+        t(0),
+    )
+    .unwrap();
+    assert_eq!(
+        s.inbox_pending_events().unwrap(),
+        3,
+        "the duplicate is not stored"
+    );
+    assert_eq!(s.inbox_depth().unwrap(), 2, "depth is in record keys");
+    let first = s.inbox_claim(&lease("w"), t(1)).unwrap().unwrap();
+    let held = first.events.len() as u64;
+    s.inbox_retry(
+        &first,
+        &RetryLater {
+            error: "later".into(),
+            next_attempt_at: t(2),
+            at: t(1),
+            failed: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.inbox_pending_events().unwrap(), 3, "a retry keeps them");
+    let again = s.inbox_claim(&lease("w"), t(3)).unwrap().unwrap();
+    assert!(s.inbox_ack(&again, t(4)).unwrap());
+    let after_ack = s.inbox_pending_events().unwrap();
+    assert_eq!(after_ack, 3 - again.events.len() as u64);
+    let last = s.inbox_claim(&lease("w"), t(5)).unwrap().unwrap();
+    assert!(s.inbox_dead_letter(&last, "gone", t(6)).unwrap());
+    assert_eq!(s.inbox_pending_events().unwrap(), 0);
+    assert!(held > 0);
 }

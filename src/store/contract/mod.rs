@@ -8,6 +8,7 @@
 //! trait, and never reaches for a store's own SQL; tests that need one store's internals stay
 //! beside that store. Add a new store behaviour's test here, in the file of its area.
 
+mod budget;
 mod checkpoint_property;
 mod claims;
 pub(crate) mod commit;

@@ -10,6 +10,7 @@ fn tokens_round_trip_and_never_show_in_debug() {
         refresh_token: Some(Secret::new("refresh-456")),
         expires_at: Some(t(3600)),
         scopes: vec!["contacts.read".into(), "contacts.write".into()],
+        account: Some("62515".into()),
     };
     s.save_token("crm", &token, t(0)).unwrap();
     assert_eq!(s.token("crm").unwrap(), Some(token.clone()));
@@ -22,6 +23,7 @@ fn tokens_round_trip_and_never_show_in_debug() {
     let refreshed = OAuthToken {
         access_token: Secret::new("access-789"),
         refresh_token: None,
+        account: None,
         ..token
     };
     s.save_token("crm", &refreshed, t(10)).unwrap();

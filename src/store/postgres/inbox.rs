@@ -461,6 +461,17 @@ pub(super) async fn depth(c: &impl GenericClient) -> StoreResult<u64> {
     unsigned("inbox depth", n)
 }
 
+pub(super) async fn pending_events(c: &impl GenericClient) -> StoreResult<u64> {
+    let row = query_opt(
+        c,
+        "SELECT count(*) FROM inbox_event WHERE processed_at IS NULL",
+        &[],
+    )
+    .await?;
+    let n: i64 = row.map_or(Ok(0), |row| col(&row, 0))?;
+    unsigned("pending inbox events", n)
+}
+
 pub(super) async fn prune(c: &impl GenericClient, before: Timestamp) -> StoreResult<u64> {
     execute(
         c,
@@ -539,13 +550,24 @@ pub(super) async fn retry_dead_letter(
         return Ok(false);
     };
     let payload: String = col(&row, 2)?;
-    let event = InboxEvent {
-        source: col(&row, 0)?,
-        dedup_key: None,
-        record_key: col(&row, 1)?,
-        payload: json("dead letter payload", &payload)?,
+    let source: String = col(&row, 0)?;
+    let record_key: String = col(&row, 1)?;
+    // A worker's dead letter holds its record's events as an array: each goes back as it was
+    // (the route reads each event's kind). Any other payload (a sync's) is one event.
+    let payloads = match json("dead letter payload", &payload)? {
+        Value::Array(items) if !items.is_empty() => items,
+        other => vec![other],
     };
-    insert(c, schema, std::slice::from_ref(&event), at).await?;
+    let events: Vec<InboxEvent> = payloads
+        .into_iter()
+        .map(|payload| InboxEvent {
+            source: source.clone(),
+            dedup_key: None,
+            record_key: record_key.clone(),
+            payload,
+        })
+        .collect();
+    insert(c, schema, &events, at).await?;
     Ok(true)
 }
 

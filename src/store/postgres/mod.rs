@@ -13,6 +13,7 @@
 //! Driver: tokio-postgres with a deadpool pool, on the store's own runtime (`bridge.rs`).
 
 mod bridge;
+mod budget;
 mod claims;
 mod inbox;
 mod intents;
@@ -39,11 +40,12 @@ use tokio_postgres::{NoTls, Row};
 use crate::mapping::{Direction, Side};
 use crate::store::sqlite::{lease_until, taken_outcome};
 use crate::store::{
-    ClaimKey, CommitReport, ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim,
-    InboxEvent, InsertSummary, InstanceBeat, IntentSettlement, Lease, LedgerEntry, Link,
-    LinkCounts, LinkQuery, NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeRecord,
-    PageCommit, PendingIntent, ProcessLock, RecordClaim, RecordShadow, RetryLater, Run, RunEnd,
-    RunStart, Secret, SnapshotEntry, StateStore, StatusMark, StoreError, StoreResult, TakenLink,
+    BudgetGrant, BudgetPriority, BudgetRate, ClaimKey, CommitReport, ConsumedState, CreateIntent,
+    DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, InstanceBeat,
+    IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery, NewDeadLetter, OAuthState,
+    OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent, ProcessLock, RecordClaim,
+    RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark,
+    StoreError, StoreResult, TakenLink,
 };
 
 /// The schema a store uses when its URL names none.
@@ -603,6 +605,20 @@ impl StateStore for PostgresStore {
         })
     }
 
+    fn take_budget(
+        &self,
+        key: &str,
+        rate: &BudgetRate,
+        priority: BudgetPriority,
+        at: Timestamp,
+    ) -> StoreResult<BudgetGrant> {
+        self.write(async |tx| budget::take(tx, key, rate, priority, at).await)
+    }
+
+    fn pause_budget(&self, key: &str, until: Timestamp) -> StoreResult<()> {
+        self.write(async |tx| budget::pause(tx, key, until).await)
+    }
+
     fn lock(&self, name: &str) -> StoreResult<ProcessLock> {
         lock::take(
             &self.inner.handle,
@@ -673,6 +689,10 @@ impl StateStore for PostgresStore {
 
     fn inbox_depth(&self) -> StoreResult<u64> {
         self.read(async |c| inbox::depth(c).await)
+    }
+
+    fn inbox_pending_events(&self) -> StoreResult<u64> {
+        self.read(async |c| inbox::pending_events(c).await)
     }
 
     fn inbox_prune(&self, before: Timestamp) -> StoreResult<u64> {

@@ -12,7 +12,7 @@ use crate::store::{ConsumedState, OAuthState, OAuthToken, Secret, StoreError, St
 pub(super) async fn get(c: &impl GenericClient, system: &str) -> StoreResult<Option<OAuthToken>> {
     let Some(row) = query_opt(
         c,
-        "SELECT access_token, refresh_token, expires_at, scopes_json FROM oauth_token WHERE system = $1",
+        "SELECT access_token, refresh_token, expires_at, scopes_json, account FROM oauth_token WHERE system = $1",
         &[&system],
     )
     .await?
@@ -27,6 +27,7 @@ pub(super) async fn get(c: &impl GenericClient, system: &str) -> StoreResult<Opt
         refresh_token: refresh.map(Secret::from),
         expires_at: opt_timestamp(col(&row, 2)?)?,
         scopes: serde_json::from_str(&scopes).map_err(|e| StoreError::decode("token scopes", e))?,
+        account: col(&row, 4)?,
     }))
 }
 
@@ -40,12 +41,12 @@ pub(super) async fn save(
         serde_json::to_string(&token.scopes).map_err(|e| StoreError::decode("token scopes", e))?;
     execute(
         c,
-        "INSERT INTO oauth_token (system, access_token, refresh_token, expires_at, scopes_json, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO oauth_token (system, access_token, refresh_token, expires_at, scopes_json, updated_at, account)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (system) DO UPDATE SET
              access_token = excluded.access_token, refresh_token = excluded.refresh_token,
              expires_at = excluded.expires_at, scopes_json = excluded.scopes_json,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, account = excluded.account",
         &[
             &system,
             &token.access_token.expose(),
@@ -53,6 +54,7 @@ pub(super) async fn save(
             &token.expires_at.map(millis),
             &scopes,
             &millis(at),
+            &token.account,
         ],
     )
     .await?;

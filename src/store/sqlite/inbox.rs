@@ -347,6 +347,13 @@ pub(super) fn depth(conn: &Connection) -> StoreResult<u64> {
     unsigned("inbox depth", n)
 }
 
+pub(super) fn pending_events(conn: &Connection) -> StoreResult<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM inbox_event WHERE processed_at IS NULL")?
+        .query_row([], |row| row.get(0))?;
+    unsigned("pending inbox events", n)
+}
+
 pub(super) fn prune(conn: &Connection, before: Timestamp) -> StoreResult<u64> {
     let n = conn
         .prepare_cached(
@@ -429,13 +436,22 @@ pub(super) fn retry_dead_letter(conn: &Connection, id: i64, at: Timestamp) -> St
     let Some((source, record_key, payload)) = letter else {
         return Ok(false);
     };
-    let event = InboxEvent {
-        source,
-        dedup_key: None,
-        record_key,
-        payload: json("dead letter payload", &payload)?,
+    // A worker's dead letter holds its record's events as an array: each goes back as it was
+    // (the route reads each event's kind). Any other payload (a sync's) is one event.
+    let payloads = match json("dead letter payload", &payload)? {
+        Value::Array(items) if !items.is_empty() => items,
+        other => vec![other],
     };
-    insert(conn, std::slice::from_ref(&event), at)?;
+    let events: Vec<InboxEvent> = payloads
+        .into_iter()
+        .map(|payload| InboxEvent {
+            source: source.clone(),
+            dedup_key: None,
+            record_key: record_key.clone(),
+            payload,
+        })
+        .collect();
+    insert(conn, &events, at)?;
     Ok(true)
 }
 

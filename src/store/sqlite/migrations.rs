@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_snapshot.sql"),
     include_str!("migrations/0003_claims.sql"),
+    include_str!("migrations/0004_token_account.sql"),
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 //! sync) and the senders' retries repair. `Durability::Full` survives power loss at the cost of
 //! an fsync per commit.
 
+mod budget;
 mod claims;
 pub(in crate::store) mod codec;
 mod inbox;
@@ -29,11 +30,12 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 
 use crate::mapping::{Direction, Side};
 use crate::store::{
-    ClaimKey, CommitReport, ConsumedState, CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim,
-    InboxEvent, InsertSummary, IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery,
-    NewDeadLetter, OAuthState, OAuthToken, Outcome, OutcomeKind, OutcomeRecord, PageCommit,
-    PendingIntent, ProcessLock, RecordClaim, RecordShadow, RetryLater, Run, RunEnd, RunStart,
-    Secret, SnapshotEntry, StateStore, StatusMark, StoreError, StoreResult, TakenLink,
+    BudgetGrant, BudgetPriority, BudgetRate, ClaimKey, CommitReport, ConsumedState, CreateIntent,
+    DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, IntentSettlement, Lease,
+    LedgerEntry, Link, LinkCounts, LinkQuery, NewDeadLetter, OAuthState, OAuthToken, Outcome,
+    OutcomeKind, OutcomeRecord, PageCommit, PendingIntent, ProcessLock, RecordClaim, RecordShadow,
+    RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark, StoreError,
+    StoreResult, TakenLink,
 };
 
 /// How hard SQLite works to keep a commit through a power loss.
@@ -467,6 +469,20 @@ impl StateStore for SqliteStore {
         })
     }
 
+    fn take_budget(
+        &self,
+        key: &str,
+        rate: &BudgetRate,
+        priority: BudgetPriority,
+        at: Timestamp,
+    ) -> StoreResult<BudgetGrant> {
+        self.write(|tx| budget::take(tx, key, rate, priority, at))
+    }
+
+    fn pause_budget(&self, key: &str, until: Timestamp) -> StoreResult<()> {
+        self.write(|tx| budget::pause(tx, key, until))
+    }
+
     fn lock(&self, name: &str) -> StoreResult<ProcessLock> {
         lock::take(
             &self.inner.locks,
@@ -535,6 +551,10 @@ impl StateStore for SqliteStore {
 
     fn inbox_depth(&self) -> StoreResult<u64> {
         self.read(inbox::depth)
+    }
+
+    fn inbox_pending_events(&self) -> StoreResult<u64> {
+        self.read(inbox::pending_events)
     }
 
     fn inbox_prune(&self, before: Timestamp) -> StoreResult<u64> {

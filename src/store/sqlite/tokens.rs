@@ -10,17 +10,18 @@ use crate::store::{ConsumedState, OAuthState, OAuthToken, Secret, StoreError, St
 
 pub(super) fn get(conn: &Connection, system: &str) -> StoreResult<Option<OAuthToken>> {
     let raw = conn
-        .prepare_cached("SELECT access_token, refresh_token, expires_at, scopes_json FROM oauth_token WHERE system = ?1")?
+        .prepare_cached("SELECT access_token, refresh_token, expires_at, scopes_json, account FROM oauth_token WHERE system = ?1")?
         .query_row(params![system], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, Option<String>>(1)?,
                 row.get::<_, Option<i64>>(2)?,
                 row.get::<_, String>(3)?,
+                row.get::<_, Option<String>>(4)?,
             ))
         })
         .optional()?;
-    let Some((access, refresh, expires_at, scopes)) = raw else {
+    let Some((access, refresh, expires_at, scopes, account)) = raw else {
         return Ok(None);
     };
     Ok(Some(OAuthToken {
@@ -28,6 +29,7 @@ pub(super) fn get(conn: &Connection, system: &str) -> StoreResult<Option<OAuthTo
         refresh_token: refresh.map(Secret::from),
         expires_at: opt_timestamp(expires_at)?,
         scopes: serde_json::from_str(&scopes).map_err(|e| StoreError::decode("token scopes", e))?,
+        account,
     }))
 }
 
@@ -40,12 +42,12 @@ pub(super) fn save(
     let scopes =
         serde_json::to_string(&token.scopes).map_err(|e| StoreError::decode("token scopes", e))?;
     conn.prepare_cached(
-        "INSERT INTO oauth_token (system, access_token, refresh_token, expires_at, scopes_json, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO oauth_token (system, access_token, refresh_token, expires_at, scopes_json, updated_at, account)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (system) DO UPDATE SET
              access_token = excluded.access_token, refresh_token = excluded.refresh_token,
              expires_at = excluded.expires_at, scopes_json = excluded.scopes_json,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, account = excluded.account",
     )?
     .execute(params![
         system,
@@ -53,7 +55,8 @@ pub(super) fn save(
         token.refresh_token.as_ref().map(Secret::expose),
         token.expires_at.map(millis),
         scopes,
-        millis(at)
+        millis(at),
+        token.account
     ])?;
     Ok(())
 }

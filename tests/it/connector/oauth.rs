@@ -18,6 +18,7 @@ fn tokens(access: &str, expires_in_s: i64) -> OAuthTokens {
                 .checked_add(jiff::SignedDuration::from_secs(expires_in_s))
                 .unwrap(),
         ),
+        account: None,
     }
 }
 
@@ -36,7 +37,7 @@ async fn oauth_server(token_status: u16) -> (TestServer, Arc<AtomicUsize>) {
             let grant = form.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.clone());
             let body = if grant.as_deref() == Some("authorization_code") {
                 assert!(form.contains(&("code".into(), "the-code".into())));
-                json!({"access_token": format!("fresh-{n}"), "refresh_token": "refresh-2", "expires_in": 1800})
+                json!({"access_token": format!("fresh-{n}"), "refresh_token": "refresh-2", "expires_in": 1800, "hub_id": 62515})
             } else {
                 assert!(form.contains(&("refresh_token".into(), "refresh-1".into())));
                 json!({"access_token": format!("fresh-{n}"), "expires_in": 1800})
@@ -158,7 +159,11 @@ async fn the_install_flow_exchanges_a_code_and_uses_its_tokens() {
     assert!(q.contains(&("client_id".into(), "client-id".into())));
     assert!(q.contains(&("state".into(), "st4te".into())));
     let t = c
-        .exchange_code("the-code", "https://me.example/oauth/hubspot/callback")
+        .exchange_code(
+            "the-code",
+            "https://me.example/oauth/hubspot/callback",
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(t.access_token.expose(), "fresh-1");
@@ -179,4 +184,37 @@ async fn the_install_flow_exchanges_a_code_and_uses_its_tokens() {
             .unwrap()
             .is_some()
     );
+}
+
+#[tokio::test]
+async fn an_install_into_another_account_than_the_pinned_one_is_refused() {
+    let (server, _) = oauth_server(200).await;
+    let m = reference(&server.base, &[]);
+    let pinned = OAuthTokens {
+        account: Some("111".into()),
+        ..tokens("stale", 3600)
+    };
+    let store = Arc::new(MemoryTokens::with("hubspot", pinned));
+    mapsync::init_crypto();
+    let c = Connector::builder(&m.systems["hubspot"])
+        .token_provider(store.clone())
+        .build()
+        .unwrap();
+    let redirect = "https://me.example/oauth/hubspot/callback";
+    let e = c
+        .exchange_code("the-code", redirect, false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Auth);
+    assert!(e.to_string().contains("pinned to account 111"), "{e}");
+    assert!(e.to_string().contains("--replace-account"), "{e}");
+    let kept = store.load("hubspot").unwrap().unwrap();
+    assert_eq!(kept.access_token.expose(), "stale", "nothing was saved");
+    assert_eq!(kept.account.as_deref(), Some("111"));
+    // The operator says so: the install moves the pin.
+    let t = c.exchange_code("the-code", redirect, true).await.unwrap();
+    assert_eq!(t.account.as_deref(), Some("62515"));
+    let saved = store.load("hubspot").unwrap().unwrap();
+    assert_eq!(saved.account.as_deref(), Some("62515"));
+    assert_eq!(saved.access_token.expose(), t.access_token.expose());
 }

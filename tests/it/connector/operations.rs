@@ -268,3 +268,80 @@ async fn retry_after_on_the_wire_holds_the_next_request() {
     );
     assert_eq!(c.stats().rate_limited, 1);
 }
+
+/// A create is sent once when its outcome is unknown (a 503 after it may have landed), sent
+/// again after a 429 (not processed), carries the declared idempotency key, and a 409 without
+/// an "already exists" id is a conflict, never retried. A PATCH answered 503 is retried: an
+/// update sets values, so sending it again has the same effect.
+#[tokio::test]
+async fn creates_are_sent_once_after_an_unknown_outcome_and_updates_are_retried() {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let patched = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = hits.clone();
+    let server = TestServer::start(move |r| {
+        let n = h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match (r.method.as_str(), r.json()["properties"]["email"].as_str()) {
+            ("POST", Some("lost@example.com")) => Reply::json(503, json!({"message": "busy"})),
+            ("POST", Some("slow@example.com")) if n < 2 => {
+                Reply::json(429, json!({"message": "slow down"})).with("retry-after", "0")
+            }
+            ("POST", Some("taken@example.com")) => {
+                Reply::json(409, json!({"message": "the value is taken"}))
+            }
+            ("POST", _) => Reply::json(201, json!({"id": "77"})),
+            ("PATCH", _) if !patched.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                Reply::json(503, json!({"message": "busy"}))
+            }
+            _ => Reply::json(200, json!({"id": "77"})),
+        }
+    })
+    .await;
+    let mut m = reference(&server.base, &[("HUBSPOT_ACCESS_TOKEN", "tok")]);
+    let contacts = m.collections.get_mut("contacts").unwrap();
+    contacts.create.as_mut().unwrap().idempotency = Some("Idempotency-Key".into());
+    let contacts = &m.collections["contacts"];
+    let c = connector(&m.systems["hubspot"]);
+    let v = Vars::new().with("mapped_fields", &json!(["email"]));
+    let create = |email: &'static str| {
+        let c = c.clone();
+        let v = v.clone();
+        async move {
+            c.create_keyed(contacts, json!({"email": email}), &v, Some("intent-1"))
+                .await
+        }
+    };
+
+    let e = create("lost@example.com").await.unwrap_err();
+    assert!(e.outcome_unknown(), "{e}");
+    assert_eq!((e.status(), e.attempts()), (Some(503), 1));
+    assert_eq!(
+        server.log().len(),
+        1,
+        "a create answered 503 is not repeated"
+    );
+
+    let made = create("slow@example.com").await.unwrap();
+    assert!(matches!(made, CreateOutcome::Created { ref id, .. } if id == "77"));
+    let log = server.log();
+    assert_eq!(log.len(), 3, "a create answered 429 is sent again");
+    assert!(
+        log.iter()
+            .all(|r| r.header("idempotency-key") == Some("intent-1"))
+    );
+
+    let before = server.log().len();
+    let e = create("taken@example.com").await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Conflict);
+    assert!(!e.outcome_unknown());
+    assert_eq!(server.log().len(), before + 1, "a conflict is not retried");
+
+    let before = server.log().len();
+    c.update(contacts, "77", json!({"email": "x@example.com"}), &v)
+        .await
+        .unwrap();
+    assert_eq!(
+        server.log().len(),
+        before + 2,
+        "a PATCH answered 503 is retried"
+    );
+}

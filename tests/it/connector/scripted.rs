@@ -252,7 +252,9 @@ async fn retry_after_is_capped_and_reported() {
     let c = with(&scripted_system(retry), t.clone(), Jitter::None, 0.0);
     let start = Instant::now();
     let e = c.send(&get("/x"), &Vars::new(), None).await.unwrap_err();
-    assert_eq!(t.times(start), [0, 10_000, 20_000]);
+    // 429s have their own budget (as many as `max_attempts`) and never use up an attempt: 3
+    // attempts, plus 3 more for the 429s, each after the capped `Retry-After`.
+    assert_eq!(t.times(start), [0, 10_000, 20_000, 30_000, 40_000, 50_000]);
     assert_eq!(e.class(), ErrorClass::RateLimited);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(10)));
     assert!(c.rate_limiter().paused_until().is_some());

@@ -115,6 +115,14 @@ async fn slowloris_and_idle_keep_alive_are_closed_by_the_header_timeout() {
     );
     let (status, _) = healthz(&live).await;
     assert_eq!(status, 200);
+    let timed_out = live
+        .metric("mapsync_connections_timed_out_total")
+        .await
+        .expect("metric");
+    assert!(
+        timed_out >= 50,
+        "every closed connection is counted: {timed_out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

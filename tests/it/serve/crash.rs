@@ -1,11 +1,10 @@
-//! Crash and shutdown with the real binary: `kill -9` while the sandbox is delivering about
-//! 1,000 events (it retries refused deliveries as HubSpot does), restart on the same port and
-//! state: every acknowledged event processed, 0 duplicate creates, target equals source.
+//! Crash and shutdown with the real binary: the workers' crash campaign — `serve` aborted at
+//! each worker failpoint (`mapsync::runner::FAILPOINTS`) in each direction while the sandbox
+//! delivers creations (retrying refused deliveries as the real senders do), restarted on the
+//! same port and state: every record crossed once, 0 duplicate creates, target equals source.
 //! SIGTERM with requests in flight: every accepted request answered, exit within 10 s, every
 //! acknowledged event still in the store.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sandbox::{SandboxConfig, System, WebhookConfig};
@@ -33,185 +32,161 @@ pub fn unthrottled(m: String) -> String {
     out
 }
 
-const CONTACTS: usize = 200;
-const EDITS: usize = 3;
+/// Records created in the source system per case.
+const RECORDS: usize = 12;
 
-fn events_delivered(live: &Live) -> (usize, usize) {
-    let mut acked = std::collections::BTreeSet::new();
-    let mut all = std::collections::BTreeSet::new();
-    for d in live.sb.deliveries(System::Hubspot) {
-        let n = serde_json::from_str::<Value>(&d.body)
-            .ok()
-            .and_then(|v| v.as_array().map(Vec::len))
-            .unwrap_or(0);
-        all.insert((d.delivery_id, n));
-        if d.succeeded() {
-            acked.insert((d.delivery_id, n));
-        }
-    }
-    (
-        acked.iter().map(|(_, n)| n).sum(),
-        all.iter().map(|(_, n)| n).sum(),
-    )
-}
+/// The crash comes the 4th time the point is passed (some records already done, more in the
+/// inbox).
+const AT: usize = 4;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_while_events_are_delivered_loses_nothing_and_creates_once() {
-    let t0 = Instant::now();
+/// Crashes `serve` at the worker failpoint `point` while `direction`'s source system delivers
+/// the creation of `RECORDS` records, restarts it on the same port and state, and checks: every
+/// record crossed once (0 lost, 0 duplicate creates), each pair is linked both ways, and a full
+/// sync afterwards finds both sides equal (it writes nothing).
+async fn crash_worker_and_recover(point: &str, direction: &str) {
     let defaults = SandboxConfig::for_tests();
+    // Senders retry a refused delivery every 0.5 s for ~5 s, longer than a restart takes.
+    let retry = vec![Duration::from_millis(500); 9];
     let mut live = start(Opts {
         sandbox: SandboxConfig {
             customers: 0,
             contacts: 0,
             precreate_custom_properties: true,
             webhooks: WebhookConfig {
-                // HubSpot retries a refused delivery 10 times over hours; compressed here to
-                // ~5 s, longer than a restart takes.
-                retry_delays: vec![Duration::from_millis(500); 9],
+                retry_delays: retry.clone(),
                 max_attempts: 10,
                 ..defaults.webhooks.clone()
             },
+            notifications: sandbox::NotificationConfig {
+                retry_delays: retry,
+                ..defaults.notifications.clone()
+            },
             ..defaults
         },
-        // The sandbox's rate limits are off; so are mapsync's here, to keep the run short.
         mapping: unthrottled,
         ..Opts::default()
     })
     .await;
-    let sb = live.sb.clone();
-    let done = Arc::new(AtomicUsize::new(0));
-    // The changes, paced over about 2 s so deliveries are still flowing at the kill.
-    let changer = {
-        let sb = sb.clone();
-        let done = done.clone();
-        tokio::spawn(async move {
-            let mut ids = Vec::new();
-            let mut tick = tokio::time::interval(Duration::from_millis(2));
-            for i in 0..CONTACTS {
-                tick.tick().await;
-                let c = sb
-                    .ui_create_contact(json!({"email": format!("p{i}@example.com"),
-                        "firstname": format!("P{i}"), "lastname": "Crash", "phone": "0"}))
-                    .expect("create");
-                ids.push(
-                    c["id"]
-                        .as_str()
-                        .map(String::from)
-                        .unwrap_or(c["id"].to_string()),
-                );
-                done.fetch_add(1, Ordering::SeqCst);
-            }
-            for round in 1..=EDITS {
-                for id in &ids {
-                    tick.tick().await;
-                    sb.ui_update_contact(id, json!({"phone": format!("+{round}")}))
-                        .expect("edit");
-                    done.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            ids
-        })
-    };
-    // SIGKILL mid-way: once some events are stored and some records processed.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let stored = live
-            .metric("mapsync_webhook_events_stored_total")
-            .await
-            .unwrap_or(0);
-        if stored >= 150 && done.load(Ordering::SeqCst) >= CONTACTS {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no events arrived: {}",
-            live.log()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     let addr = live.addr();
     live.kill9();
-    let at_kill = done.load(Ordering::SeqCst);
+    let failpoint = format!("{point}:{AT}");
+    live.set_env("MAPSYNC_FAILPOINT", Some(&failpoint));
     live.spawn(&addr).await;
-    let ids = changer.await.expect("changes");
-    assert!(
-        at_kill < CONTACTS * (1 + EDITS),
-        "the kill came after every change was made"
-    );
-
-    // Wait until every delivery is acknowledged and the inbox is empty.
-    let deadline = Instant::now() + Duration::from_secs(25);
-    loop {
-        let (acked, all) = events_delivered(&live);
-        let depth = live.metric("mapsync_inbox_depth").await;
-        if acked == all && depth == Some(0) {
-            let settled = ids.iter().all(|id| {
-                sb.contact(id).is_some_and(|c| {
-                    c.get("tte_customer_uri")
-                        .and_then(|u| sb.customer(&u))
-                        .is_some_and(|cu| {
-                            cu.numbers.first().map(String::as_str) == Some(&format!("+{EDITS}"))
-                        })
-                })
-            });
-            if settled {
-                break;
+    let sb = live.sb.clone();
+    let mut sources = Vec::new();
+    for i in 0..RECORDS {
+        let id = match direction {
+            "inbound" => {
+                let c = sb
+                    .ui_create_contact(json!({"email": format!("w{i}@example.com"),
+                        "firstname": format!("W{i}"), "lastname": "Crash", "phone": format!("+44 {i}")}))
+                    .expect("create a contact");
+                c["id"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or(c["id"].to_string())
             }
-        }
-        if Instant::now() >= deadline {
-            let off: Vec<String> = ids
-                .iter()
-                .filter_map(|id| {
-                    let c = sb.contact(id)?;
-                    let uri = c.get("tte_customer_uri");
-                    let cu = uri.as_deref().and_then(|u| sb.customer(u));
-                    let ok = cu.as_ref().is_some_and(|cu| {
-                        cu.numbers.first().map(String::as_str) == Some(&format!("+{EDITS}"))
-                    });
-                    (!ok).then(|| format!("{id}: link {uri:?}, customer {cu:?}"))
-                })
-                .collect();
-            std::fs::write("/tmp/crash_serve.log", live.log()).ok();
-            panic!(
-                "did not converge: acked {acked} of {all} events, depth {depth:?}, {} customers, {} off: {:?}",
-                sb.customers().len(),
-                off.len(),
-                &off[..off.len().min(5)]
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+            _ => {
+                sb.ui_create_customer(json!({"name": format!("W{i} Crash"),
+                    "emails": [format!("w{i}@example.com")], "numbers": [format!("+44 {i}")]}))
+                    .expect("create a customer")
+                    .resource_uri
+            }
+        };
+        sources.push(id);
     }
-    live.settle().await;
-    let (acked, all) = events_delivered(&live);
-    assert_eq!(acked, all, "every event was eventually acknowledged");
-    assert!(all >= CONTACTS * (1 + EDITS), "{all} events");
-
-    // 0 duplicate creates: one customer per contact, each created once.
-    let customers = sb.customers();
-    assert_eq!(customers.len(), CONTACTS, "{}", live.log());
+    let code = live.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(
-        sb.count(System::Tte, "customers.create").total,
-        CONTACTS as u64
+        code, None,
+        "{direction} {failpoint}: aborted by the failpoint"
     );
-    // Target equals source, linked both ways.
-    for id in &ids {
-        let c = sb.contact(id).expect("contact");
-        let uri = c.get("tte_customer_uri").expect("linked");
-        let cu = sb.customer(&uri).expect("customer");
-        assert_eq!(cu.custom_fields.get("External ID"), Some(id));
-        assert_eq!(cu.numbers, vec![format!("+{EDITS}")]);
-        assert_eq!(cu.emails, vec![c.get("email").unwrap_or_default()]);
-        assert_eq!(
-            cu.name,
-            format!(
-                "{} {}",
-                c.get("firstname").unwrap_or_default(),
-                c.get("lastname").unwrap_or_default()
-            )
-        );
+    assert!(
+        live.log().contains(&format!("failpoint {point}")),
+        "{}",
+        live.log()
+    );
+    live.set_env("MAPSYNC_FAILPOINT", None);
+    live.spawn(&addr).await;
+
+    // Every source record linked to exactly one target record that names it back.
+    let linked = |sb: &sandbox::SandboxHandle| {
+        sources.iter().all(|id| match direction {
+            "inbound" => sb
+                .contact(id)
+                .and_then(|c| c.get("tte_customer_uri"))
+                .and_then(|u| sb.customer(&u))
+                .is_some_and(|cu| cu.custom_fields.get("External ID") == Some(id)),
+            _ => sb
+                .customer(id)
+                .and_then(|cu| cu.custom_fields.get("External ID").cloned())
+                .and_then(|h| sb.contact(&h))
+                .is_some_and(|c| c.get("tte_customer_uri").as_deref() == Some(id.as_str())),
+        })
+    };
+    live.until(
+        &format!("{direction} {failpoint}: every record crossed"),
+        linked,
+    )
+    .await;
+    live.settle().await;
+    // 0 duplicates: one target record per source record, each created once.
+    let (targets, creates) = match direction {
+        "inbound" => (
+            sb.customers().len(),
+            sb.count(System::Tte, "customers.create").total,
+        ),
+        _ => (
+            sb.contacts().len(),
+            sb.count(System::Hubspot, "contacts.create").total,
+        ),
+    };
+    assert_eq!(targets, RECORDS, "{direction} {failpoint}: {}", live.log());
+    assert_eq!(creates, RECORDS as u64, "{direction} {failpoint}");
+    assert!(live.dead_letters().is_empty(), "{direction} {failpoint}");
+    // Both sides equal: with serve stopped, a full sync finds nothing to write.
+    live.kill9();
+    sb.clear_log(System::Tte);
+    sb.clear_log(System::Hubspot);
+    let out = live.mapsync(&[
+        "sync",
+        "--mapping",
+        "mapping.yaml",
+        "--direction",
+        direction,
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for system in [System::Tte, System::Hubspot] {
+        let writes: Vec<String> = sb
+            .requests(system)
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(writes.is_empty(), "{direction} {failpoint}: {writes:?}");
     }
-    assert!(live.dead_letters().is_empty());
-    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+}
+
+/// Every worker failpoint, each direction: crash, restart, check. This replaces a kill at a
+/// moment left to chance: each place a worker can die is crashed at on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_worker_failpoint_in_each_direction_recovers_without_loss_or_duplicates() {
+    let mut crashed = 0;
+    for (point, in_sync, _) in mapsync::runner::FAILPOINTS {
+        if *in_sync {
+            continue;
+        }
+        for direction in ["inbound", "outbound"] {
+            crash_worker_and_recover(point, direction).await;
+            crashed += 1;
+        }
+    }
+    assert_eq!(crashed, 6);
 }
 
 /// An HTTP/1.1 POST of a signed HubSpot delivery over a raw connection, sent in two parts so

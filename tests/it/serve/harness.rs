@@ -40,6 +40,8 @@ pub struct Opts {
     pub serve_args: Vec<String>,
     /// The server's open-file limit (`ulimit -n` in a shell that then execs the binary).
     pub nofile: Option<u32>,
+    /// More environment variables for every `mapsync` run.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Opts {
@@ -61,6 +63,7 @@ impl Default for Opts {
             public_url: None,
             serve_args: Vec::new(),
             nofile: None,
+            env: Vec::new(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub async fn start(opts: Opts) -> Live {
     if let Some(public) = opts.public_url {
         env.push(("MAPSYNC_PUBLIC_URL".into(), public));
     }
+    env.extend(opts.env);
     let mut live = Live {
         sb: std::sync::Arc::new(sb),
         child: None,
@@ -213,6 +217,15 @@ impl Live {
         };
         let base = line.trim().trim_start_matches("Listening on ").to_string();
         (child, base)
+    }
+
+    /// Sets (or with `None` removes) an environment variable of the next `spawn` and
+    /// `mapsync` command.
+    pub fn set_env(&mut self, name: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            self.env.push((name.to_string(), v.to_string()));
+        }
     }
 
     /// `127.0.0.1:PORT` of the running server.

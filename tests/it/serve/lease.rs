@@ -56,7 +56,7 @@ async fn world(latency: Duration) -> World {
     let mut connectors = Connectors::new();
     for (name, system) in &mapping.systems {
         let c = Connector::builder(system)
-            .token_provider(Arc::new(StoreTokens(shared.clone())))
+            .token_provider(Arc::new(StoreTokens::new(shared.clone(), None)))
             .build()
             .expect("connector");
         connectors.insert(name.clone(), c);

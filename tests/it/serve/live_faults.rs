@@ -72,6 +72,7 @@ async fn a_refused_write_is_dead_lettered_at_once() {
                 status: 422,
                 count: 1,
                 retry_after_secs: None,
+                apply_first: false,
             }],
             ..Faults::default()
         },
@@ -243,4 +244,62 @@ async fn the_same_signed_delivery_five_times_is_one_row_and_one_write() {
         Some(1)
     );
     assert_eq!(live.status()["inbox_depth"], 0);
+}
+
+/// A new customer with the email of a contact already linked to another customer: HubSpot
+/// answers the create 409 "Contact already exists. Existing ID: N", and N is taken. The worker
+/// records a conflict at once, with the reason on the customer's status field, acks, and never
+/// retries it as transient (no second create, no dead letter).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_contact_linked_elsewhere_is_a_conflict_at_once_with_its_reason() {
+    let live = start(Opts::default()).await;
+    let sb = &live.sb;
+    let first = sb
+        .ui_create_customer(json!({"name": "Ann First", "emails": ["same@example.com"]}))
+        .expect("create")
+        .resource_uri;
+    live.until("the first customer has its contact", |sb| {
+        sb.customer(&first).is_some_and(|c| {
+            c.custom_fields
+                .get("External ID")
+                .is_some_and(|v| !v.is_empty())
+        })
+    })
+    .await;
+    live.settle().await;
+    let second = sb
+        .ui_create_customer(json!({"name": "Ann Second", "emails": ["same@example.com"]}))
+        .expect("create")
+        .resource_uri;
+    live.until("the second customer's status names the conflict", |sb| {
+        sb.customer(&second).is_some_and(|c| {
+            c.custom_fields
+                .get("Sync Status")
+                .is_some_and(|s| s.contains(&first) || s.contains("linked to"))
+        })
+    })
+    .await;
+    live.settle().await;
+    let creates = sb
+        .requests(System::Hubspot)
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/objects/contacts"))
+        .count();
+    // The first customer's create, the second's, and at most one more when the echo of the
+    // status write-back is planned again (answered 409 again, nothing written): never the 8
+    // attempts of a transient failure.
+    assert!(
+        (2..=3).contains(&creates),
+        "{creates} creates: the conflict is not retried"
+    );
+    assert!(live.dead_letters().is_empty(), "{:?}", live.dead_letters());
+    assert_eq!(
+        sb.customer(&second)
+            .unwrap()
+            .custom_fields
+            .get("External ID")
+            .map(String::as_str),
+        Some(""),
+        "the second customer is not linked"
+    );
 }

@@ -2,6 +2,7 @@
 //! health, OAuth state checks), and the real binary end to end with the sandbox delivering real
 //! signed webhooks and notifications.
 
+mod ambiguous_live;
 mod attack;
 mod crash;
 mod e2e;
@@ -10,5 +11,8 @@ mod instances;
 mod lease;
 mod live_faults;
 mod oauth_live;
+mod pairs;
 mod queue;
 mod router;
+mod side_by_side;
+mod stale_delete;

@@ -11,11 +11,16 @@ use sandbox::System;
 use serde_json::{Value, json};
 
 use super::harness::{Opts, start};
+use super::live_faults::{creation_event, send_signed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_install_then_sync_then_refresh() {
     let live = start(Opts {
         static_token: false,
+        env: vec![(
+            "MAPSYNC_STATE_KEY".into(),
+            "a-test-key-of-more-than-32-characters-0123".into(),
+        )],
         ..Opts::default()
     })
     .await;
@@ -79,6 +84,39 @@ async fn oauth_install_then_sync_then_refresh() {
     let r = http.get(&callback).send().await.expect("callback");
     assert!(r.status().is_success(), "callback: {}", r.status());
     assert_eq!(sb.count(System::Hubspot, "oauth.token").total, 1);
+    // The tokens are sealed at rest: the state file and its WAL hold only sealed values.
+    let file = |name: &str| std::fs::read(live.dir.path().join(name)).unwrap_or_default();
+    let bytes = [file("mapping.state.db"), file("mapping.state.db-wal")].concat();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("sealed:v1:"), "the token row is sealed");
+    assert!(
+        !text.contains("sandbox-ort-"),
+        "no refresh token in the clear"
+    );
+    assert!(
+        !text.contains("sandbox-oat-"),
+        "no access token in the clear"
+    );
+    // The install pinned the portal: a signed delivery from another portal is refused, and so
+    // is an object id that is not digits (it would otherwise become a path).
+    let mut foreign = creation_event(&live, 1, "42", jiff::Timestamp::now().as_millisecond());
+    foreign["portalId"] = json!(sb.hubspot_portal_id() + 1);
+    let foreign = Value::Array(vec![foreign]).to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        // The pinned account is re-read from the store at most every second.
+        let status = send_signed(&live, &foreign).await.expect("send").status();
+        if status == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut traversal = creation_event(&live, 2, "42", jiff::Timestamp::now().as_millisecond());
+    traversal["objectId"] = json!("../../../../webhooks/v3/1/settings");
+    let traversal = Value::Array(vec![traversal]).to_string();
+    let status = send_signed(&live, &traversal).await.expect("send").status();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // The state is single-use.
     let again = http.get(&callback).send().await.expect("callback again");
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);

@@ -372,9 +372,9 @@ async fn oauth_start_needs_a_single_use_install_link() {
     );
     let now = Timestamp::from_millisecond(NOW_MS).expect("time");
     let base: url::Url = "https://www.example.com".parse().expect("url");
-    let link =
-        create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now).expect("link");
-    assert!(create_install_link(h.store.as_ref(), &h.mapping, "tte", &base, now).is_err());
+    let link = create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now, false)
+        .expect("link");
+    assert!(create_install_link(h.store.as_ref(), &h.mapping, "tte", &base, now, false).is_err());
     let path = link
         .strip_prefix("https://www.example.com")
         .expect("public url");
@@ -388,8 +388,8 @@ async fn oauth_start_needs_a_single_use_install_link() {
         .await,
         StatusCode::BAD_REQUEST
     );
-    let link =
-        create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now).expect("link");
+    let link = create_install_link(h.store.as_ref(), &h.mapping, "hubspot", &base, now, false)
+        .expect("link");
     let path = link
         .strip_prefix("https://www.example.com")
         .expect("public url");
@@ -541,4 +541,63 @@ async fn bodies_past_the_route_or_memory_budget_get_503_before_being_read() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn events_from_another_account_than_the_pinned_one_are_refused() {
+    let pin = |h: &Harness, account: &str| {
+        h.store
+            .save_token(
+                "hubspot",
+                &mapsync::store::OAuthToken {
+                    access_token: mapsync::store::Secret::new("a"),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![],
+                    account: Some(account.to_string()),
+                },
+                Timestamp::from_millisecond(NOW_MS).expect("time"),
+            )
+            .expect("save");
+    };
+    // The vector's portalId is 62515.
+    let other = harness();
+    pin(&other, "999");
+    assert_eq!(
+        other
+            .signed(Some(VECTOR), Some("1564113600000"), BODY)
+            .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(other.depth(), 0, "nothing of it is stored");
+    let text = metrics_text(&other).await;
+    assert!(
+        text.contains("mapsync_webhook_deliveries_rejected_account_total 1"),
+        "{text}"
+    );
+    let same = harness();
+    pin(&same, "62515");
+    assert_eq!(
+        same.signed(Some(VECTOR), Some("1564113600000"), BODY).await,
+        StatusCode::OK
+    );
+    assert_eq!(same.depth(), 1);
+}
+
+#[tokio::test]
+async fn the_high_water_mark_counts_the_events_a_delivery_would_add() {
+    // 60 events for 60 records pass a mark of 100; another 60 would pass it: 503, not stored.
+    let h = harness_with(100);
+    let first: Vec<_> = (0..60)
+        .map(|i| event(i, serde_json::json!(i + 1)))
+        .collect();
+    assert_eq!(signed_events(&h, &first).await, StatusCode::OK);
+    let second: Vec<_> = (0..60)
+        .map(|i| event(100 + i, serde_json::json!(100 + i)))
+        .collect();
+    assert_eq!(
+        signed_events(&h, &second).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(h.store.inbox_pending_events().expect("count"), 60);
 }

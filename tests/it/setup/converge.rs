@@ -211,3 +211,29 @@ async fn teardown_then_setup_returns_the_systems_to_the_same_state() {
     w.converge(URL).await;
     assert_eq!(w.state().await, converged);
 }
+
+#[tokio::test]
+async fn a_long_webhook_token_is_never_shown_even_in_part() {
+    // 36–48 characters: long enough that the callback URL is cut for the plan.
+    let w = World::start().await;
+    for token in [
+        "0123456789abcdefghijklmnopqrstuvwxyz",
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL",
+    ] {
+        let run = w
+            .setup(
+                &["--public-url", URL, "--dry-run"],
+                &[("TTE_WEBHOOK_TOKEN", token)],
+            )
+            .await;
+        let shown = format!("{}{}", run.stdout, run.stderr);
+        for start in 0..token.len() - 8 {
+            let part = &token[start..start + 8];
+            assert!(
+                !shown.contains(part),
+                "`{part}` of the token shown:\n{shown}"
+            );
+        }
+        assert!(shown.contains("${TTE_WEBHOOK_TOKEN}"), "{shown}");
+    }
+}

@@ -14,6 +14,7 @@ fn scripted(method: &str, path: &str, status: u16, count: u32) -> Faults {
             status,
             count,
             retry_after_secs: None,
+            apply_first: false,
         }],
         ..Faults::default()
     }

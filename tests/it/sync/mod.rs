@@ -3,13 +3,15 @@
 //! `mapsync sync` binary with the sandbox's environment. Oracles are the sandbox's records,
 //! counters and request log, never timings.
 
+pub(crate) mod ambiguous;
+mod crash_campaign;
 mod deletes_and_rails;
 mod dry_run;
 mod faults;
 mod inbound;
 mod matching;
+mod merge;
 mod outbound;
-mod resume;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -476,6 +476,20 @@ impl HubStore {
         Some(c.clone())
     }
 
+    /// Un-archive; `None` when unknown or not archived.
+    pub fn restore(&mut self, id: u64, now: i64) -> Option<Contact> {
+        if !self.contacts.get(&id)?.archived {
+            return None;
+        }
+        let c = self.contacts.get_mut(&id)?;
+        c.archived = false;
+        c.archived_ms = None;
+        c.updated_ms = now.max(c.updated_ms + 1);
+        let out = c.clone();
+        self.index(id, true);
+        Some(out)
+    }
+
     /// Insert a seeded contact (no events).
     pub fn insert_seeded(
         &mut self,

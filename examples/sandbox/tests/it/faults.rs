@@ -145,3 +145,89 @@ async fn delivery_drop_and_duplicate() {
     wait_until(10, "duplicate delivered", || rx.count() == 2).await;
     assert_eq!(rx.hits()[0].body, rx.hits()[1].body);
 }
+
+/// "Apply, then fail": the request takes effect, then the client gets a 504, a dropped
+/// connection or no answer at all; only the configured methods are hit, and the log says so.
+#[tokio::test]
+async fn apply_then_fail_applies_the_request_then_answers_a_failure() {
+    let sb = start(SandboxConfig {
+        seed: 3,
+        tte_faults: Faults {
+            apply_then_fail_rate: 1.0,
+            apply_then_fail_methods: vec!["POST".into()],
+            ..Faults::default()
+        },
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let t = Tte::new(&sb);
+    // A create answered 504 did create the customer.
+    let (st, _, _) = t
+        .send(
+            reqwest::Method::POST,
+            "/customer/",
+            Some(json!({"name": "Lost Answer", "email": "lost@example.com"})),
+        )
+        .await;
+    assert_eq!(st, 504);
+    let made: Vec<_> = sb
+        .customers()
+        .into_iter()
+        .filter(|c| c.name == "Lost Answer")
+        .collect();
+    assert_eq!(made.len(), 1, "the create took effect");
+    // Other methods are served as usual.
+    assert_eq!(t.get("/customer/").await.0, 200);
+    let log = sb.requests(System::Tte);
+    assert_eq!(log[0].fault.as_deref(), Some("apply-then-fail"));
+    assert_eq!(log[0].status, Some(504));
+    assert_eq!(log[1].fault, None);
+
+    // A dropped connection after the update landed.
+    let uri = made[0].resource_uri.clone();
+    sb.set_faults(
+        System::Tte,
+        Faults {
+            scripted: vec![ScriptedFault {
+                method: Some("PATCH".into()),
+                status: 0,
+                count: 1,
+                apply_first: true,
+                ..Default::default()
+            }],
+            ..Faults::default()
+        },
+    );
+    let r =
+        t.c.patch(&uri)
+            .header("authorization", format!("token {}", t.key))
+            .json(&json!({"name": "Renamed"}))
+            .send()
+            .await;
+    assert!(r.is_err(), "the connection is dropped: {r:?}");
+    assert_eq!(sb.customer(&uri).unwrap().name, "Renamed");
+    let last = sb.requests(System::Tte).pop().unwrap();
+    assert_eq!(
+        (last.status, last.fault.as_deref()),
+        (None, Some("apply-then-drop"))
+    );
+
+    // No answer at all: the client times out, and the delete took effect.
+    sb.set_faults(
+        System::Tte,
+        Faults {
+            apply_then_fail_rate: 1.0,
+            apply_then_fail: sandbox::AfterApply::Timeout,
+            apply_then_fail_methods: vec!["DELETE".into()],
+            ..Faults::default()
+        },
+    );
+    let r =
+        t.c.delete(&uri)
+            .header("authorization", format!("token {}", t.key))
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await;
+    assert!(r.is_err_and(|e| e.is_timeout()));
+    assert!(sb.customer(&uri).unwrap().deleted);
+}

@@ -83,6 +83,8 @@ CREATE UNIQUE INDEX run_one_running ON run (pair, direction) WHERE state = 'runn
 
 CREATE TABLE oauth_token (
     system        TEXT COLLATE "C"    PRIMARY KEY,
+    -- The account the tokens belong to (the mapping's auth.oauth2.account).
+    account       TEXT,
     access_token  TEXT COLLATE "C"    NOT NULL,
     refresh_token TEXT COLLATE "C",
     expires_at    BIGINT,
@@ -171,6 +173,16 @@ CREATE TABLE claim (
     holder      TEXT COLLATE "C"    NOT NULL,
     pair        TEXT COLLATE "C"    NOT NULL,
     lease_until BIGINT  NOT NULL
+);
+
+-- The request budget every process on this store shares, per key (a system): a token bucket
+-- (`tokens` as of `updated_at`), and a pause no request may pass (a `Retry-After`). A take
+-- locks its row, so two instances never interleave one.
+CREATE TABLE budget (
+    key          TEXT COLLATE "C" PRIMARY KEY,
+    tokens       DOUBLE PRECISION NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    paused_until BIGINT
 );
 
 -- The `serve` instances sharing this store and their heartbeats (for `mapsync status`).

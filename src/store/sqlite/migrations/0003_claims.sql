@@ -24,3 +24,12 @@ CREATE INDEX claim_key_by_token ON claim_key (token);
 ALTER TABLE inbox_work ADD COLUMN claim_token INTEGER;
 ALTER TABLE inbox_work DROP COLUMN claimed_by;
 ALTER TABLE inbox_work DROP COLUMN lease_until;
+
+-- The request budget every process on this store shares, per key (a system): a token bucket
+-- (`tokens` as of `updated_at`), and a pause no request may pass (a `Retry-After`).
+CREATE TABLE budget (
+    key          TEXT    PRIMARY KEY,
+    tokens       REAL    NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    paused_until INTEGER
+) WITHOUT ROWID;

@@ -1,0 +1,82 @@
+//! The shared request budget: a token bucket per key, live work before the back-fill.
+
+use std::time::Duration;
+
+use super::{store, t};
+use crate::store::{BudgetGrant, BudgetPriority, BudgetRate, StateStore};
+
+/// 5 per second, burst 5: the back-fill leaves 2 tokens for live work.
+const RATE: BudgetRate = BudgetRate {
+    per_second: 5.0,
+    burst: 5.0,
+};
+
+fn taken(wait_ms: u64) -> BudgetGrant {
+    BudgetGrant {
+        taken: true,
+        wait: Duration::from_millis(wait_ms),
+    }
+}
+
+#[test]
+fn the_backfill_leaves_the_reserve_to_live_work() {
+    let s = store();
+    let back = |at| {
+        s.take_budget("tte", &RATE, BudgetPriority::Backfill, at)
+            .unwrap()
+    };
+    // Full bucket: the back-fill takes down to the reserve (5 → 2), then waits.
+    for _ in 0..3 {
+        assert_eq!(back(t(0)), taken(0));
+    }
+    let refused = back(t(0));
+    assert!(!refused.taken);
+    assert_eq!(
+        refused.wait,
+        Duration::from_millis(200),
+        "one token accrues in 200 ms"
+    );
+    // A live request still finds a token at once, twice; the third queues.
+    let live = |at| {
+        s.take_budget("tte", &RATE, BudgetPriority::Live, at)
+            .unwrap()
+    };
+    assert_eq!(live(t(0)), taken(0));
+    assert_eq!(live(t(0)), taken(0));
+    assert_eq!(live(t(0)), taken(200));
+    // Another key is another bucket.
+    assert_eq!(
+        s.take_budget("hubspot", &RATE, BudgetPriority::Backfill, t(0))
+            .unwrap(),
+        taken(0)
+    );
+    // A second later five tokens have accrued (from -1 to 4): the back-fill may take 2.
+    assert_eq!(back(t(1)), taken(0));
+    assert_eq!(back(t(1)), taken(0));
+    assert!(!back(t(1)).taken);
+}
+
+#[test]
+fn a_pause_holds_both_kinds_of_request() {
+    let s = store();
+    assert!(
+        s.take_budget("tte", &RATE, BudgetPriority::Live, t(0))
+            .unwrap()
+            .taken
+    );
+    s.pause_budget("tte", t(10)).unwrap();
+    s.pause_budget("tte", t(5)).unwrap(); // never shortens
+    let back = s
+        .take_budget("tte", &RATE, BudgetPriority::Backfill, t(4))
+        .unwrap();
+    assert_eq!((back.taken, back.wait), (false, Duration::from_secs(6)));
+    let live = s
+        .take_budget("tte", &RATE, BudgetPriority::Live, t(4))
+        .unwrap();
+    assert_eq!(live, taken(6000));
+    assert_eq!(
+        s.take_budget("tte", &RATE, BudgetPriority::Backfill, t(10))
+            .unwrap(),
+        taken(0)
+    );
+}
