@@ -15,7 +15,10 @@
 //! target/release/examples/bench_webhooks --rate 1000 --seconds 60
 //! ```
 //! Flags: `--rate N` (requests/s, default 1000), `--seconds N` (default 60), `--mapsync PATH`
-//! (default `target/release/mapsync`), `--workers N` (default 2). Prints a summary and one
+//! (default `target/release/mapsync`), `--workers N` (default 2), `--state URL` (a
+//! `postgres://…` store instead of the SQLite file; give the URL a fresh `?schema=`) and
+//! `--instances N` (default 1: N servers on that shared store, the deliveries sent to them in
+//! turn, as a round-robin balancer would). Prints a summary and one
 //! JSON line. Figures and the command are recorded in BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader};
@@ -71,6 +74,8 @@ async fn main() {
     let rate: u64 = arg("--rate", "1000").parse().expect("--rate N");
     let seconds: u64 = arg("--seconds", "60").parse().expect("--seconds N");
     let workers = arg("--workers", "2");
+    let state = arg("--state", "");
+    let instances: usize = arg("--instances", "1").parse().expect("--instances N");
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bin = arg(
         "--mapsync",
@@ -93,43 +98,54 @@ async fn main() {
         dir.path().join("mapping.yaml"),
     )
     .expect("copy the mapping");
-    let mut child = Command::new(&bin)
-        .args([
-            "serve",
-            "--mapping",
-            "mapping.yaml",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            &workers,
-        ])
-        .current_dir(dir.path())
-        .env_clear()
-        .envs(sb.env_vars())
-        .env("TTE_WEBHOOK_TOKEN", "bench-token-0123456789abcdef0123")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!("mapsync serve exited before listening");
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..instances.max(1) {
+        let mut command = Command::new(&bin);
+        command
+            .args([
+                "serve",
+                "--mapping",
+                "mapping.yaml",
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                &workers,
+            ])
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(sb.env_vars())
+            .env("TTE_WEBHOOK_TOKEN", "bench-token-0123456789abcdef0123")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if !state.is_empty() {
+            command.env("MAPSYNC_STATE", &state);
         }
-        if let Some(rest) = line.trim().strip_prefix("Listening on ") {
-            break rest.to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let base = loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("mapsync serve exited before listening");
+            }
+            if let Some(rest) = line.trim().strip_prefix("Listening on ") {
+                break rest.to_string();
+            }
+        };
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        children.push(child);
+        bases.push(base);
+    }
+    let base = bases[0].clone();
 
-    let uri = format!("{base}/webhooks/hubspot");
     let secret = sb.hubspot_client_secret().to_string();
     let portal = sb.hubspot_portal_id();
     let app = sb.hubspot_app_id();
@@ -153,8 +169,9 @@ async fn main() {
             10_000_000 + i
         );
         let ts = jiff::Timestamp::now().as_millisecond();
+        let uri = format!("{}/webhooks/hubspot", bases[i as usize % bases.len()]);
         let sig = sign(&secret, &uri, &body, ts);
-        let (http, uri) = (http.clone(), uri.clone());
+        let http = http.clone();
         let (latencies, non_2xx, failed) = (latencies.clone(), non_2xx.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             let r = http
@@ -187,9 +204,26 @@ async fn main() {
     let stored = metric(&http, &base, "mapsync_webhook_events_stored_total").await;
     let duplicates = metric(&http, &base, "mapsync_webhook_events_duplicate_total").await;
     let depth = metric(&http, &base, "mapsync_inbox_depth").await;
-    let processed = metric(&http, &base, "mapsync_records_processed_total").await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut processed = Some(0);
+    for b in &bases {
+        let n = metric(&http, b, "mapsync_records_processed_total").await;
+        processed = processed.zip(n).map(|(a, b)| a + b);
+    }
+    let mut stored_all = Some(0);
+    let mut duplicates_all = Some(0);
+    for b in &bases {
+        stored_all = stored_all
+            .zip(metric(&http, b, "mapsync_webhook_events_stored_total").await)
+            .map(|(a, b)| a + b);
+        duplicates_all = duplicates_all
+            .zip(metric(&http, b, "mapsync_webhook_events_duplicate_total").await)
+            .map(|(a, b)| a + b);
+    }
+    let (stored, duplicates) = (stored_all.or(stored), duplicates_all.or(duplicates));
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     let mut l = latencies.lock().expect("lock").clone();
     l.sort_unstable();
@@ -209,6 +243,7 @@ async fn main() {
         "{}",
         serde_json::json!({"rate": rate, "seconds": seconds, "sent": total, "wall_s": wall.as_secs_f64(),
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max, "non_2xx": non_2xx, "failed": failed,
-            "stored": stored, "duplicates": duplicates, "inbox_depth": depth, "processed": processed})
+            "stored": stored, "duplicates": duplicates, "inbox_depth": depth, "processed": processed,
+            "instances": instances, "state": if state.is_empty() { "sqlite" } else { "postgres" }})
     );
 }

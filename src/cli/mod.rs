@@ -8,6 +8,7 @@ mod queue;
 pub mod render;
 mod serve;
 mod setup;
+mod state;
 mod sync;
 mod test;
 
@@ -170,6 +171,9 @@ Examples:
 Exit codes: 0 ok, 1 invalid mapping, 66 the store knows nothing about the record, 69 a system
 cannot be reached, 74 no state store or it cannot be read.")]
     Explain(ExplainArgs),
+    /// Work on state stores as a whole.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Run a full sync in one direction, resumably.
     ///
     /// Indexes the target, then reads the source page by page: plans each record, writes
@@ -281,9 +285,9 @@ pub struct SetupArgs {
     /// Remove what setup created, after a plan.
     #[arg(long)]
     pub teardown: bool,
-    /// The state store (SQLite file; OAuth tokens). Default: `<mapping>.state.db` next to the
-    /// mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 }
 
@@ -306,8 +310,14 @@ pub struct ServeArgs {
     /// Worker tasks processing the inbox.
     #[arg(long, env = "MAPSYNC_WORKERS", default_value_t = 4, value_name = "N")]
     pub workers: usize,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// This instance's name among those sharing a PostgreSQL store; stable across restarts, so
+    /// a restarted instance takes over at once what it held when it died. Default:
+    /// `<hostname>:<port>`.
+    #[arg(long, env = "MAPSYNC_INSTANCE", value_name = "NAME")]
+    pub instance: Option<String>,
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// Seconds a client has to send a request's headers; a kept-alive connection that sends
     /// nothing for this long is closed too.
@@ -368,8 +378,9 @@ pub struct OAuthLinkArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub mapping: MappingArg,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
@@ -381,12 +392,44 @@ pub struct StatusArgs {
 pub struct DeadLettersArgs {
     #[command(flatten)]
     pub mapping: MappingArg,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, global = true, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, global = true, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub action: DeadLetterAction,
+}
+
+/// `mapsync state …`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy a state store into another, e.g. from SQLite to PostgreSQL.
+    ///
+    /// Copies the pair's links, the ledger and status marks of every linked record, unsettled
+    /// create intents, the systems' OAuth tokens and the dead letters. Stop `serve` first: the
+    /// source's inbox must be empty, and the destination must hold no links of the pair yet.
+    #[command(after_help = "\
+Examples:
+  mapsync state migrate --mapping mapping.yaml --from sqlite:mapping.state.db \\
+      --to 'postgres://mapsync@db.internal/sync?schema=crm'
+
+Exit codes: 0 copied, 1 invalid mapping, 2 the source's inbox is not empty or the destination
+already holds links, 74 a store cannot be used.")]
+    Migrate(MigrateArgs),
+}
+
+/// `mapsync state migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub mapping: MappingArg,
+    /// The store to copy from: a SQLite file (`sqlite:PATH` or a path) or a `postgres://` URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub from: PathBuf,
+    /// The store to copy into (created and migrated as needed).
+    #[arg(long, value_name = "PATH|URL")]
+    pub to: PathBuf,
 }
 
 /// What `dead-letters` does.
@@ -452,8 +495,9 @@ pub struct SyncArgs {
     /// Stop before planning more than N deletes.
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<u64>,
-    /// The state store (SQLite file). Default: `<mapping>.state.db` next to the mapping.
-    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH")]
+    /// The state store: a SQLite file, or a `postgres://user@host/db[?schema=name]` URL for a
+    /// store several instances share. Default: `<mapping>.state.db` next to the mapping.
+    #[arg(long, env = "MAPSYNC_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
     /// Allow a first sync into a target that already holds records when the mapping declares
     /// no match keys (existing records are then not linked, and may be duplicated).
@@ -487,7 +531,14 @@ pub fn init_logging(cli: &Cli) {
         (1, _) => "warn,mapsync=debug",
         _ => "debug,mapsync=trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The PostgreSQL driver logs every statement's parameters at debug level, and those hold
+    // tokens and record payloads: never below warn, whatever the verbosity.
+    for quiet in ["tokio_postgres=warn", "deadpool_postgres=warn"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -576,6 +627,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status(args) => queue::status(&args),
         Command::DeadLetters(args) => queue::dead_letters(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::State(StateCommand::Migrate(args)) => state::migrate(&args),
     }
 }
 

@@ -5,31 +5,27 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::sync::{default_state_path, load};
+use super::state::StateLocation;
+use super::sync::load;
 use super::{DeadLetterAction, DeadLettersArgs, Exit, StatusArgs, print};
 use crate::mapping::Direction;
-use crate::store::{DeadLetterQuery, SqliteConfig, SqliteStore, StateStore};
+use crate::store::{DeadLetterQuery, StateStore};
 
 pub(super) fn open(
     mapping: &std::path::Path,
     state: Option<&std::path::PathBuf>,
 ) -> Result<Arc<dyn StateStore>, Exit> {
-    let path = state
-        .cloned()
-        .unwrap_or_else(|| default_state_path(mapping));
-    if !path.exists() {
+    let location = StateLocation::of(state.map(|p| p.as_path()), mapping);
+    if !location.exists() {
         eprintln!(
-            "error: no state store at {}; run `mapsync sync` or `mapsync serve` first",
-            path.display()
+            "error: no state store at {location}; run `mapsync sync` or `mapsync serve` first"
         );
         return Err(Exit::Store);
     }
-    SqliteStore::open(&path, &SqliteConfig::default())
-        .map(|s| Arc::new(s) as Arc<dyn StateStore>)
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            Exit::Store
-        })
+    location.open().map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Store
+    })
 }
 
 fn all_dead_letters(store: &dyn StateStore) -> Result<Vec<crate::store::DeadLetter>, Exit> {
@@ -54,6 +50,9 @@ fn all_dead_letters(store: &dyn StateStore) -> Result<Vec<crate::store::DeadLett
         }
     }
 }
+
+/// An instance whose last heartbeat is older than this (three beats missed) is shown silent.
+const INSTANCE_ALIVE_SECS: i64 = 15;
 
 /// Runs `mapsync status`.
 pub fn status(args: &StatusArgs) -> Exit {
@@ -81,9 +80,25 @@ pub fn status(args: &StatusArgs) -> Exit {
             });
             runs.insert(dir.to_string(), run.unwrap_or(serde_json::Value::Null));
         }
+        let now = jiff::Timestamp::now();
+        let instances: Vec<serde_json::Value> = store
+            .instances(now)?
+            .into_iter()
+            .map(|i| {
+                let silent = now.duration_since(i.beat_at).as_secs();
+                json!({
+                    "name": i.name,
+                    "alive": silent < INSTANCE_ALIVE_SECS,
+                    "started_at": i.started_at.to_string(),
+                    "last_beat": i.beat_at.to_string(),
+                    "claims": i.claims,
+                })
+            })
+            .collect();
         Ok(json!({
             "pair": pair,
             "inbox_depth": depth,
+            "instances": instances,
             "links": {
                 "active": links.active,
                 "deleted_on_home": links.deleted_on_home,
@@ -129,6 +144,19 @@ pub fn status(args: &StatusArgs) -> Exit {
         report["links"]["deleted_on_external"],
         report["links"]["conflict"],
     );
+    for i in report["instances"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "instance       {} {}, {} claim(s), last beat {}\n",
+            i["name"].as_str().unwrap_or("?"),
+            if i["alive"] == json!(true) {
+                "alive"
+            } else {
+                "silent"
+            },
+            i["claims"],
+            i["last_beat"].as_str().unwrap_or("?"),
+        ));
+    }
     for dir in ["outbound", "inbound"] {
         let r = &report["last_runs"][dir];
         if r.is_null() {

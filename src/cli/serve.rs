@@ -21,6 +21,9 @@ use crate::store::{BudgetPriority, StateStore, StoreError};
 /// install links, are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
+/// How often an instance on a shared store beats its heartbeat (`mapsync status`).
+const INSTANCE_BEAT: Duration = Duration::from_secs(5);
+
 /// Seconds from a flag, or a usage error naming it.
 fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
@@ -173,8 +176,12 @@ pub fn run(args: &ServeArgs) -> Exit {
             return Exit::Store;
         }
     };
-    // One `serve` per state store: a second one would end the first one's claims below.
-    let _serve_lock = match store.lock(runner::SERVE_LOCK) {
+    // One `serve` per state store: a second one would end the first one's claims below. A
+    // shared store (PostgreSQL) takes any number: each ends only its own predecessor's claims.
+    let _serve_lock = match (!store.shared())
+        .then(|| store.lock(runner::SERVE_LOCK))
+        .transpose()
+    {
         Ok(lock) => lock,
         Err(StoreError::LockHeld { location, .. }) => {
             eprintln!(
@@ -190,19 +197,11 @@ pub fn run(args: &ServeArgs) -> Exit {
         }
     };
     // Records held by the workers of a process that died are taken over now, not when their
-    // lease runs out (a serve that was killed would otherwise leave them waiting).
-    match store.inbox_end_leases(jiff::Timestamp::now()) {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::warn!(
-                claims = n,
-                "Took over records held by a previous process; they are processed again."
-            )
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Store;
-        }
+    // lease runs out (a serve that was killed would otherwise leave them waiting minutes). On a
+    // shared store only this instance's own (once its name is known, below): the other
+    // instances' claims are alive, and a dead instance's are taken over when their leases lapse.
+    if !store.shared() && !end_leases(store.inbox_end_leases(jiff::Timestamp::now())) {
+        return Exit::Store;
     }
     let key = match super::sync::state_key() {
         Ok(k) => k,
@@ -267,6 +266,12 @@ pub fn run(args: &ServeArgs) -> Exit {
                 return Exit::Unavailable;
             }
         };
+        let instance = args.instance.clone().unwrap_or_else(|| format!("{}:{}", hostname(), addr.port()));
+        if store.shared()
+            && !end_leases(store.inbox_end_leases_of(&instance, jiff::Timestamp::now()))
+        {
+            return Exit::Store;
+        }
         let public = args
             .public_url
             .clone()
@@ -284,6 +289,12 @@ pub fn run(args: &ServeArgs) -> Exit {
         let connectors = Arc::new(connectors);
         let counters = Arc::new(WorkerCounters::default());
         let wake = Arc::new(Notify::new());
+        // Events stored by other instances (a shared store) wake this one's workers too.
+        let woken = wake.clone();
+        if let Err(e) = store.watch_inbox(Arc::new(move || woken.notify_waiters())) {
+            eprintln!("error: {e}");
+            return Exit::Store;
+        }
         let clock = Arc::new(SystemClock);
         let app = AppState::new(ServerConfig {
             mapping: mapping.clone(),
@@ -297,7 +308,26 @@ pub fn run(args: &ServeArgs) -> Exit {
             limits,
         });
         let prune_store = store.clone();
+        if store.shared() {
+            // The heartbeat `mapsync status` reads; a failed beat is only logged.
+            let (beat_store, name) = (store.clone(), instance.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(INSTANCE_BEAT);
+                loop {
+                    tick.tick().await;
+                    let (s, n) = (beat_store.clone(), name.clone());
+                    let beat = tokio::task::spawn_blocking(move || {
+                        s.beat_instance(&n, jiff::Timestamp::now())
+                    })
+                    .await;
+                    if let Ok(Err(e)) = beat {
+                        tracing::warn!(error = %e, "The instance heartbeat failed.");
+                    }
+                }
+            });
+        }
         let ctx = WorkerContext {
+            instance,
             mapping,
             store,
             connectors,
@@ -367,4 +397,32 @@ async fn signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Reports leases ended at start; false (after printing the error) if the store failed.
+fn end_leases(ended: Result<u64, crate::store::StoreError>) -> bool {
+    match ended {
+        Ok(0) => true,
+        Ok(n) => {
+            tracing::warn!(
+                claims = n,
+                "Took over records held by a previous process; they are processed again."
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}
+
+/// The machine's name, for the default instance name.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mapsync".to_owned())
 }

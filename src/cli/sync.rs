@@ -2,12 +2,13 @@
 //! sync with a progress bar on a terminal, and prints the plan and the summary.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::state::StateLocation;
 use super::{DirectionArg, Exit, SyncArgs, print};
 use crate::connector::Connector;
 use crate::engine::{PlanKind, RecordPlan};
@@ -18,7 +19,7 @@ use crate::runner::StoreBudget;
 use crate::runner::{
     self, Connectors, Counts, Observer, RunnerError, StoreTokens, SyncOptions, SyncReport,
 };
-use crate::store::{BudgetPriority, SqliteConfig, SqliteStore, StateStore};
+use crate::store::{BudgetPriority, StateStore};
 
 /// Runs `mapsync sync`.
 pub fn run(args: &SyncArgs) -> Exit {
@@ -158,27 +159,13 @@ pub(super) fn state_key() -> Result<Option<Arc<crate::store::seal::SealKey>>, St
     }
 }
 
-/// Opens the state store at `state`, or at the default path next to the mapping.
+/// Opens the state store `--state` names (a SQLite file or a `postgres://` URL), or the
+/// default file next to the mapping.
 pub(super) fn open_store(
     state: Option<&Path>,
     mapping: &Path,
 ) -> Result<Arc<dyn StateStore>, crate::store::StoreError> {
-    let path = state
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| default_state_path(mapping));
-    Ok(Arc::new(SqliteStore::open(
-        &path,
-        &SqliteConfig::default(),
-    )?))
-}
-
-/// `<dir>/<mapping stem>.state.db`, next to the mapping.
-pub(super) fn default_state_path(mapping: &Path) -> PathBuf {
-    let stem = mapping
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("mapsync");
-    mapping.with_file_name(format!("{stem}.state.db"))
+    StateLocation::of(state, mapping).open()
 }
 
 /// One connector per system of the pair, after checking each can authenticate.

@@ -86,6 +86,9 @@ pub struct WorkerContext {
     pub counters: Arc<WorkerCounters>,
     /// The receiver signals it after storing events; a worker, after it let go of a claim.
     pub wake: Arc<Notify>,
+    /// This process's name among the instances sharing the store; prefixes its workers' names
+    /// (`<instance>:worker-N-…`), so a restart can take over its predecessor's claims.
+    pub instance: String,
     /// How long a claim lasts without renewal ([`LEASE`]; shorter in tests). The heartbeat
     /// renews it every third of this.
     pub lease: Duration,
@@ -126,7 +129,11 @@ pub async fn run_workers(ctx: WorkerContext, n: usize, shutdown: watch::Receiver
             for i in 0..n.max(1) {
                 let ctx = ctx.clone();
                 let shutdown = shutdown.clone();
-                let worker = format!("worker-{i}-{}", uuid::Uuid::new_v4().simple());
+                let worker = format!(
+                    "{}:worker-{i}-{}",
+                    ctx.instance,
+                    uuid::Uuid::new_v4().simple()
+                );
                 tasks.push(tokio::task::spawn_local(worker_loop(ctx, worker, shutdown)));
             }
             for t in tasks {

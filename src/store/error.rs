@@ -112,6 +112,30 @@ pub enum StoreError {
     /// Any other SQLite failure (disk full, I/O error…).
     #[error("state database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+
+    /// A `--state postgres://…` URL that cannot be used.
+    #[error(
+        "the PostgreSQL state URL is not usable: {detail}; write it as \
+         postgres://user[:password]@host[:port]/database[?schema=name]"
+    )]
+    InvalidUrl { detail: String },
+
+    /// The PostgreSQL server cannot be reached (or refused the connection).
+    #[error(
+        "cannot reach the PostgreSQL state store {location}: {detail}; check that PostgreSQL is \
+         running and that the host, port, database, user and password in --state are right"
+    )]
+    Unreachable { location: String, detail: String },
+
+    /// Any other PostgreSQL failure.
+    #[error("state database error: {}", crate::store::postgres::db_detail(.0))]
+    Postgres(#[source] tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> StoreError {
+        StoreError::Postgres(error)
+    }
 }
 
 impl StoreError {

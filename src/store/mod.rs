@@ -1,12 +1,13 @@
 //! Durable state: links, the ledger, outcomes, create intents, runs and checkpoints, OAuth
 //! tokens, the webhook inbox and dead letters. The [`StateStore`] trait is the interface;
-//! [`SqliteStore`] the embedded implementation. Only this module writes SQL; it never knows
+//! [`SqliteStore`] the embedded implementation, [`PostgresStore`] the shared one. Only this module writes SQL; it never knows
 //! about HTTP, and it never reads the clock: every time comes in as a parameter.
 
 mod audit;
 mod budget;
 mod claim;
 mod commit;
+mod copy;
 mod error;
 mod inbox;
 mod intent;
@@ -14,6 +15,7 @@ mod ledger;
 mod link;
 mod lock;
 mod outcome;
+mod postgres;
 mod run;
 pub mod seal;
 mod secret;
@@ -31,6 +33,7 @@ pub use audit::{AuditEntry, AuditKind};
 pub use budget::{BudgetGrant, BudgetPriority, BudgetRate};
 pub use claim::{ClaimKey, ClaimScope, RecordClaim};
 pub use commit::{CommitReport, PageCommit, RunCheckpoint, TakenLink};
+pub use copy::{CopyReport, copy_store};
 pub use error::{StoreError, StoreResult};
 pub use inbox::{
     ClaimedEvent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, Lease,
@@ -44,15 +47,56 @@ pub use ledger::{
 pub use link::{Link, LinkCounts, LinkQuery, LinkState};
 pub use lock::ProcessLock;
 pub use outcome::{Outcome, OutcomeKind, OutcomeRecord};
+pub use postgres::{DEFAULT_SCHEMA, PostgresConfig, PostgresStore};
 pub use run::{Checkpoint, Run, RunEnd, RunStart, RunState};
 pub use secret::Secret;
 pub use snapshot::SnapshotEntry;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use token::{ConsumedState, OAuthState, OAuthToken};
 
+/// A `serve` instance's heartbeat on a shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceBeat {
+    /// Its name (`--instance`).
+    pub name: String,
+    /// When it first beat since it last started.
+    pub started_at: Timestamp,
+    /// Its last heartbeat.
+    pub beat_at: Timestamp,
+    /// Claims its workers hold whose lease has not run out.
+    pub claims: u64,
+}
+
 /// The state store. Synchronous: async callers use `spawn_blocking`. Every method is one
 /// transaction. `pair` names a sync pair, so one store can hold several.
 pub trait StateStore: Send + Sync {
+    // Sharing.
+
+    /// Whether several processes may work on this store at once (PostgreSQL). Then `serve`
+    /// does not end every lease at start: other instances' claims are alive, and a dead
+    /// instance's claims are taken over when their leases lapse.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Calls `wake` whenever another process stores inbox events, so idle workers start at
+    /// once; a store with no other writers does nothing (the receiver wakes its own workers).
+    fn watch_inbox(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
+        let _ = wake;
+        Ok(())
+    }
+    /// The heartbeat of a `serve` instance on a shared store (for `mapsync status`); nothing on
+    /// a store only one `serve` may use.
+    fn beat_instance(&self, instance: &str, at: Timestamp) -> StoreResult<()> {
+        let _ = (instance, at);
+        Ok(())
+    }
+    /// The instances that ever beat on this store, the latest first, each with the claims its
+    /// workers hold at `at`; empty on a store only one `serve` may use.
+    fn instances(&self, at: Timestamp) -> StoreResult<Vec<InstanceBeat>> {
+        let _ = at;
+        Ok(Vec::new())
+    }
+
     // Links.
 
     /// The link of the record `record_id` on `side`, whatever its state.
@@ -266,7 +310,14 @@ pub trait StateStore: Send + Sync {
     /// by a `serve` that died (kill -9, power loss) are taken over at once instead of when their
     /// lease runs out. Claims not holding inbox work (a running `sync`'s) are left alone. The
     /// next claim counts the interrupted attempt. Returns how many claims were ended.
+    /// Only for a store that is not [`shared`](StateStore::shared): there, other instances
+    /// hold live claims (see `inbox_end_leases_of`).
     fn inbox_end_leases(&self, at: Timestamp) -> StoreResult<u64>;
+    /// Ends the leases held by the workers of one instance (worker names `<instance>:…`): called
+    /// by `serve` at start on a shared store, so a restarted instance takes over at once what
+    /// its killed predecessor held, while other instances' claims stay alive. Returns how many
+    /// claims were ended.
+    fn inbox_end_leases_of(&self, instance: &str, at: Timestamp) -> StoreResult<u64>;
     /// Record keys waiting for a worker (for backpressure, R7).
     fn inbox_depth(&self) -> StoreResult<u64>;
     /// Events stored and not yet processed: every event `inbox_insert` stored (duplicates are

@@ -29,6 +29,7 @@ fn top_level_help_lists_every_command() {
           status        Show the inbox depth, dead letters, the last sync per direction and the links
           dead-letters  List, retry or drop dead letters (events that failed for good)
           explain       Explain one record: its link, base and current values, the next sync's plan, its history
+          state         Work on state stores as a whole
           sync          Run a full sync in one direction, resumably
           help          Print this message or the help of the given subcommand(s)
 

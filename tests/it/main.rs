@@ -17,6 +17,7 @@ mod schema;
 mod serve;
 mod setup;
 mod state_file;
+mod state_migrate;
 mod sync;
 mod util;
 mod validate;

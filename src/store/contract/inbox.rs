@@ -240,6 +240,36 @@ fn a_failed_record_waits_for_its_next_attempt_then_dead_letters() {
 }
 
 #[test]
+fn a_restarted_instance_takes_over_only_its_own_claims() {
+    let s = store();
+    s.inbox_insert(&[event(None, "r1", 1), event(None, "r2", 2)], t(0))
+        .unwrap();
+    let mine = s
+        .inbox_claim(&lease("host-a:8080:worker-0"), t(1))
+        .unwrap()
+        .unwrap();
+    let theirs = s
+        .inbox_claim(&lease("host-b:8080:worker-0"), t(1))
+        .unwrap()
+        .unwrap();
+    // A name that merely starts like the instance's is another instance.
+    assert_eq!(s.inbox_end_leases_of("host-a:808", t(2)).unwrap(), 0);
+    assert_eq!(s.inbox_end_leases_of("host-a:8080", t(2)).unwrap(), 1);
+    let again = s
+        .inbox_claim(&lease("host-a:8080:worker-1"), t(2))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.record_key, mine.record_key);
+    assert_eq!(again.attempts, 1, "the interrupted attempt counts");
+    assert!(!s.inbox_ack(&mine, t(3)).unwrap());
+    assert!(
+        s.inbox_ack(&theirs, t(3)).unwrap(),
+        "the other instance's claim holds"
+    );
+    assert!(s.inbox_ack(&again, t(3)).unwrap());
+}
+
+#[test]
 fn a_retried_dead_letter_of_several_events_goes_back_as_each_event_and_a_sync_letter_as_one() {
     let s = store();
     s.inbox_insert(

@@ -69,6 +69,18 @@ pub(super) fn end_leases(conn: &Connection) -> StoreResult<u64> {
     Ok(n as u64)
 }
 
+/// Ends the claims holding inbox work of the workers of `instance` (holders `<instance>:…`).
+pub(super) fn end_leases_of(conn: &Connection, instance: &str) -> StoreResult<u64> {
+    let prefix = format!("{instance}:");
+    let n = conn
+        .prepare_cached(
+            "DELETE FROM claim WHERE substr(holder, 1, length(?1)) = ?1 AND token IN
+                 (SELECT claim_token FROM inbox_work WHERE claim_token IS NOT NULL)",
+        )?
+        .execute(params![prefix])?;
+    Ok(n as u64)
+}
+
 /// Candidates looked at per claim: due work rows, oldest first, whose claim is free.
 const CANDIDATES: u32 = 256;
 

@@ -10,7 +10,7 @@
 mod audit;
 mod budget;
 mod claims;
-mod codec;
+pub(in crate::store) mod codec;
 mod inbox;
 mod intents;
 mod ledger;
@@ -234,13 +234,13 @@ impl SqliteStore {
 }
 
 /// `at + lease` in milliseconds.
-fn lease_until(at: Timestamp, lease: Duration) -> i64 {
+pub(in crate::store) fn lease_until(at: Timestamp, lease: Duration) -> i64 {
     let ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     at.as_millisecond().saturating_add(ms)
 }
 
 /// The outcome of a record whose link was taken by someone else before the commit.
-fn taken_outcome(outcome: &Outcome, taken: &TakenLink) -> Outcome {
+pub(in crate::store) fn taken_outcome(outcome: &Outcome, taken: &TakenLink) -> Outcome {
     let other = taken.side.other();
     Outcome {
         kind: OutcomeKind::Conflict,
@@ -562,6 +562,10 @@ impl StateStore for SqliteStore {
 
     fn inbox_end_leases(&self, _at: Timestamp) -> StoreResult<u64> {
         self.write(|tx| inbox::end_leases(tx))
+    }
+
+    fn inbox_end_leases_of(&self, instance: &str, _at: Timestamp) -> StoreResult<u64> {
+        self.write(|tx| inbox::end_leases_of(tx, instance))
     }
 
     fn inbox_depth(&self) -> StoreResult<u64> {

@@ -9,6 +9,8 @@ pub(super) fn store() -> Box<SqliteStore> {
 }
 
 /// The `StateStore` contract suite, run against SQLite.
+// Each store includes the same suite on purpose, hence the allow.
+#[allow(clippy::duplicate_mod)]
 #[path = "../contract/mod.rs"]
 mod contract;
 

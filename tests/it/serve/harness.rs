@@ -32,6 +32,10 @@ pub struct Opts {
     pub mapping_text: Option<String>,
     /// The systems whose webhook deliveries `settle` waits for.
     pub delivering: Vec<System>,
+    /// `MAPSYNC_STATE` (default: the SQLite file next to the mapping).
+    pub state: Option<String>,
+    /// `MAPSYNC_PUBLIC_URL` (default: the server's own address).
+    pub public_url: Option<String>,
     /// More `mapsync serve` flags.
     pub serve_args: Vec<String>,
     /// The server's open-file limit (`ulimit -n` in a shell that then execs the binary).
@@ -57,6 +61,8 @@ impl Default for Opts {
             subscribe: true,
             mapping_text: None,
             delivering: vec![System::Hubspot, System::Tte],
+            state: None,
+            public_url: None,
             serve_args: Vec::new(),
             nofile: None,
             env: Vec::new(),
@@ -112,6 +118,12 @@ pub async fn start(opts: Opts) -> Live {
         sb.hubspot_app_id()
     };
     env.push(("HUBSPOT_WRITER_ID".into(), writer.to_string()));
+    if let Some(state) = opts.state {
+        env.push(("MAPSYNC_STATE".into(), state));
+    }
+    if let Some(public) = opts.public_url {
+        env.push(("MAPSYNC_PUBLIC_URL".into(), public));
+    }
     env.extend(opts.env);
     let mut live = Live {
         sb: std::sync::Arc::new(sb),
@@ -137,10 +149,19 @@ impl Live {
     /// Starts `mapsync serve` on `listen` (the same state store every time) and waits for its
     /// `Listening on` line.
     pub async fn spawn(&mut self, listen: &str) {
+        let (child, base) = self.spawn_instance(listen, "serve.log").await;
+        self.child = Some(child);
+        self.base = base;
+    }
+
+    /// Starts another `mapsync serve` on `listen` in the same directory and environment,
+    /// logging to `log`; the child and its `http://ADDR` once it is listening.
+    pub async fn spawn_instance(&self, listen: &str, log: &str) -> (Child, String) {
+        let log_path = self.dir.path().join(log);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join("serve.log"))
+            .open(&log_path)
             .expect("log file");
         let bin = env!("CARGO_BIN_EXE_mapsync");
         let mut command = match self.nofile {
@@ -173,7 +194,6 @@ impl Live {
             .spawn()
             .expect("start mapsync serve");
         let stdout = child.stdout.take().expect("stdout");
-        self.child = Some(child);
         let line = tokio::task::spawn_blocking(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = String::new();
@@ -197,9 +217,11 @@ impl Live {
             .expect("mapsync serve printed its address in time")
             .expect("join");
         let Some(line) = line else {
-            panic!("mapsync serve did not start; log:\n{}", self.log());
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("mapsync serve did not start; log:\n{log}");
         };
-        self.base = line.trim().trim_start_matches("Listening on ").to_string();
+        let base = line.trim().trim_start_matches("Listening on ").to_string();
+        (child, base)
     }
 
     /// Sets (or with `None` removes) an environment variable of the next `spawn` and

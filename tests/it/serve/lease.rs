@@ -106,6 +106,7 @@ fn context(w: &World, clock: Arc<dyn Clock>, lease: Duration) -> WorkerContext {
         counters: Arc::new(WorkerCounters::default()),
         wake: Arc::new(Notify::new()),
         lease,
+        instance: "test".into(),
     }
 }
 

@@ -8,6 +8,7 @@ mod crash;
 mod e2e;
 mod explain;
 pub(crate) mod harness;
+mod instances;
 mod lease;
 mod live_faults;
 mod logs;
