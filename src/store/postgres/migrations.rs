@@ -10,7 +10,10 @@ use crate::store::{StoreError, StoreResult};
 
 /// Migration N (1-based) takes the schema from version N-1 to N. Append only; never edit one
 /// that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_audit.sql"),
+];
 
 /// The schema version this build writes.
 pub(super) fn latest() -> i64 {

@@ -12,6 +12,7 @@
 //! (`?schema=` in the URL, default `mapsync`), so several mappings can share a database.
 //! Driver: tokio-postgres with a deadpool pool, on the store's own runtime (`bridge.rs`).
 
+mod audit;
 mod bridge;
 mod budget;
 mod claims;
@@ -40,8 +41,8 @@ use tokio_postgres::{NoTls, Row};
 use crate::mapping::{Direction, Side};
 use crate::store::sqlite::{lease_until, taken_outcome};
 use crate::store::{
-    BudgetGrant, BudgetPriority, BudgetRate, ClaimKey, CommitReport, ConsumedState, CreateIntent,
-    DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, InstanceBeat,
+    AuditEntry, BudgetGrant, BudgetPriority, BudgetRate, ClaimKey, CommitReport, ConsumedState,
+    CreateIntent, DeadLetter, DeadLetterQuery, InboxClaim, InboxEvent, InsertSummary, InstanceBeat,
     IntentSettlement, Lease, LedgerEntry, Link, LinkCounts, LinkQuery, NewDeadLetter, OAuthState,
     OAuthToken, Outcome, OutcomeRecord, PageCommit, PendingIntent, ProcessLock, RecordClaim,
     RecordShadow, RetryLater, Run, RunEnd, RunStart, Secret, SnapshotEntry, StateStore, StatusMark,
@@ -643,6 +644,24 @@ impl StateStore for PostgresStore {
 
     fn create_oauth_state(&self, state: &OAuthState, at: Timestamp) -> StoreResult<()> {
         self.write(async |tx| tokens::create_state(tx, state, at).await)
+    }
+
+    fn purge_oauth_states(&self, at: Timestamp) -> StoreResult<u64> {
+        self.write(async |tx| tokens::purge_states(tx, at).await)
+    }
+
+    fn audit_append(&self, pair: &str, entries: &[AuditEntry], keep: u32) -> StoreResult<()> {
+        self.write(async |tx| audit::append(tx, pair, entries, keep).await)
+    }
+
+    fn audit_trail(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.read(async |c| audit::trail(c, pair, side, record_id, limit).await)
     }
 
     fn consume_oauth_state(

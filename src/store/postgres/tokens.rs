@@ -69,6 +69,15 @@ fn nonce_hash(nonce: &Secret) -> String {
     hex::encode(Sha256::digest(nonce.expose().as_bytes()))
 }
 
+pub(super) async fn purge_states(c: &impl GenericClient, at: Timestamp) -> StoreResult<u64> {
+    execute(
+        c,
+        "DELETE FROM oauth_state WHERE expires_at <= $1",
+        &[&millis(at)],
+    )
+    .await
+}
+
 pub(super) async fn create_state(
     c: &impl GenericClient,
     state: &OAuthState,

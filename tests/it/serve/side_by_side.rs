@@ -64,7 +64,7 @@ async fn a_second_sync_of_a_direction_is_refused_while_one_runs_and_a_dry_run_ch
     live.sb.set_faults(
         System::Hubspot,
         Faults {
-            latency: Duration::from_millis(1500),
+            latency: Duration::from_millis(4000),
             ..Faults::default()
         },
     );
