@@ -136,11 +136,7 @@ pub async fn sync(
         }
     }
 
-    let now = || {
-        Timestamp::now()
-            .round(jiff::Unit::Second)
-            .unwrap_or_else(|_| Timestamp::now())
-    };
+    let now = || whole_seconds(Timestamp::now());
     let sample = opts.limit.is_some();
     let run = if opts.dry_run {
         None
@@ -219,8 +215,11 @@ pub async fn sync(
                     usize::try_from(limit.saturating_sub(processed)).unwrap_or(usize::MAX),
                 );
             }
-            let stamp = now();
-            let now_text = stamp.to_string();
+            // The ledger's times are exact, so a write is never stamped later than it happened
+            // (a rounded-up stamp would look like a change made after the next listing); the
+            // text that templates see is whole seconds.
+            let stamp = Timestamp::now();
+            let now_text = whole_seconds(stamp).to_string();
             let planner = Planner {
                 engine: &engine,
                 store,
@@ -404,8 +403,17 @@ async fn apply_page(
             claimed.unnamed.into_iter().map(|r| (r, None)).collect();
         for (r, c) in claimed.mine {
             match refresh(p, r, &c).await {
-                Ok(Some(r)) => batch.push((r, Some(c))),
-                Ok(None) => store.release_claims(&[c.token])?,
+                Ok(Refreshed::Plan(r)) => batch.push((r, Some(c))),
+                Ok(Refreshed::Gone) => store.release_claims(&[c.token])?,
+                Ok(Refreshed::Unreadable(id)) => {
+                    store.release_claims(&[c.token])?;
+                    tracing::warn!(
+                        source_id = %id,
+                        "Another process changed this pair after the page was listed and the mapping declares no `read` to see its change; the next sync takes it."
+                    );
+                    counts.seen += 1;
+                    counts.skipped += 1;
+                }
                 Err(e) => {
                     store.release_claims(&[c.token])?;
                     return Err(e);
@@ -475,14 +483,26 @@ async fn apply_page(
     }
 }
 
+/// What [`refresh`] found for a listed record.
+enum Refreshed {
+    /// Plan this record (as listed, or as read again).
+    Plan(Value),
+    /// The record is gone since the listing.
+    Gone,
+    /// Someone else worked its pair since the listing and a side declares no `read`, so it
+    /// cannot be read again: planning the listed copy could undo their write. Left to the
+    /// next run.
+    Unreadable(String),
+}
+
 /// The source record to plan: as listed, or read again when someone else worked its pair
-/// since the page was listed (the listing may predate their write); `None` when it is gone.
+/// since the page was listed (the listing may predate their write).
 /// The linked target's snapshot entry is refreshed too.
 async fn refresh(
     p: &PageCtx<'_>,
     listed: Value,
     claim: &RecordClaim,
-) -> Result<Option<Value>, RunnerError> {
+) -> Result<Refreshed, RunnerError> {
     let engine = p.engine;
     let dir = engine.direction();
     let (src_side, tgt_side) = (dir.source(), dir.target());
@@ -490,7 +510,7 @@ async fn refresh(
         Ok(last_touched(p.store, p.pair, side, id)?.is_some_and(|at| at >= p.listed_at))
     };
     let Some(source_id) = engine.source().id_of(&listed) else {
-        return Ok(Some(listed));
+        return Ok(Refreshed::Plan(listed));
     };
     let target_id = claim
         .keys
@@ -503,7 +523,10 @@ async fn refresh(
             None => false,
         };
     if !stale {
-        return Ok(Some(listed));
+        return Ok(Refreshed::Plan(listed));
+    }
+    if engine.source().read.is_none() || (target_id.is_some() && engine.target().read.is_none()) {
+        return Ok(Refreshed::Unreadable(source_id));
     }
     let read_err = |what: String| {
         move |source: crate::connector::ConnectorError| RunnerError::List {
@@ -532,7 +555,12 @@ async fn refresh(
             )?;
         }
     }
-    Ok(fresh)
+    Ok(fresh.map_or(Refreshed::Gone, Refreshed::Plan))
+}
+
+/// `at` cut to whole seconds (never rounded up: a stamp must not lie in the future).
+fn whole_seconds(at: Timestamp) -> Timestamp {
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
 /// Writes one batch of planned records and commits it, fenced by their claims; the checkpoint goes
@@ -563,7 +591,7 @@ async fn write_batch(
         store.record_intent(pair, &intent, p.stamp)?;
         intent_keys.insert(intent.source_id, intent.attempt_key);
     }
-    let now_text = p.stamp.to_string();
+    let now_text = whole_seconds(p.stamp).to_string();
     let tokens: Vec<i64> = claims.values().copied().collect();
     // Checked before every remote write: a record whose claim was taken over is not written.
     let fence = |source_id: &str| match claims.get(source_id) {

@@ -14,6 +14,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Response, Uri};
 use serde_json::{Value, json};
 
+/// Something done to the fake's data in the middle of answering a request.
+pub type Hook = Box<dyn FnOnce(&mut Data) + Send>;
+
 /// The fake's records and request log.
 #[derive(Default)]
 pub struct Data {
@@ -29,6 +32,9 @@ pub struct Data {
     pub log: Vec<String>,
     /// The `Authorization` header of every request to the CRM (`/crm/…`).
     pub crm_auth: Vec<String>,
+    /// Run once while the people listing is answered, after it is taken: stands in for another
+    /// process working a pair between a sync's listing and its writes.
+    pub on_list_people: Option<Hook>,
     next_id: u64,
 }
 
@@ -163,10 +169,13 @@ fn route(
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let inputs = || body["data"].as_array().cloned().unwrap_or_default();
     match (method.as_str(), segs.as_slice()) {
-        ("GET", ["people"]) => answer(
-            200,
-            Some(json!({"items": d.people.values().collect::<Vec<_>>()})),
-        ),
+        ("GET", ["people"]) => {
+            let listed = json!({"items": d.people.values().collect::<Vec<_>>()});
+            if let Some(hook) = d.on_list_people.take() {
+                hook(d);
+            }
+            answer(200, Some(listed))
+        }
         ("GET", ["people", id]) => match d.people.get(*id) {
             Some(p) => answer(200, Some(p.clone())),
             None => answer(404, Some(json!({"message": "no such person"}))),

@@ -173,3 +173,63 @@ async fn a_batch_answered_400_keeps_the_inputs_it_created_matched_by_position() 
         "Cy M"
     );
 }
+
+/// A pair worked by another process between the listing and the writes, on a collection that
+/// declares no `read`: the listed copy predates that write and cannot be read again, so the
+/// record is skipped (never written from the old copy, which would undo the rename) and the
+/// next run finds the pair in step.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pair_touched_after_the_listing_without_a_read_is_left_to_the_next_run() {
+    use mapsync::mapping::Side;
+    use mapsync::store::{LedgerEntry, LedgerKind, SqliteConfig, SqliteStore, StateStore};
+
+    let fake = Fake::start(&[("p1", "Ada", "ada@example.com")]).await;
+    let dir = Dir::new(&mapping(false));
+    let (code, counts, stderr) = dir.sync(&fake, "outbound").await;
+    assert_eq!(
+        (code, nonzero(&counts)),
+        (Some(0), vec!["created=1".to_string(), "seen=1".into()]),
+        "{stderr}"
+    );
+    // Right after the next sync's listing is taken, someone renames Ada and another process
+    // syncs the rename: it records having read it and writes it to the contact.
+    let state = dir.dir.path().join("state.db");
+    fake.data.lock().unwrap().on_list_people = Some(Box::new(move |d| {
+        d.people.get_mut("p1").unwrap()["name"] = json!("Ada Lovelace");
+        for c in d.contacts.values_mut() {
+            c["Last_Name"] = json!("Ada Lovelace");
+        }
+        let store = SqliteStore::open(&state, &SqliteConfig::default()).expect("open the store");
+        let entry = LedgerEntry {
+            side: Side::Home,
+            record_id: "p1".into(),
+            field: "name".into(),
+            kind: LedgerKind::Read,
+            value: json!("Ada Lovelace"),
+        };
+        store
+            .write_ledger("people<->contacts", &[entry], jiff::Timestamp::now())
+            .expect("write the ledger");
+    }));
+    fake.take_writes();
+    let (code, counts, stderr) = dir.sync(&fake, "outbound").await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(nonzero(&counts), ["seen=1", "skipped=1"], "{stderr}");
+    assert!(stderr.contains("declares no `read`"), "{stderr}");
+    assert!(
+        fake.take_writes().is_empty(),
+        "nothing written from the listed copy"
+    );
+    assert_eq!(
+        fake.contacts().values().next().unwrap()["Last_Name"],
+        "Ada Lovelace"
+    );
+    // The next run lists the new name: nothing to undo, the rename stays.
+    let (code, _, stderr) = dir.sync(&fake, "outbound").await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        fake.contacts().values().next().unwrap()["Last_Name"],
+        "Ada Lovelace"
+    );
+    assert_eq!(fake.people()["p1"]["name"], "Ada Lovelace");
+}
