@@ -1,10 +1,12 @@
 //! Field mapping for one direction: evaluates the field groups over a source record, applies
 //! the validation rules and placeholders, and protects values a placeholder stands in for.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::normalize::{canonical, is_empty, same};
-use crate::expr::{Expr, ExprError, FieldPath, Vars};
+use crate::expr::{ExprError, FieldPath, Vars};
 use crate::mapping::Direction;
 use crate::mapping::model::{FieldGroup, Pair, Rule};
 
@@ -16,8 +18,14 @@ pub struct GroupValues {
 }
 
 /// Adds `null` for each attribute an expression reads that the record lacks, so strict
-/// undefined checks catch typos in the mapping, not fields an API left out.
-pub fn fill(fields: &Value, attrs: &[String]) -> Value {
+/// undefined checks catch typos in the mapping, not fields an API left out. Borrows the record
+/// when it already has them all (the common case: no copy).
+pub fn fill<'v>(fields: &'v Value, attrs: &[String]) -> Cow<'v, Value> {
+    if let Value::Object(m) = fields
+        && attrs.iter().all(|a| m.contains_key(a))
+    {
+        return Cow::Borrowed(fields);
+    }
     let mut out = match fields {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
@@ -25,23 +33,22 @@ pub fn fill(fields: &Value, attrs: &[String]) -> Value {
     for a in attrs {
         out.entry(a.clone()).or_insert(Value::Null);
     }
-    Value::Object(out)
+    Cow::Owned(Value::Object(out))
 }
 
-/// Evaluates `groups` for `direction` over a (filled) source fields object.
+/// Evaluates `groups` for `direction` with `vars` (`record`: the filled source fields).
 pub fn map_groups(
     groups: &[FieldGroup],
     direction: Direction,
-    source: &Value,
+    vars: &Vars,
 ) -> Result<Vec<GroupValues>, ExprError> {
-    let vars = Vars::new().with("record", source);
     groups
         .iter()
         .map(|g| {
             let values = g
                 .mappings(direction)
                 .iter()
-                .map(|(f, e)| Ok((f.clone(), e.eval(&vars)?)))
+                .map(|(f, e)| Ok((f.clone(), e.eval(vars)?)))
                 .collect::<Result<Vec<_>, ExprError>>()?;
             Ok(GroupValues { values })
         })
@@ -76,14 +83,14 @@ pub fn apply_rules(
 /// For rules on the source side with `protect`: when the source field holds the placeholder
 /// and the target's protected value is itself invalid, map that value instead, so a placeholder
 /// never erases it. Returns the adjusted source and the messages.
-pub fn protect(
+pub fn protect<'v>(
     pair: &Pair,
     direction: Direction,
-    source: &Value,
-    target: Option<&Value>,
+    source: &'v Value,
+    target: Option<&Vars>,
     refused: Refused<'_>,
-) -> Result<(Value, Vec<String>), ExprError> {
-    let mut out = source.clone();
+) -> Result<(Cow<'v, Value>, Vec<String>), ExprError> {
+    let mut out = Cow::Borrowed(source);
     let mut messages = Vec::new();
     let Some(target) = target else {
         return Ok((out, messages));
@@ -95,17 +102,13 @@ pub fn protect(
         {
             continue;
         }
-        let kept = eval_over(p, target)?;
+        let kept = p.eval(target)?;
         if !is_empty(Some(&kept)) && (!valid(rule, &kept)? || refused(rule, &kept)?) {
             messages.push(message(rule, &kept)?);
-            rule.field.set(&mut out, kept);
+            rule.field.set(out.to_mut(), kept);
         }
     }
     Ok((out, messages))
-}
-
-fn eval_over(e: &Expr, record: &Value) -> Result<Value, ExprError> {
-    e.eval(&Vars::new().with("record", record))
 }
 
 fn valid(rule: &Rule, v: &Value) -> Result<bool, ExprError> {
@@ -128,6 +131,7 @@ pub fn group_in_step(
     direction: Direction,
     desired: &GroupValues,
     target: &Value,
+    target_vars: &Vars,
     source: &Value,
 ) -> Result<bool, ExprError> {
     if desired
@@ -156,9 +160,8 @@ pub fn group_in_step(
         Direction::Outbound => Direction::Inbound,
         Direction::Inbound => Direction::Outbound,
     };
-    let vars = Vars::new().with("record", target);
     for (f, e) in group.mappings(reverse) {
-        let back = e.eval(&vars)?;
+        let back = e.eval(target_vars)?;
         if !same(Some(&canonical(Some(&back))), f.get(source)) {
             return Ok(false);
         }
@@ -174,7 +177,10 @@ mod tests {
 
     #[test]
     fn fill_adds_missing_attributes_only() {
-        let v = fill(&json!({"a": 1}), &["a".into(), "b".into()]);
-        assert_eq!(v, json!({"a": 1, "b": null}));
+        let record = json!({"a": 1});
+        let v = fill(&record, &["a".into(), "b".into()]);
+        assert_eq!(*v, json!({"a": 1, "b": null}));
+        let whole = json!({"a": 1, "b": 2});
+        assert!(matches!(fill(&whole, &["a".into()]), Cow::Borrowed(_)));
     }
 }

@@ -9,7 +9,7 @@ use super::normalize::{canonical, is_empty, same};
 use super::plan::{FieldChange, LinkedBy, PlanKind, RecordPlan};
 use super::shadow::Shadow;
 use super::status::{StatusMeaning, StatusTexts};
-use crate::expr::{ExprError, FieldPath, Vars};
+use crate::expr::{Expr, ExprError, FieldPath, Vars};
 use crate::mapping::model::{Collection, DeletePolicy, Mapping, Rule, Sides};
 use crate::mapping::{Direction, Side};
 
@@ -90,6 +90,12 @@ pub struct Engine<'m> {
     attrs: Sides<Vec<String>>,
     /// Per field group, the shadow keys it owns on each side (what tells that side changed it).
     group_keys: Vec<Sides<Vec<String>>>,
+    /// Per side, the attributes to hand the expressions evaluated over that side's fields,
+    /// when they read nothing else of `record` (see [`crate::expr::Expr::attribute_reads`]);
+    /// `None`: they get the whole fields object.
+    projection: Sides<Option<Vec<String>>>,
+    /// Per side, the same for the collection's `deleted` expression over the whole record.
+    deleted_projection: Sides<Option<Vec<String>>>,
 }
 
 impl<'m> Engine<'m> {
@@ -98,6 +104,8 @@ impl<'m> Engine<'m> {
         let pair = &mapping.pair;
         let mut data_fields = Sides::<Vec<FieldPath>>::default();
         let mut attrs = Sides::<Vec<String>>::default();
+        let mut projection = Sides::<Option<Vec<String>>>::default();
+        let mut deleted_projection = Sides::<Option<Vec<String>>>::default();
         for side in [Side::Home, Side::External] {
             let reads = if side == Side::Home {
                 Direction::Outbound
@@ -111,10 +119,12 @@ impl<'m> Engine<'m> {
             };
             let mut fields: Vec<FieldPath> = Vec::new();
             let mut read_attrs: Vec<String> = Vec::new();
+            // Every expression evaluated with `record` = this side's fields.
+            let mut over_side: Vec<&Expr> = Vec::new();
             for g in &pair.groups {
-                for (f, e) in g.mappings(reads) {
-                    read_attrs.extend(e.attributes_of("record"));
-                    let _ = f;
+                for (_, e) in g.mappings(reads) {
+                    read_attrs.extend(attributes(e));
+                    over_side.push(e);
                 }
                 for (f, _) in g.mappings(writes) {
                     fields.push(f.clone());
@@ -124,13 +134,18 @@ impl<'m> Engine<'m> {
                 fields.push(FieldPath::single(a));
             }
             if let Some(m) = &pair.match_keys {
-                read_attrs.extend(m.get(side).attributes_of("record"));
+                read_attrs.extend(attributes(m.get(side)));
+                over_side.push(m.get(side));
             }
             for r in pair.rules.iter().filter(|r| r.side != side) {
                 if let Some(p) = &r.protect {
-                    read_attrs.extend(p.attributes_of("record"));
+                    read_attrs.extend(attributes(p));
+                    over_side.push(p);
                 }
             }
+            let projectable = over_side
+                .iter()
+                .all(|e| e.attribute_reads("record").is_some());
             let link = pair.link.get(side);
             let status = pair
                 .status
@@ -142,7 +157,14 @@ impl<'m> Engine<'m> {
             read_attrs.sort();
             read_attrs.dedup();
             *data_fields.get_mut(side) = fields;
+            *projection.get_mut(side) = projectable.then(|| read_attrs.clone());
             *attrs.get_mut(side) = read_attrs;
+            *deleted_projection.get_mut(side) = mapping
+                .collection(side)
+                .deleted
+                .as_ref()
+                .and_then(|e| e.attribute_reads("record"))
+                .map(|a| a.into_iter().collect());
         }
         let group_keys = pair
             .groups
@@ -182,6 +204,17 @@ impl<'m> Engine<'m> {
             data_fields,
             attrs,
             group_keys,
+            projection,
+            deleted_projection,
+        }
+    }
+
+    /// The variables for expressions over a side's (filled) fields: `record`, projected to the
+    /// attributes they read when that is all they read.
+    fn vars_over(&self, side: Side, fields: &Value) -> Vars {
+        match self.projection.get(side) {
+            Some(keys) => Vars::new().with_keys("record", fields, keys),
+            None => Vars::new().with("record", fields),
         }
     }
 
@@ -223,8 +256,11 @@ impl<'m> Engine<'m> {
     pub fn is_deleted(&self, side: Side, record: &Value) -> bool {
         let c = self.mapping.collection(side);
         c.deleted.as_ref().is_some_and(|e| {
-            e.eval_bool(&Vars::new().with("record", record))
-                .unwrap_or(false)
+            let vars = match self.deleted_projection.get(side) {
+                Some(keys) => Vars::new().with_keys("record", record, keys),
+                None => Vars::new().with("record", record),
+            };
+            e.eval_bool(&vars).unwrap_or(false)
         })
     }
 
@@ -260,11 +296,7 @@ impl<'m> Engine<'m> {
     pub fn match_key(&self, side: Side, record: &Value) -> Option<String> {
         let m = self.mapping.pair.match_keys.as_ref()?;
         let fields = mapper::fill(self.fields_of(side, record), self.attrs.get(side));
-        match m
-            .get(side)
-            .eval(&Vars::new().with("record", &fields))
-            .ok()?
-        {
+        match m.get(side).eval(&self.vars_over(side, &fields)).ok()? {
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
@@ -446,8 +478,8 @@ impl<'m> Engine<'m> {
         source_fields: &Value,
         statuses: &[Option<String>],
     ) -> Result<(Vec<GroupValues>, Vec<String>), ExprError> {
-        let mut groups =
-            mapper::map_groups(&self.mapping.pair.groups, self.direction, source_fields)?;
+        let vars = self.vars_over(self.direction.source(), source_fields);
+        let mut groups = mapper::map_groups(&self.mapping.pair.groups, self.direction, &vars)?;
         let refused = |r: &Rule, v: &Value| self.known_refused(r, v, statuses);
         let invalid =
             mapper::apply_rules(&self.mapping.pair, self.direction, &mut groups, &refused)?;
@@ -471,8 +503,14 @@ impl<'m> Engine<'m> {
         {
             return Ok(false);
         }
+        if !statuses
+            .iter()
+            .any(|s| texts.may_say_an_error(s.as_deref()))
+        {
+            return Ok(false);
+        }
         let meaning = StatusMeaning::Error(mapper::message(rule, value)?);
-        Ok(statuses.iter().any(|s| texts.says(s.as_deref(), &meaning)))
+        Ok(texts.any_says(statuses, &meaning))
     }
 
     /// A write the target's API refused: when the refusal is one a rule declares (`refused`)
@@ -582,11 +620,12 @@ impl<'m> Engine<'m> {
             self.status_text(tgt_side, target),
         ];
         let refused = |r: &Rule, v: &Value| self.known_refused(r, v, &statuses);
+        let tgt_vars = self.vars_over(tgt_side, &tgt_fields);
         let (src_fields, protected) = mapper::protect(
             &self.mapping.pair,
             self.direction,
             &src_fields,
-            Some(&tgt_fields),
+            Some(&tgt_vars),
             &refused,
         )?;
         let (groups, mut invalid) = self.map(&src_fields, &statuses)?;
@@ -613,6 +652,7 @@ impl<'m> Engine<'m> {
                 self.direction,
                 desired,
                 &tgt_fields,
+                &tgt_vars,
                 &src_fields,
             )?;
             let policy = group.conflicts.unwrap_or(self.mapping.pair.conflicts);
@@ -812,6 +852,15 @@ impl<'m> Engine<'m> {
         };
         path.set(write, Value::String(texts.render(meaning, now)));
         true
+    }
+}
+
+/// The attributes of `record` an expression reads: all of them when that is all it does (the
+/// token scan sees slices too), else what minijinja's tracking finds.
+fn attributes(e: &Expr) -> Vec<String> {
+    match e.attribute_reads("record") {
+        Some(a) => a.into_iter().collect(),
+        None => e.attributes_of("record").into_iter().collect(),
     }
 }
 

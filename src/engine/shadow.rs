@@ -20,7 +20,7 @@ impl Shadow {
         Shadow(
             paths
                 .iter()
-                .map(|p| (p.to_string(), canonical(p.get(fields))))
+                .map(|p| (p.as_str().to_string(), canonical(p.get(fields))))
                 .collect(),
         )
     }
@@ -31,7 +31,7 @@ impl Shadow {
         Shadow(
             paths
                 .iter()
-                .filter_map(|p| Some((p.to_string(), canonical(Some(p.get(write)?)))))
+                .filter_map(|p| Some((p.as_str().to_string(), canonical(Some(p.get(write)?)))))
                 .collect(),
         )
     }

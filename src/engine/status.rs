@@ -20,6 +20,10 @@ pub struct StatusTexts {
     ok: Template,
     error: Template,
     ok_shape: (String, String),
+    /// The literal text every error text starts with: the error template's source up to its
+    /// first `{` (whitespace at its end dropped, since `{{-` may trim it). A text that does not
+    /// start with it says no error, which is known without rendering anything.
+    error_lead: String,
 }
 
 /// Stands in for `now` when working out the fixed parts of the ok text.
@@ -36,10 +40,15 @@ impl StatusTexts {
             Some((a, b)) => (a.to_string(), b.to_string()),
             None => (rendered.clone(), String::new()),
         };
+        let source = status.error.source();
+        let error_lead = source[..source.find('{').unwrap_or(source.len())]
+            .trim_end()
+            .to_string();
         StatusTexts {
             ok: status.ok.clone(),
             error: status.error.clone(),
             ok_shape,
+            error_lead,
         }
     }
 
@@ -79,6 +88,29 @@ impl StatusTexts {
         }
     }
 
+    /// True when any of `texts` already says `meaning`; the error text's shape is worked out
+    /// once for all of them, and not at all when there is no text.
+    pub fn any_says(&self, texts: &[Option<String>], meaning: &StatusMeaning) -> bool {
+        let StatusMeaning::Error(_) = meaning else {
+            return texts.iter().any(|t| self.says(t.as_deref(), meaning));
+        };
+        if !texts.iter().any(|t| self.may_say_an_error(t.as_deref())) {
+            return false;
+        }
+        let (pre, post) = self.error_shape(meaning);
+        texts.iter().flatten().any(|text| {
+            text.starts_with(pre.as_str())
+                && text.ends_with(post.as_str())
+                && text.len() >= pre.len() + post.len()
+        })
+    }
+
+    /// False when `text` cannot be an error text (no text, or not starting as every error text
+    /// does); true when it may be one.
+    pub fn may_say_an_error(&self, text: Option<&str>) -> bool {
+        text.is_some_and(|t| t.starts_with(self.error_lead.as_str()))
+    }
+
     fn error_shape(&self, meaning: &StatusMeaning) -> (String, String) {
         let rendered = self.render(meaning, SENTINEL);
         match rendered.split_once(SENTINEL) {
@@ -114,5 +146,23 @@ mod tests {
         assert!(!t.says(Some("Error: Invalid email y"), &bad));
         assert!(!t.says(Some("Error: Invalid email x"), &StatusMeaning::Ok));
         assert!(!t.says(None, &StatusMeaning::Ok));
+    }
+
+    #[test]
+    fn any_says_agrees_with_says_for_each_text() {
+        let t = texts();
+        let bad = StatusMeaning::Error("Invalid email x".into());
+        let texts = [None, Some("Last synced: 2021".to_string())];
+        assert!(!t.any_says(&texts, &bad));
+        assert!(t.any_says(&texts, &StatusMeaning::Ok));
+        let texts = [
+            Some("Last synced: 2021".to_string()),
+            Some("Error: Invalid email x".into()),
+        ];
+        assert!(t.any_says(&texts, &bad));
+        assert!(!t.any_says(&[None, None], &StatusMeaning::Ok));
+        assert!(t.may_say_an_error(Some("Error: anything")));
+        assert!(!t.may_say_an_error(Some("Last synced: 2021")));
+        assert!(!t.may_say_an_error(None));
     }
 }

@@ -88,6 +88,31 @@ impl Expr {
         super::names_used(&self.source)
     }
 
+    /// The attributes of `var` the expression reads, when that is all it does with `var` (so
+    /// evaluating it over just those attributes gives the same result); `None` when it uses
+    /// `var` itself (a filter over it, a subscript, iteration) or calls a method of it.
+    pub fn attribute_reads(&self, var: &str) -> Option<BTreeSet<String>> {
+        const MAP_METHODS: [&str; 4] = ["get", "items", "keys", "values"];
+        let prefix = format!("{var}.");
+        // minijinja's tracking and a scan of the tokens (which also sees slices) must agree
+        // that only attributes are read.
+        let mut out: BTreeSet<String> = super::names::attribute_uses(&self.source, var)?
+            .into_iter()
+            .collect();
+        for v in self.compiled.undeclared_variables(true) {
+            if v == var {
+                return None;
+            }
+            if let Some(rest) = v.strip_prefix(&prefix) {
+                out.insert(rest.split('.').next().unwrap_or(rest).to_string());
+            }
+        }
+        if out.iter().any(|a| MAP_METHODS.contains(&a.as_str())) {
+            return None;
+        }
+        Some(out)
+    }
+
     /// The attributes of variable `var` the expression reads, e.g. `firstname` for
     /// `record.firstname`.
     pub fn attributes_of(&self, var: &str) -> BTreeSet<String> {
@@ -176,6 +201,52 @@ mod tests {
     fn syntax_errors_name_the_expression() {
         let err = Expr::compile("record.name |").unwrap_err();
         assert!(err.to_string().contains("record.name |"), "{err}");
+    }
+
+    #[test]
+    fn attribute_reads_are_all_an_expression_sees_of_its_variable() {
+        let record = serde_json::json!({
+            "name": "Ada Lovelace", "emails": ["a@x.com", "b@x.com"], "deleted": false,
+            "External ID": "7", "custom_fields": {"External ID": "9"}, "get": "g"
+        });
+        let projectable = [
+            "record.name | split_once(' ') | first",
+            "record.emails[1:] | join(',')",
+            "record.deleted",
+            "record.custom_fields['External ID']",
+            "record.missing is defined",
+            "record.emails[1:] + [record.name]",
+            "'record' ~ record.name",
+            "[record.name, record.nope] | compact | join(' ')",
+        ];
+        for src in projectable {
+            let e = Expr::compile(src).unwrap();
+            let keys: Vec<String> = e
+                .attribute_reads("record")
+                .unwrap_or_else(|| panic!("{src} reads only attributes"))
+                .into_iter()
+                .collect();
+            let whole = e.eval(&Vars::new().with("record", &record));
+            let part = e.eval(&Vars::new().with_keys("record", &record, &keys));
+            assert_eq!(format!("{whole:?}"), format!("{part:?}"), "{src}");
+        }
+        let whole_record = [
+            "record | length",
+            "record['External ID']",
+            "record.get('name')",
+            "record.items() | list | length",
+            "record",
+            "record[1:]",
+            "(record)[1:] | length",
+        ];
+        for src in whole_record {
+            let e = Expr::compile(src).unwrap();
+            assert_eq!(
+                e.attribute_reads("record"),
+                None,
+                "{src} uses the whole record"
+            );
+        }
     }
 
     #[test]

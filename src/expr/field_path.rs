@@ -7,9 +7,13 @@ use serde_json::{Map, Value};
 
 use super::ExprError;
 
-/// A path of object keys.
+/// A path of object keys, with its text (as written in a mapping) kept beside it: the engine
+/// keys shadows by that text for every record, so it is made once, not per use.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FieldPath(Vec<String>);
+pub struct FieldPath {
+    segs: Vec<String>,
+    text: String,
+}
 
 impl FieldPath {
     /// Parses `a.b` or `a."b c"`.
@@ -58,27 +62,51 @@ impl FieldPath {
                 Some(_) => return Err(err("expected `.` after a quoted name")),
             }
         }
-        Ok(FieldPath(segs))
+        Ok(FieldPath::from_segments(segs))
+    }
+
+    fn from_segments(segs: Vec<String>) -> FieldPath {
+        let mut text = String::new();
+        for (i, s) in segs.iter().enumerate() {
+            if i > 0 {
+                text.push('.');
+            }
+            if s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                text.push_str(s);
+            } else {
+                text.push('"');
+                text.push_str(s);
+                text.push('"');
+            }
+        }
+        FieldPath { segs, text }
+    }
+
+    /// The path as written in a mapping (`a.b`, `custom_fields."External ID"`).
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// A one-segment path.
     pub fn single(name: &str) -> FieldPath {
-        FieldPath(vec![name.to_string()])
+        FieldPath::from_segments(vec![name.to_string()])
     }
 
     /// The segments.
     pub fn segments(&self) -> &[String] {
-        &self.0
+        &self.segs
     }
 
     /// The first segment (the top-level field).
     pub fn head(&self) -> &str {
-        &self.0[0]
+        &self.segs[0]
     }
 
     /// The value at this path, if any.
     pub fn get<'a>(&self, mut v: &'a Value) -> Option<&'a Value> {
-        for s in &self.0 {
+        for s in &self.segs {
             v = v.as_object()?.get(s)?;
         }
         Some(v)
@@ -87,7 +115,7 @@ impl FieldPath {
     /// Sets the value, creating objects on the way (a non-object on the way is replaced).
     pub fn set(&self, root: &mut Value, value: Value) {
         let mut cur = root;
-        for s in &self.0[..self.0.len() - 1] {
+        for s in &self.segs[..self.segs.len() - 1] {
             if !cur.is_object() {
                 *cur = Value::Object(Map::new());
             }
@@ -103,26 +131,14 @@ impl FieldPath {
             *cur = Value::Object(Map::new());
         }
         if let Some(m) = cur.as_object_mut() {
-            m.insert(self.0[self.0.len() - 1].clone(), value);
+            m.insert(self.segs[self.segs.len() - 1].clone(), value);
         }
     }
 }
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(".")?;
-            }
-            if s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                f.write_str(s)?;
-            } else {
-                write!(f, "\"{s}\"")?;
-            }
-        }
-        Ok(())
+        f.write_str(&self.text)
     }
 }
 

@@ -29,6 +29,26 @@ impl Vars {
         self
     }
 
+    /// Adds or replaces a variable holding only the given top-level keys of a JSON object (all
+    /// of it when it is not an object). For expressions that read nothing of the variable but
+    /// those attributes ([`super::Expr::attribute_reads`]) the result is the same as [`Vars::with`]
+    /// and much cheaper: the rest of the record is never converted.
+    pub fn with_keys(mut self, name: &str, json: &serde_json::Value, keys: &[String]) -> Vars {
+        let Some(object) = json.as_object() else {
+            return self.with(name, json);
+        };
+        let projected: BTreeMap<&str, Value> = keys
+            .iter()
+            .filter_map(|k| {
+                let v = object.get(k)?;
+                Some((k.as_str(), Value::from(minijinja::value::Serde(v))))
+            })
+            .collect();
+        self.map.insert(name.to_string(), Value::from(projected));
+        self.value = Value::from(self.map.clone());
+        self
+    }
+
     /// Adds or replaces a variable holding a string.
     pub fn with_str(mut self, name: &str, s: &str) -> Vars {
         self.map.insert(name.to_string(), Value::from(s));
