@@ -88,3 +88,14 @@ pub fn valid_mappings() -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// The size a scale test runs at: `ci` by default, `soak` when `MAPSYNC_SOAK=1` is set (the
+/// figures of the issues' "done when"; `scripts/soak.sh` runs them and BENCHMARKS.md records
+/// the outcome). Both sizes assert the same things.
+pub fn scale(ci: usize, soak: usize) -> usize {
+    if std::env::var("MAPSYNC_SOAK").is_ok_and(|v| v == "1") {
+        soak
+    } else {
+        ci
+    }
+}
