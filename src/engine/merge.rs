@@ -69,15 +69,16 @@ pub fn changed(base: Option<&Shadow>, now: &Shadow, keys: &[String]) -> Option<b
 }
 
 /// Decides one group. `source_changed` / `target_changed` are `None` when that side has no
-/// remembered values;
-/// `one_way` groups always take the source's values (they map in one direction only).
+/// remembered values; `newest` is the side whose record changed last by the systems' own
+/// modification times, or the source when they are not both known (the `newest` policy's
+/// winner); `one_way` groups always take the source's values (they map in one direction only).
 pub fn decide(
     in_step: bool,
     one_way: bool,
     source_changed: Option<bool>,
     target_changed: Option<bool>,
     policy: ConflictPolicy,
-    source: Side,
+    (source, newest): (Side, Side),
 ) -> (Decision, Option<(ConflictCause, Option<Side>)>) {
     if in_step {
         return (Decision::InStep, None);
@@ -95,7 +96,7 @@ pub fn decide(
         _ => ConflictCause::NoBase,
     };
     let winner = match policy {
-        ConflictPolicy::Newest => Some(source),
+        ConflictPolicy::Newest => Some(newest),
         ConflictPolicy::Home => Some(Side::Home),
         ConflictPolicy::External => Some(Side::External),
         ConflictPolicy::Report => None,
@@ -124,14 +125,17 @@ mod tests {
         for p in POLICIES {
             for src in [Side::Home, Side::External] {
                 assert_eq!(
-                    decide(false, false, Some(true), Some(false), p, src),
+                    decide(false, false, Some(true), Some(false), p, (src, src)),
                     (Decision::SourceWins, None)
                 );
                 assert_eq!(
-                    decide(false, false, Some(false), Some(true), p, src),
+                    decide(false, false, Some(false), Some(true), p, (src, src)),
                     (Decision::TargetWins, None)
                 );
-                assert_eq!(decide(true, false, None, None, p, src).0, Decision::InStep);
+                assert_eq!(
+                    decide(true, false, None, None, p, (src, src)).0,
+                    Decision::InStep
+                );
             }
         }
     }
@@ -144,8 +148,16 @@ mod tests {
                 (None, None),
                 (Some(false), Some(false)),
             ] {
-                let (out, c_out) = decide(false, false, cause.0, cause.1, p, Side::Home);
-                let (inb, c_in) = decide(false, false, cause.1, cause.0, p, Side::External);
+                let (out, c_out) =
+                    decide(false, false, cause.0, cause.1, p, (Side::Home, Side::Home));
+                let (inb, c_in) = decide(
+                    false,
+                    false,
+                    cause.1,
+                    cause.0,
+                    p,
+                    (Side::External, Side::External),
+                );
                 assert_eq!(c_out.map(|c| c.1), c_in.map(|c| c.1));
                 assert_ne!(out, inb, "one direction writes, the other keeps");
             }
@@ -156,10 +168,35 @@ mod tests {
             Some(true),
             Some(true),
             ConflictPolicy::Report,
-            Side::Home,
+            (Side::Home, Side::Home),
         );
         assert_eq!(d, Decision::Reported);
         assert_eq!(c, Some((ConflictCause::BothChanged, None)));
+    }
+
+    #[test]
+    fn newest_follows_the_modification_times_in_both_directions() {
+        let both = (Some(true), Some(true));
+        // The contact (external) changed last: it wins outbound and inbound alike.
+        let (out, c_out) = decide(
+            false,
+            false,
+            both.0,
+            both.1,
+            ConflictPolicy::Newest,
+            (Side::Home, Side::External),
+        );
+        let (inb, c_in) = decide(
+            false,
+            false,
+            both.1,
+            both.0,
+            ConflictPolicy::Newest,
+            (Side::External, Side::External),
+        );
+        assert_eq!((out, inb), (Decision::TargetWins, Decision::SourceWins));
+        assert_eq!(c_out.map(|c| c.1), Some(Some(Side::External)));
+        assert_eq!(c_in.map(|c| c.1), Some(Some(Side::External)));
     }
 
     #[test]
@@ -171,7 +208,7 @@ mod tests {
                 Some(false),
                 Some(true),
                 ConflictPolicy::Report,
-                Side::Home
+                (Side::Home, Side::Home)
             )
             .0,
             Decision::SourceWins

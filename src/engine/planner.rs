@@ -264,6 +264,25 @@ impl<'m> Engine<'m> {
         })
     }
 
+    /// When a side's record last changed in its system, by the collection's `modified_at`
+    /// (RFC 3339 text, a date and time without offset read as UTC, or epoch milliseconds as a
+    /// number or digits); `None` when not declared, absent or not a time.
+    pub fn modified_at(&self, side: Side, record: &Value) -> Option<jiff::Timestamp> {
+        let e = self.mapping.collection(side).modified_at.as_ref()?;
+        match e.eval(&Vars::new().with("record", record)).ok()? {
+            Value::Number(n) => jiff::Timestamp::from_millisecond(n.as_i64()?).ok(),
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                jiff::Timestamp::from_millisecond(s.parse().ok()?).ok()
+            }
+            Value::String(s) => s.parse().ok().or_else(|| {
+                // A date and time without an offset (`2026-11-29 05:00:00`) is read as UTC.
+                let civil: jiff::civil::DateTime = s.parse().ok()?;
+                jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()
+            }),
+            _ => None,
+        }
+    }
+
     /// What a side's record holds in its link field.
     pub fn link_value(&self, side: Side, record: &Value) -> LinkValue {
         let path = self.mapping.pair.link.get(side);
@@ -631,6 +650,20 @@ impl<'m> Engine<'m> {
         let (groups, mut invalid) = self.map(&src_fields, &statuses)?;
         invalid.extend(protected);
         let current_target = Shadow::of(&tgt_fields, self.data_fields(tgt_side));
+        // The `newest` policy's winner: by the systems' modification times when both records
+        // give one, else the side being synced from. Worked out only for a group that differs.
+        let newest = std::cell::OnceCell::new();
+        let newest = || {
+            *newest.get_or_init(|| {
+                match (
+                    self.modified_at(src_side, source),
+                    self.modified_at(tgt_side, target),
+                ) {
+                    (Some(s), Some(t)) if t > s => tgt_side,
+                    _ => src_side,
+                }
+            })
+        };
         let mut diffs: Vec<(FieldPath, Value)> = Vec::new();
         // Keys whose base must stay as it is: groups the target won or a person must decide.
         let mut keep_base = Sides::<Vec<String>>::default();
@@ -663,7 +696,7 @@ impl<'m> Engine<'m> {
                 merge::changed(ctx.source_shadow, &plan.source_shadow, keys.get(src_side)),
                 merge::changed(ctx.target_shadow, &current_target, keys.get(tgt_side)),
                 policy,
-                src_side,
+                (src_side, if in_step { src_side } else { newest() }),
             );
             if let Some((cause, winner)) = conflict {
                 plan.conflicts.push(GroupConflict {

@@ -266,6 +266,86 @@ fn echoes_and_conflicts_follow_the_shadows() {
     assert_eq!(props(&p)["firstname"], json!("Ann"));
 }
 
+/// `newest` with modification times on both collections: the record changed last wins the
+/// conflict in both directions, whichever direction is synced; without both times the side
+/// being synced from wins.
+#[test]
+fn newest_follows_the_systems_modification_times_when_both_records_give_one() {
+    let yaml = include_str!("../../mappings/hubspot.yaml")
+        .replacen(
+            "    deleted: record.deleted\n",
+            "    deleted: record.deleted\n    modified_at: record.modified\n",
+            1,
+        )
+        .replacen(
+            "  contacts:\n",
+            "  contacts:\n    modified_at: record.updatedAt\n",
+            1,
+        );
+    assert!(
+        yaml.contains("modified_at: record.modified")
+            && yaml.contains("modified_at: record.updatedAt")
+    );
+    let raw: RawMapping = serde_saphyr::from_str(&yaml).unwrap();
+    let m = compile(&raw, &Env::from_map::<&str, &str>([]), EnvMode::Lenient)
+        .mapping
+        .expect("compiles");
+    let mut c = customer("Ann New", &["a@x.com"], &[]);
+    let mut h = contact(
+        "1",
+        json!({"firstname": "Annie", "lastname": "Lee", "email": "a@x.com", "tte_customer_uri": URI, "tte_customer_sync_status": "Last synced: x"}),
+    );
+    let out = Engine::new(&m, Direction::Outbound);
+    let inb = Engine::new(&m, Direction::Inbound);
+    // Both renamed since the base "Ann Old" / "Ann" "Old".
+    let home_base = out.shadow_of(Side::Home, &customer("Ann Old", &["a@x.com"], &[]));
+    let ext_base = out.shadow_of(
+        Side::External,
+        &contact(
+            "1",
+            json!({"firstname": "Ann", "lastname": "Old", "email": "a@x.com"}),
+        ),
+    );
+    let plan = |e: &Engine, c: &Value, h: &Value| {
+        let (src, tgt, sb, tb) = match e.direction() {
+            Direction::Outbound => (c, h, &home_base, &ext_base),
+            Direction::Inbound => (h, c, &ext_base, &home_base),
+        };
+        e.plan(
+            src,
+            found("1", tgt),
+            &PlanContext {
+                now: NOW,
+                source_shadow: Some(sb),
+                target_shadow: Some(tb),
+                source_deleted: false,
+            },
+        )
+    };
+    // The contact changed last (ISO 8601 against a date without offset, read as UTC).
+    c["modified"] = json!("2026-11-29 05:00:00");
+    h["updatedAt"] = json!("2026-11-29T05:00:01Z");
+    let (o, i) = (plan(&out, &c, &h), plan(&inb, &c, &h));
+    assert_eq!(o.conflicts[0].winner, Some(Side::External), "{o:?}");
+    assert!(
+        props(&o).get("firstname").is_none(),
+        "outbound writes no name: {o:?}"
+    );
+    assert_eq!(i.kind, PlanKind::Update, "{i:?}");
+    assert_eq!(props(&i)["name"], json!("Annie Lee"));
+    // The customer changed last (epoch milliseconds against ISO 8601).
+    c["modified"] = json!(1_796_014_800_000_i64); // 2026-11-30T05:00:00Z
+    let (o, i) = (plan(&out, &c, &h), plan(&inb, &c, &h));
+    assert_eq!(o.kind, PlanKind::Update, "{o:?}");
+    assert_eq!(props(&o)["firstname"], json!("Ann"));
+    assert_eq!(i.conflicts[0].winner, Some(Side::Home), "{i:?}");
+    // Without a time on one side, the side being synced from wins.
+    c.as_object_mut().unwrap().remove("modified");
+    let (o, i) = (plan(&out, &c, &h), plan(&inb, &c, &h));
+    assert_eq!(o.conflicts[0].winner, Some(Side::Home));
+    assert_eq!(i.conflicts[0].winner, Some(Side::External));
+}
+
 #[test]
 fn links_resolve_from_store_then_field_then_match() {
     let m = reference();

@@ -178,6 +178,12 @@ pub(crate) fn collection(
         None => Some(None),
         Some(e) => ctx.expr(&ptr(&p, &["deleted"]), e, &["record"]).map(Some),
     };
+    let modified_at = match &raw.modified_at {
+        None => Some(None),
+        Some(e) => ctx
+            .expr(&ptr(&p, &["modified_at"]), e, &["record"])
+            .map(Some),
+    };
     let webhook = match &raw.webhook {
         None => Some(None),
         Some(w) => webhook(ctx, &ptr(&p, &["webhook"]), w).map(Some),
@@ -198,6 +204,7 @@ pub(crate) fn collection(
         batch_create: batch_create?,
         batch_update: batch_update?,
         deleted: deleted?,
+        modified_at: modified_at?,
         webhook: webhook?,
     })
 }

@@ -79,6 +79,8 @@ pub struct Collection {
     pub batch_update: Option<BatchOp>,
     /// True for a deleted record (over the whole `record`).
     pub deleted: Option<Expr>,
+    /// When the record last changed in its system (over the whole `record`).
+    pub modified_at: Option<Expr>,
     /// Webhook deliveries.
     pub webhook: Option<Webhook>,
 }

@@ -68,6 +68,13 @@ pub struct RawCollection {
     /// for APIs that list deleted records with a flag, e.g. `record.deleted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
+    /// An expression over `record` (the whole record) giving when the record last changed in
+    /// its system: RFC 3339 text, a date and time without offset (read as UTC) or epoch
+    /// milliseconds, e.g. `record.updatedAt`. The `newest`
+    /// conflict policy compares the two records' times when both collections declare one and
+    /// both records have one; otherwise the side being synced from wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<String>,
     /// Webhook deliveries announcing changes to this collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<RawWebhook>,
