@@ -91,7 +91,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         )
         .route(
             "/oauth/v1/refresh-tokens/{token}",
-            axum::routing::delete(oauth::revoke_refresh),
+            get(oauth::refresh_token_info).delete(oauth::revoke_refresh),
         );
     crm.merge(hooks).merge(oauth)
 }
