@@ -199,6 +199,9 @@ pub struct HubspotRateLimit {
     pub oauth_per_10s: u32,
     /// Search requests per second per token (5).
     pub search_per_second: u32,
+    /// Requests per day (UTC) for the private-app token (250,000 on Free/Starter); OAuth
+    /// tokens have no daily figure.
+    pub private_app_daily: u32,
 }
 
 impl Default for HubspotRateLimit {
@@ -209,18 +212,21 @@ impl Default for HubspotRateLimit {
             private_app_per_10s: documented.private_app_per_10s,
             oauth_per_10s: documented.oauth_per_10s,
             search_per_second: documented.search_per_second,
+            private_app_daily: documented.private_app_daily,
         }
     }
 }
 
 impl HubspotRateLimit {
-    /// HubSpot's documented figures: 100/10 s private app, 110/10 s OAuth, search 5/s.
+    /// HubSpot's documented figures: 100/10 s private app, 110/10 s OAuth, search 5/s, and
+    /// 250,000 a day for the private app (Free/Starter).
     pub fn documented() -> Self {
         HubspotRateLimit {
             enabled: true,
             private_app_per_10s: 100,
             oauth_per_10s: 110,
             search_per_second: 5,
+            private_app_daily: 250_000,
         }
     }
 }

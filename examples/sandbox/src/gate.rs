@@ -6,7 +6,7 @@ use crate::config::{AfterApply, System};
 use crate::faults::Action;
 use crate::hubspot::{self, TokenKind};
 use crate::log::{Entry, ceil_secs};
-use crate::ratelimit::Verdict;
+use crate::ratelimit::{Daily, Verdict};
 use crate::server::ConnKill;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
@@ -118,7 +118,10 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
             match (g.system, status, retry_after) {
                 (System::Tte, 429, ra) => crate::tte::throttled(ra.unwrap_or(1)),
                 (System::Hubspot, 429, ra) => {
-                    hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1))
+                    let mut r =
+                        hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1));
+                    add_injected_headers(s, &mut r, req.headers(), &path);
+                    r
                 }
                 (System::Pipedrive, 429, ra) => crate::pipedrive::throttled(ra.unwrap_or(1)),
                 (System::Tte, st, _) => crate::tte::server_error(st),
@@ -194,43 +197,74 @@ async fn hubspot_limited(
     let search = path.ends_with("/search");
     match s.hub_limiter.check(&token, oauth, search) {
         None => next.run(req).await,
-        Some(Verdict::Limited { retry_after, .. }) => {
+        Some(Verdict::Limited {
+            max,
+            retry_after,
+            daily,
+            policy,
+        }) => {
             *fault = Some("ratelimit".into());
-            let policy = if search {
-                "SECONDLY"
-            } else {
-                "TEN_SECONDLY_ROLLING"
-            };
             let mut r = hubspot::error::rate_limited(policy, ceil_secs(retry_after).max(1));
             if !search {
-                add_headers(&mut r, 0, 0);
+                add_headers(&mut r, max, 0, daily);
             }
             r
         }
-        Some(Verdict::Allowed { max, remaining }) => {
+        Some(Verdict::Allowed {
+            max,
+            remaining,
+            daily,
+        }) => {
             let mut r = next.run(req).await;
             if !search {
                 // search reports none of these headers
-                add_headers(&mut r, max, remaining);
+                add_headers(&mut r, max, remaining, daily);
             }
             r
         }
     }
 }
 
-fn add_headers(r: &mut Response, max: u32, remaining: u32) {
+/// A scripted or injected 429 carries the headers of the token's window as a real one does
+/// (its figures from the configured limits, whether or not limiting is on).
+fn add_injected_headers(s: &Shared, r: &mut Response, headers: &axum::http::HeaderMap, path: &str) {
+    if !path.starts_with("/crm/") || path.ends_with("/search") {
+        return;
+    }
+    let cfg = s.hub_limiter.get();
+    match hubspot::classify(s, headers).0 {
+        TokenKind::PrivateApp => {
+            let daily = Daily {
+                max: cfg.private_app_daily.max(1),
+                remaining: cfg.private_app_daily.max(1),
+            };
+            add_headers(r, cfg.private_app_per_10s.max(1), 0, Some(daily));
+        }
+        TokenKind::OAuth(_) => add_headers(r, cfg.oauth_per_10s.max(1), 0, None),
+        _ => {}
+    }
+}
+
+/// `X-HubSpot-RateLimit-*` (FIDELITY.md §2.7): the 10-second window's interval, max and
+/// remaining; the daily figures for the private app only.
+fn add_headers(r: &mut Response, max: u32, remaining: u32, daily: Option<Daily>) {
     let h = r.headers_mut();
     h.insert(
         "x-hubspot-ratelimit-interval-milliseconds",
         HeaderValue::from_static("10000"),
     );
-    if max > 0 {
-        h.insert("x-hubspot-ratelimit-max", HeaderValue::from(max));
-    }
+    h.insert("x-hubspot-ratelimit-max", HeaderValue::from(max));
     h.insert(
         "x-hubspot-ratelimit-remaining",
         HeaderValue::from(remaining),
     );
+    if let Some(d) = daily {
+        h.insert("x-hubspot-ratelimit-daily", HeaderValue::from(d.max));
+        h.insert(
+            "x-hubspot-ratelimit-daily-remaining",
+            HeaderValue::from(d.remaining),
+        );
+    }
 }
 
 /// Operation names for counters, e.g. `contacts.create`, `customers.patch`.
