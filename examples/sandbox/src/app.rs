@@ -158,6 +158,7 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         tte: Mutex::new(TteStore::new(
             tte_root.clone(),
             cfg.tte_custom_fields.clone(),
+            cfg.tte_unset_custom_fields,
         )),
         hub: Mutex::new(HubStore::new(
             cfg.credentials.clone(),

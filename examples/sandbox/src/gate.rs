@@ -117,11 +117,10 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
             fault = Some(f.to_string());
             match (g.system, status, retry_after) {
                 (System::Tte, 429, ra) => crate::tte::throttled(ra.unwrap_or(1)),
+                // an injected 429 stands for any throttling, with no window to report: no
+                // X-HubSpot-RateLimit-* headers (a `Remaining: 0` would pause clients a window)
                 (System::Hubspot, 429, ra) => {
-                    let mut r =
-                        hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1));
-                    add_injected_headers(s, &mut r, req.headers(), &path);
-                    r
+                    hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1))
                 }
                 (System::Pipedrive, 429, ra) => crate::pipedrive::throttled(ra.unwrap_or(1)),
                 (System::Tte, st, _) => crate::tte::server_error(st),
@@ -222,26 +221,6 @@ async fn hubspot_limited(
             }
             r
         }
-    }
-}
-
-/// A scripted or injected 429 carries the headers of the token's window as a real one does
-/// (its figures from the configured limits, whether or not limiting is on).
-fn add_injected_headers(s: &Shared, r: &mut Response, headers: &axum::http::HeaderMap, path: &str) {
-    if !path.starts_with("/crm/") || path.ends_with("/search") {
-        return;
-    }
-    let cfg = s.hub_limiter.get();
-    match hubspot::classify(s, headers).0 {
-        TokenKind::PrivateApp => {
-            let daily = Daily {
-                max: cfg.private_app_daily.max(1),
-                remaining: cfg.private_app_daily.max(1),
-            };
-            add_headers(r, cfg.private_app_per_10s.max(1), 0, Some(daily));
-        }
-        TokenKind::OAuth(_) => add_headers(r, cfg.oauth_per_10s.max(1), 0, None),
-        _ => {}
     }
 }
 
