@@ -84,6 +84,7 @@ Exits 0 when every file is valid (warnings allowed), 1 otherwise.")]
 Examples:
   mapsync test mapping.yaml
   mapsync test --mapping mapping.yaml --filter email
+  mapsync test mapping.yaml --json
 
 Exit codes: 0 every case passed, 1 invalid mapping, 6 some cases failed.")]
     Test(TestArgs),
@@ -245,6 +246,10 @@ pub struct TestArgs {
     /// Run only the cases whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// Print one JSON document: the counts, every case with its direction, line and outcome (a
+    /// failure with its differences and plan), and the errors of an invalid mapping.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The mapping file a command works from.

@@ -197,7 +197,12 @@ pub fn known(kind: NameKind) -> Vec<&'static str> {
 
 /// The documented name nearest to `word`, if it is near enough to be a typo.
 pub fn suggest(kind: NameKind, word: &str) -> Option<&'static str> {
-    let candidates = known(kind);
+    nearest(word, &known(kind))
+}
+
+/// The candidate nearest to `word`, if it is near enough to be a typo (at most one edit in
+/// three, and at least one allowed): `recrod` → `record`.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (edit_distance(word, c), *c))
@@ -284,6 +289,11 @@ mod tests {
     #[test]
     fn typos_get_a_suggestion() {
         assert_eq!(suggest(NameKind::Filter, "frist"), Some("first"));
+        let vars = ["record", "target", "value"];
+        assert_eq!(nearest("recrod", &vars), Some("record"));
+        assert_eq!(nearest("valeu", &vars), Some("value"));
+        assert_eq!(nearest("rec", &vars), None);
+        assert_eq!(nearest("other", &vars), None);
         assert_eq!(suggest(NameKind::Filter, "split_onec"), Some("split_once"));
         assert_eq!(suggest(NameKind::Test, "emial"), Some("email"));
         assert_eq!(suggest(NameKind::Function, "rnage"), Some("range"));

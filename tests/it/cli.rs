@@ -268,4 +268,12 @@ fn mapping_json_and_global_flags_work_the_same_everywhere() {
     );
     assert!(out.starts_with("exit: 74\n"), "{out}");
     assert!(out.contains("no state store at s.db"), "{out}");
+    // test: the file from MAPSYNC_MAPPING, --json one document (the minimal mapping has no cases).
+    let out = run(
+        dir.path(),
+        &["test", "--json"],
+        &[("MAPSYNC_MAPPING", "m.yaml")],
+    );
+    assert!(out.starts_with("exit: 0\n--- stdout\n{"), "{out}");
+    assert!(out.contains("\"file\": \"m.yaml\""), "{out}");
 }

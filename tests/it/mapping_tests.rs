@@ -148,3 +148,91 @@ fn a_mapping_without_tests_says_how_to_add_them_and_an_invalid_one_exits_1() {
         mapping.yaml: the mapping is invalid, so its tests cannot run; `mapsync validate mapping.yaml` explains every problem
     "#]].assert_eq(&run(dir.path(), &["test", "mapping.yaml"], &[]));
 }
+
+/// Runs the real binary; returns the exit code, stdout parsed as one JSON document, and stderr.
+fn run_json(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mapsync"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .output()
+        .expect("run mapsync");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    (
+        out.status.code(),
+        doc,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn json_prints_one_document_with_every_case_its_line_and_each_failures_diff() {
+    let dir = sandbox_dir(&[(&root().join("mappings/hubspot.yaml"), "mapping.yaml")]);
+    let (code, doc, stderr) = run_json(dir.path(), &["test", "mapping.yaml", "--json"]);
+    assert_eq!(code, Some(0), "{doc:#}\n{stderr}");
+    assert_eq!(doc["file"], "mapping.yaml");
+    assert_eq!(doc["failed"], 0);
+    assert_eq!(doc["diagnostics"], serde_json::json!([]));
+    let cases = doc["cases"].as_array().expect("cases");
+    assert_eq!(doc["passed"].as_u64(), Some(cases.len() as u64));
+    assert!(cases.len() >= 25, "{doc:#}");
+    for c in cases {
+        assert_eq!(c["passed"], true, "{c}");
+        assert!(c["line"].as_u64().is_some_and(|l| l > 300), "{c}");
+        assert!(["outbound", "inbound"].contains(&c["direction"].as_str().unwrap()));
+        assert!(c.get("mismatches").is_none(), "{c}");
+    }
+
+    // A broken copy: exit 6, the failure with its differences and plan, the same line the
+    // human report names.
+    let src = std::fs::read_to_string(root().join("mappings/hubspot.yaml")).expect("read");
+    let broken = crate::sync::replace_all(
+        &src,
+        &[(
+            "lastname: \"(record.name or '') | split_once(' ') | last\"",
+            "lastname: \"(record.name or '') | split(' ') | last\"",
+        )],
+    );
+    std::fs::write(dir.path().join("broken.yaml"), broken).expect("write");
+    let args = ["test", "broken.yaml", "--filter", "one-word"];
+    let (code, doc, _) = run_json(dir.path(), &[&args[..], &["--json"]].concat());
+    assert_eq!(code, Some(6), "{doc:#}");
+    assert_eq!(
+        (doc["passed"].as_u64(), doc["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let failed: Vec<&serde_json::Value> = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{doc:#}");
+    let f = failed[0];
+    assert_eq!(f["direction"], "outbound");
+    assert_eq!(
+        f["mismatches"],
+        serde_json::json!([{"what": "field lastname", "expected": "\"\"", "found": "\"Cher\""}])
+    );
+    assert!(
+        f["plan"].as_str().unwrap().starts_with("create, writes"),
+        "{f}"
+    );
+    let human = run(dir.path(), &args, &[]);
+    let place = format!("(broken.yaml:{}) ----", f["line"]);
+    assert!(human.contains(&place), "{place} in\n{human}");
+
+    // An invalid mapping: exit 1, its errors in the document, no case run, nothing on stderr.
+    let dir = sandbox_dir(&[(
+        &root().join("tests/fixtures/invalid/unknown-key/mapping.yaml"),
+        "mapping.yaml",
+    )]);
+    let (code, doc, stderr) = run_json(dir.path(), &["test", "mapping.yaml", "--json"]);
+    assert_eq!(code, Some(1), "{doc:#}");
+    assert_eq!(stderr, "");
+    assert_eq!(doc["cases"], serde_json::json!([]));
+    assert_eq!(doc["diagnostics"][0]["code"], "schema", "{doc:#}");
+    assert_eq!(doc["diagnostics"][0]["location"]["line"], 13, "{doc:#}");
+}

@@ -100,7 +100,7 @@ fn bad_expression() {
 }
 
 #[test]
-fn unknown_filters_tests_and_functions_are_named_with_a_suggestion() {
+fn unknown_filters_tests_functions_and_variables_are_named_with_a_suggestion() {
     check(
         "unknown-names",
         expect![[r#"
@@ -112,13 +112,16 @@ fn unknown_filters_tests_and_functions_are_named_with_a_suggestion() {
         mapping.yaml:30:24: error[unknown-function]: `rnage(2) and record.full_name` uses the function `rnage`, which does not exist
           at: /pair/fields/0/inbound/name
           hint: did you mean `range`? Every function is listed in docs/expression-language.md
-        mapping.yaml:35:14: error[unknown-test]: `not value or value is not emial` uses the test `emial`, which does not exist
+        mapping.yaml:34:26: error[unknown-variable]: `recrod.email` uses the variable `recrod`, which is not available here
+          at: /pair/fields/1/outbound/email
+          hint: did you mean `record`? Variables available here: record (see docs/expression-language.md)
+        mapping.yaml:38:14: error[unknown-test]: `not value or value is not emial` uses the test `emial`, which does not exist
           at: /pair/rules/0/valid
           hint: did you mean `email`? Every test is listed in docs/expression-language.md
-        mapping.yaml:37:16: error[unknown-variable]: `bad {{ valeu }}` uses the variable `valeu`, which is not available here
+        mapping.yaml:40:16: error[unknown-variable]: `bad {{ valeu }}` uses the variable `valeu`, which is not available here
           at: /pair/rules/0/message
-          hint: variables available here: value (see docs/expression-language.md)
-        4 errors, 0 warnings in 1 file
+          hint: did you mean `value`? Variables available here: value (see docs/expression-language.md)
+        5 errors, 0 warnings in 1 file
     "#]],
     );
 }

@@ -158,6 +158,7 @@ pub async fn start(cfg: SandboxConfig) -> std::io::Result<Running> {
         tte: Mutex::new(TteStore::new(
             tte_root.clone(),
             cfg.tte_custom_fields.clone(),
+            cfg.tte_unset_custom_fields,
         )),
         hub: Mutex::new(HubStore::new(
             cfg.credentials.clone(),
@@ -249,13 +250,23 @@ fn app(shared: &Arc<Shared>, system: System, api: Router<Arc<Shared>>) -> Router
         System::Hubspot => r.fallback(crate::hubspot::fallback),
         System::Pipedrive => r.fallback(crate::pipedrive::fallback),
     };
-    r.layer(axum::middleware::from_fn_with_state(
-        Gate {
-            shared: shared.clone(),
-            system,
-        },
-        gate,
-    ))
-    .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
-    .with_state(shared.clone())
+    let r = r
+        .layer(axum::middleware::from_fn_with_state(
+            Gate {
+                shared: shared.clone(),
+                system,
+            },
+            gate,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(shared.clone());
+    match system {
+        // a rewrite of the path must happen before routing, so it wraps the whole router
+        System::Hubspot => Router::new().fallback_service(
+            tower::ServiceBuilder::new()
+                .map_request(crate::hubspot::canonical_object_type)
+                .service(r),
+        ),
+        System::Tte | System::Pipedrive => r,
+    }
 }

@@ -21,7 +21,7 @@ pub const ASSUMPTIONS: &[(&str, &str)] = &[
     ),
     (
         "T-09",
-        "fixed set of labels per organisation; unknown label -> 400",
+        "fixed set of labels per organisation; unknown label -> 400; a field without a value left out (switchable to \"\")",
     ),
     (
         "T-10",

@@ -199,6 +199,9 @@ pub struct HubspotRateLimit {
     pub oauth_per_10s: u32,
     /// Search requests per second per token (5).
     pub search_per_second: u32,
+    /// Requests per day (UTC) for the private-app token (250,000 on Free/Starter); OAuth
+    /// tokens have no daily figure.
+    pub private_app_daily: u32,
 }
 
 impl Default for HubspotRateLimit {
@@ -209,18 +212,21 @@ impl Default for HubspotRateLimit {
             private_app_per_10s: documented.private_app_per_10s,
             oauth_per_10s: documented.oauth_per_10s,
             search_per_second: documented.search_per_second,
+            private_app_daily: documented.private_app_daily,
         }
     }
 }
 
 impl HubspotRateLimit {
-    /// HubSpot's documented figures: 100/10 s private app, 110/10 s OAuth, search 5/s.
+    /// HubSpot's documented figures: 100/10 s private app, 110/10 s OAuth, search 5/s, and
+    /// 250,000 a day for the private app (Free/Starter).
     pub fn documented() -> Self {
         HubspotRateLimit {
             enabled: true,
             private_app_per_10s: 100,
             oauth_per_10s: 110,
             search_per_second: 5,
+            private_app_daily: 250_000,
         }
     }
 }
@@ -293,6 +299,19 @@ impl Default for WebhookConfig {
     }
 }
 
+/// How the 10to8 stand-in shows a custom field that holds no value (never set, or set to `""` or
+/// `null`) [T-09].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsetCustomFields {
+    /// Left out of `custom_fields`, as real 10to8 does (the 2021 demo's code tests
+    /// `"External ID" in custom_fields`).
+    #[default]
+    Absent,
+    /// Every organisation label present, `""` when unset (the sandbox's former behaviour).
+    Empty,
+}
+
 /// Everything `Sandbox::start` needs. `Default` gives realistic settings with empty stores;
 /// `SandboxConfig::for_tests()` gives compressed timings suited to integration tests.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -321,6 +340,9 @@ pub struct SandboxConfig {
     pub credentials: Credentials,
     /// [T-09] the organisation's custom-field labels.
     pub tte_custom_fields: Vec<String>,
+    /// [T-09] how a customer shows a custom field that holds no value: left out (real 10to8,
+    /// the default) or as `""`.
+    pub tte_unset_custom_fields: UnsetCustomFields,
     /// Create the four `tte_customer_*` properties at start (lets sync tests skip setup).
     pub precreate_custom_properties: bool,
     /// 10to8 rate limit.
@@ -360,6 +382,7 @@ impl Default for SandboxConfig {
             hubspot_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             credentials: Credentials::default(),
             tte_custom_fields: vec!["External ID".into(), "Sync Status".into()],
+            tte_unset_custom_fields: UnsetCustomFields::Absent,
             precreate_custom_properties: false,
             tte_rate_limit: TteRateLimit::default(),
             hubspot_rate_limit: HubspotRateLimit::default(),

@@ -3,7 +3,7 @@
 
 use crate::app::Shared;
 use crate::assumptions::ASSUMPTIONS;
-use crate::config::{Faults, HubspotRateLimit, System, TteRateLimit};
+use crate::config::{Faults, HubspotRateLimit, System, TteRateLimit, UnsetCustomFields};
 use crate::hubspot::error::HsError;
 use crate::hubspot::store::Actor;
 use crate::tte::store::{Customer, TteError};
@@ -141,6 +141,12 @@ struct SeedBody {
     contacts: usize,
 }
 
+/// `PUT /_sandbox/custom-fields` on the 10to8 server: `{"unset": "absent" | "empty"}`.
+#[derive(Deserialize)]
+struct UnsetBody {
+    unset: UnsetCustomFields,
+}
+
 #[derive(Deserialize)]
 struct Bookings {
     count: u32,
@@ -229,6 +235,18 @@ pub fn router(system: System) -> Router<Arc<Shared>> {
                 }),
             )
             .route(
+                "/_sandbox/custom-fields",
+                get(|State(s): State<Arc<Shared>>| async move {
+                    Json(json!({"unset": s.tte().unset_custom_fields}))
+                })
+                .put(
+                    |State(s): State<Arc<Shared>>, Json(b): Json<UnsetBody>| async move {
+                        s.tte().unset_custom_fields = b.unset;
+                        Json(json!({"unset": b.unset}))
+                    },
+                ),
+            )
+            .route(
                 "/_sandbox/ratelimit",
                 get(|State(s): State<Arc<Shared>>| async move { Json(s.tte_limiter.get()) }).put(
                     |State(s): State<Arc<Shared>>, Json(c): Json<TteRateLimit>| async move {
@@ -241,7 +259,7 @@ pub fn router(system: System) -> Router<Arc<Shared>> {
                 "/_sandbox/ui/customers",
                 post(|State(s): State<Arc<Shared>>, Json(b): Json<Value>| async move {
                     match ui_create_customer(&s, &b) {
-                        Ok(c) => (StatusCode::CREATED, Json(c.to_json(false))).into_response(),
+                        Ok(c) => (StatusCode::CREATED, Json(c.to_json(false, s.tte().unset_custom_fields))).into_response(),
                         Err(e) => err_tte(e),
                     }
                 }),
@@ -250,7 +268,7 @@ pub fn router(system: System) -> Router<Arc<Shared>> {
                 "/_sandbox/ui/customers/{id}",
                 patch(|State(s): State<Arc<Shared>>, Path(id): Path<String>, Json(b): Json<Value>| async move {
                     match ui_update_customer(&s, &id, &b) {
-                        Ok(c) => Json(c.to_json(false)).into_response(),
+                        Ok(c) => Json(c.to_json(false, s.tte().unset_custom_fields)).into_response(),
                         Err(e) => err_tte(e),
                     }
                 })

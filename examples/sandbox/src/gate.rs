@@ -6,7 +6,7 @@ use crate::config::{AfterApply, System};
 use crate::faults::Action;
 use crate::hubspot::{self, TokenKind};
 use crate::log::{Entry, ceil_secs};
-use crate::ratelimit::Verdict;
+use crate::ratelimit::{Daily, Verdict};
 use crate::server::ConnKill;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
@@ -117,6 +117,8 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
             fault = Some(f.to_string());
             match (g.system, status, retry_after) {
                 (System::Tte, 429, ra) => crate::tte::throttled(ra.unwrap_or(1)),
+                // an injected 429 stands for any throttling, with no window to report: no
+                // X-HubSpot-RateLimit-* headers (a `Remaining: 0` would pause clients a window)
                 (System::Hubspot, 429, ra) => {
                     hubspot::error::rate_limited("TEN_SECONDLY_ROLLING", ra.unwrap_or(1))
                 }
@@ -194,43 +196,54 @@ async fn hubspot_limited(
     let search = path.ends_with("/search");
     match s.hub_limiter.check(&token, oauth, search) {
         None => next.run(req).await,
-        Some(Verdict::Limited { retry_after, .. }) => {
+        Some(Verdict::Limited {
+            max,
+            retry_after,
+            daily,
+            policy,
+        }) => {
             *fault = Some("ratelimit".into());
-            let policy = if search {
-                "SECONDLY"
-            } else {
-                "TEN_SECONDLY_ROLLING"
-            };
             let mut r = hubspot::error::rate_limited(policy, ceil_secs(retry_after).max(1));
             if !search {
-                add_headers(&mut r, 0, 0);
+                add_headers(&mut r, max, 0, daily);
             }
             r
         }
-        Some(Verdict::Allowed { max, remaining }) => {
+        Some(Verdict::Allowed {
+            max,
+            remaining,
+            daily,
+        }) => {
             let mut r = next.run(req).await;
             if !search {
                 // search reports none of these headers
-                add_headers(&mut r, max, remaining);
+                add_headers(&mut r, max, remaining, daily);
             }
             r
         }
     }
 }
 
-fn add_headers(r: &mut Response, max: u32, remaining: u32) {
+/// `X-HubSpot-RateLimit-*` (FIDELITY.md §2.7): the 10-second window's interval, max and
+/// remaining; the daily figures for the private app only.
+fn add_headers(r: &mut Response, max: u32, remaining: u32, daily: Option<Daily>) {
     let h = r.headers_mut();
     h.insert(
         "x-hubspot-ratelimit-interval-milliseconds",
         HeaderValue::from_static("10000"),
     );
-    if max > 0 {
-        h.insert("x-hubspot-ratelimit-max", HeaderValue::from(max));
-    }
+    h.insert("x-hubspot-ratelimit-max", HeaderValue::from(max));
     h.insert(
         "x-hubspot-ratelimit-remaining",
         HeaderValue::from(remaining),
     );
+    if let Some(d) = daily {
+        h.insert("x-hubspot-ratelimit-daily", HeaderValue::from(d.max));
+        h.insert(
+            "x-hubspot-ratelimit-daily-remaining",
+            HeaderValue::from(d.remaining),
+        );
+    }
 }
 
 /// Operation names for counters, e.g. `contacts.create`, `customers.patch`.

@@ -1,7 +1,9 @@
 //! `Sandbox::start` and `SandboxHandle`: base URLs, credentials, inspection and control in-process.
 
 use crate::app::{self, Shared};
-use crate::config::{Faults, HubspotRateLimit, SandboxConfig, System, TteRateLimit};
+use crate::config::{
+    Faults, HubspotRateLimit, SandboxConfig, System, TteRateLimit, UnsetCustomFields,
+};
 use crate::control;
 use crate::hubspot::error::HsError;
 use crate::hubspot::store::Contact;
@@ -350,6 +352,11 @@ impl SandboxHandle {
 
     pub fn set_hubspot_rate_limit(&self, limit: HubspotRateLimit) {
         self.shared.hub_limiter.set(limit)
+    }
+
+    /// How 10to8 customers show custom fields without a value from now on [T-09].
+    pub fn set_tte_unset_custom_fields(&self, unset: UnsetCustomFields) {
+        self.shared.tte().unset_custom_fields = unset;
     }
 
     /// Create a contact as a person in the UI (`CRM_UI` events). `props` is an object of

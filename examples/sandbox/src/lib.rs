@@ -39,7 +39,7 @@ pub mod tte;
 pub use app::init_crypto;
 pub use config::{
     AfterApply, Credentials, Faults, HubspotRateLimit, NotificationConfig, PipedriveConfig,
-    SandboxConfig, ScriptedFault, System, TteRateLimit, WebhookConfig,
+    SandboxConfig, ScriptedFault, System, TteRateLimit, UnsetCustomFields, WebhookConfig,
 };
 pub use handle::{Sandbox, SandboxHandle};
 pub use hubspot::error::HsError;

@@ -22,7 +22,40 @@ pub fn v2(secret: &str, method: &str, uri: &str, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// v3: `base64(HMAC-SHA256(secret, METHOD ‖ URI ‖ body ‖ timestamp))`.
+/// The escapes HubSpot decodes in the URI before signing it with v3 (FIDELITY.md §2.11).
+pub const V3_DECODED: [&str; 12] = [
+    "%3A", "%2F", "%3F", "%40", "%21", "%24", "%27", "%28", "%29", "%2A", "%2C", "%3B",
+];
+
+/// The URI as v3 signs it: the escapes in [`V3_DECODED`] decoded (either case of hex digit),
+/// every other escape left as it is.
+pub fn v3_uri(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    let mut rest = uri;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        let tail = &rest[pos..];
+        let decoded = tail
+            .get(..3)
+            .filter(|code| V3_DECODED.iter().any(|e| e.eq_ignore_ascii_case(code)))
+            .and_then(|code| u8::from_str_radix(&code[1..], 16).ok());
+        match decoded {
+            Some(b) => {
+                out.push(char::from(b));
+                rest = &tail[3..];
+            }
+            None => {
+                out.push('%');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// v3: `base64(HMAC-SHA256(secret, METHOD ‖ URI ‖ body ‖ timestamp))`; `uri` as [`v3_uri`]
+/// gives it.
 pub fn v3(secret: &str, method: &str, uri: &str, body: &[u8], timestamp_ms: &str) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,
@@ -61,6 +94,18 @@ mod tests {
         assert_eq!(
             v2(SECRET, "POST", uri, br#"{"example_field":"example_value"}"#),
             "9569219f8ba981ffa6f6f16aa0f48637d35d728c7e4d93d0d52efaa512af7900"
+        );
+    }
+
+    #[test]
+    fn v3_uri_decodes_exactly_the_documented_escapes() {
+        assert_eq!(
+            v3_uri("https://h/p?a=%3A%2f%3F%40%21%24%27%28%29%2A%2C%3B&b=%20%25%2B%26%3D%"),
+            "https://h/p?a=:/?@!$'()*,;&b=%20%25%2B%26%3D%"
+        );
+        assert_eq!(
+            v3_uri("https://www.example.com/webhook_uri"),
+            "https://www.example.com/webhook_uri"
         );
     }
 

@@ -96,6 +96,21 @@ impl Ctx {
         } else {
             allowed.join(", ")
         };
+        let guesses: Vec<(&str, &str)> = unknown
+            .iter()
+            .filter_map(|u| crate::expr::language::nearest(u, allowed).map(|g| (u.as_str(), g)))
+            .collect();
+        let did_you_mean = match guesses.as_slice() {
+            [] => String::new(),
+            [(_, g)] if unknown.len() == 1 => format!("did you mean `{g}`? "),
+            many => format!(
+                "did you mean {}? ",
+                many.iter()
+                    .map(|(u, g)| format!("`{g}` for `{u}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         self.error(
             "unknown-variable",
             pointer.to_string(),
@@ -104,7 +119,14 @@ impl Ctx {
                 plural(unknown.len()),
                 unknown.join("`, `")
             ),
-            &format!("variables available here: {available} (see {EXPR_DOC})"),
+            &format!(
+                "{did_you_mean}{} available here: {available} (see {EXPR_DOC})",
+                if did_you_mean.is_empty() {
+                    "variables"
+                } else {
+                    "Variables"
+                }
+            ),
         );
         false
     }

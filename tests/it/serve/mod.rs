@@ -17,4 +17,5 @@ mod pairs;
 mod queue;
 mod router;
 mod side_by_side;
+mod signed_uri;
 mod stale_delete;

@@ -5,6 +5,7 @@
 
 pub(crate) mod ambiguous;
 mod crash_campaign;
+mod custom_fields;
 mod deletes_and_rails;
 mod dry_run;
 mod faults;

@@ -95,10 +95,14 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
     let mut body = json!({ "results": page });
     if let (true, Some(l)) = (more, last) {
         let next = (l + 1).to_string();
-        let link = format!(
-            "{}/crm/v3/objects/contacts?limit={limit}&after={next}",
-            s.hub_root
-        );
+        // the link repeats the query (properties, archived, …) with the next cursor [doc]
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("limit", &limit.to_string());
+        q.append_pair("after", &next);
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "limit" && k != "after") {
+            q.append_pair(k, v);
+        }
+        let link = format!("{}/crm/v3/objects/contacts?{}", s.hub_root, q.finish());
         body["paging"] = json!({ "next": { "after": next, "link": link } });
     }
     json_response(200, &body)

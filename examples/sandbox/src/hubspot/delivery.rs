@@ -1,5 +1,6 @@
 //! Webhook deliveries to the settings' `targetUrl`: batch events (≤ `max_events` [H-13]), sign each
-//! attempt with v1 and v3, retry on non-2xx or timeout [H-14], apply delivery faults.
+//! attempt with v1 and v3 (v3 over the target URL with the documented escapes decoded), retry on
+//! non-2xx or timeout [H-14], apply delivery faults.
 
 use crate::app::Shared;
 use crate::clock::now_ms;
@@ -32,7 +33,8 @@ pub async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Map<String, Valu
                 faults.shuffle(&mut batch);
             }
             let secret = shared.cfg.credentials.hubspot_client_secret.clone();
-            let uri = target.clone();
+            // HubSpot signs the target URL with the escapes of §2.11 decoded
+            let uri = signature::v3_uri(&target);
             let build = move |attempt: u32| {
                 let arr: Vec<Value> = batch
                     .iter()
@@ -44,7 +46,7 @@ pub async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Map<String, Valu
                     .collect();
                 let body = Value::Array(arr).to_string();
                 let ts = now_ms().to_string();
-                // [H-16] no timeout header; v1 and v3 on every request; URI = the exact target URL
+                // [H-16] no timeout header; v1 and v3 on every request
                 let headers = vec![
                     (
                         "x-hubspot-signature",

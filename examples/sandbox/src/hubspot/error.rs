@@ -101,17 +101,23 @@ pub fn json_response(status: u16, body: &Value) -> Response {
 /// 429 `RATE_LIMIT` with `Retry-After` [H-09].
 pub fn rate_limited(policy: &str, secs: u64) -> Response {
     let message = match policy {
-        "SECONDLY" => "You have reached your secondly limit.".to_string(),
-        _ => "You have reached your ten_secondly_rolling limit.".to_string(),
+        "SECONDLY" => "You have reached your secondly limit.",
+        "DAILY" => "You have reached your daily limit.",
+        _ => "You have reached your ten_secondly_rolling limit.",
     };
-    let body = json!({
+    let mut body = json!({
         "status": "error",
         "message": message,
         "errorType": "RATE_LIMIT",
         "correlationId": uuid::Uuid::new_v4().to_string(),
         "policyName": policy,
-        "groupName": "publicapi:sandbox",
     });
+    // §2.7: the daily form carries `requestId`, the rolling forms `groupName`
+    if policy == "DAILY" {
+        body["requestId"] = uuid::Uuid::new_v4().to_string().into();
+    } else {
+        body["groupName"] = "publicapi:sandbox".into();
+    }
     let mut r = json_response(429, &body);
     if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);

@@ -91,9 +91,40 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         )
         .route(
             "/oauth/v1/refresh-tokens/{token}",
-            axum::routing::delete(oauth::revoke_refresh),
+            get(oauth::refresh_token_info).delete(oauth::revoke_refresh),
         );
     crm.merge(hooks).merge(oauth)
+}
+
+/// Object types name contacts in any case (`Contacts`, as the 2021 demo's setup wrote it) or by
+/// the id `0-1`; the routes spell it `contacts`. Rewrites the path of a request to
+/// `/crm/v3/objects/{type}…` or `/crm/v3/properties/{type}…` before routing.
+pub fn canonical_object_type(mut req: Request) -> Request {
+    let uri = req.uri();
+    let path = uri.path();
+    let Some((prefix, rest)) = ["/crm/v3/objects/", "/crm/v3/properties/"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p).map(|rest| (*p, rest)))
+    else {
+        return req;
+    };
+    let (object, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if object == "contacts" || !(object.eq_ignore_ascii_case("contacts") || object == "0-1") {
+        return req;
+    }
+    let mut fixed = format!("{prefix}contacts{tail}");
+    if let Some(q) = uri.query() {
+        fixed.push('?');
+        fixed.push_str(q);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = fixed.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(u) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = u;
+        }
+    }
+    req
 }
 
 /// How a bearer token resolves.

@@ -1,6 +1,7 @@
 //! OAuth 2 authorization-code flow: `/oauth/authorize` consents at once and redirects with
-//! `code` and `state`; `/oauth/v1/token` exchanges codes and refresh tokens; token metadata and
-//! refresh-token revocation. Access tokens expire after `oauth_access_token_ttl` [H-18, H-19].
+//! `code` and `state`; `/oauth/v1/token` exchanges codes and refresh tokens; access- and
+//! refresh-token metadata (with the installing user) and refresh-token revocation. Access tokens
+//! expire after `oauth_access_token_ttl` [H-18, H-19].
 
 use super::error::{HsError, json_response};
 use crate::app::Shared;
@@ -132,27 +133,69 @@ pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             "expires_in": ttl.as_secs(),
             "token_use": "access_token",
             "hub_id": creds.hubspot_portal_id,
+            "user_id": creds.hubspot_ui_user_id,
             "scopes": scopes,
         }),
     )
+}
+
+/// What token metadata says about the installing user and account: the sandbox's UI user
+/// (`hubspot_ui_user_id`) installed the app.
+fn installer(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
+    let c = &s.cfg.credentials;
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "user".into(),
+        format!("user{}@sandbox.example", c.hubspot_ui_user_id).into(),
+    );
+    m.insert("user_id".into(), c.hubspot_ui_user_id.into());
+    m.insert("hub_id".into(), c.hubspot_portal_id.into());
+    m.insert(
+        "hub_domain".into(),
+        format!("sandbox-{}.example", c.hubspot_portal_id).into(),
+    );
+    m
 }
 
 /// `GET /oauth/v1/access-tokens/{token}`.
 pub async fn access_token_info(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Response {
     let h = s.hub();
     match h.oauth.access.get(&t) {
-        Some((exp, scopes)) if *exp > Instant::now() => json_response(
-            200,
-            &json!({
-                "token": t,
-                "hub_id": s.cfg.credentials.hubspot_portal_id,
-                "app_id": s.cfg.credentials.hubspot_app_id,
-                "scopes": scopes,
-                "token_type": "access",
-                "expires_in": exp.saturating_duration_since(Instant::now()).as_secs(),
-            }),
-        ),
+        Some((exp, scopes)) if *exp > Instant::now() => {
+            let mut body = installer(&s);
+            body.insert("token".into(), t.clone().into());
+            body.insert("app_id".into(), s.cfg.credentials.hubspot_app_id.into());
+            body.insert("scopes".into(), json!(scopes));
+            body.insert("token_type".into(), "access".into());
+            body.insert(
+                "expires_in".into(),
+                exp.saturating_duration_since(Instant::now())
+                    .as_secs()
+                    .into(),
+            );
+            json_response(200, &body.into())
+        }
         _ => HsError::not_found().into_response(),
+    }
+}
+
+/// `GET /oauth/v1/refresh-tokens/{token}`: `client_id`, `hub_id`, `scopes`, `token`,
+/// `token_type`, `user_id`, `hub_domain`, `user` (§2.12).
+pub async fn refresh_token_info(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Response {
+    let h = s.hub();
+    match h.oauth.refresh.get(&t) {
+        Some(scopes) => {
+            let mut body = installer(&s);
+            body.insert("token".into(), t.clone().into());
+            body.insert(
+                "client_id".into(),
+                s.cfg.credentials.hubspot_client_id.clone().into(),
+            );
+            body.insert("scopes".into(), json!(scopes));
+            body.insert("token_type".into(), "refresh".into());
+            json_response(200, &body.into())
+        }
+        None => HsError::not_found().into_response(),
     }
 }
 

@@ -1,10 +1,11 @@
-//! CRM v3 contact search: filterGroups (5 × 6, 18 filters), operators, sorts, `query`, paging by
-//! offset, the 200 page size, the 10,000 results cap, the 3,000-character body limit.
+//! CRM v3 contact search: filterGroups (5 × 6, 18 filters), operators compared by the property's
+//! type, sorts, `query`, paging by offset, the 200 page size, the 10,000 results cap, the
+//! 3,000-character body limit.
 
 use super::error::{HsError, bad_json, json_response};
 use super::store::{Contact, HubStore};
 use crate::app::Shared;
-use crate::clock::now_ms;
+use crate::clock::{now_ms, parse_iso_ms};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -61,7 +62,7 @@ fn run(h: &HubStore, v: &Value, visible_before: i64, _root: &str) -> Result<Valu
         total_filters += filters.len();
         let mut fs = Vec::new();
         for f in &filters {
-            fs.push(Filter::parse(f)?);
+            fs.push(Filter::parse(f, h)?);
         }
         parsed.push(fs);
     }
@@ -123,8 +124,9 @@ fn run(h: &HubStore, v: &Value, visible_before: i64, _root: &str) -> Result<Valu
             .unwrap_or("hs_object_id")
             .to_string();
         let desc = sort.get("direction").and_then(Value::as_str) == Some("DESCENDING");
+        let kind = Kind::of(h, &name);
         hits.sort_by(|a, b| {
-            let o = cmp_values(a.get(&name).as_deref(), b.get(&name).as_deref());
+            let o = kind.cmp(a.get(&name).as_deref(), b.get(&name).as_deref());
             if desc { o.reverse() } else { o }
         });
     }
@@ -150,21 +152,65 @@ fn matches_query(c: &Contact, t: &str) -> bool {
         .any(|p| c.get(p).is_some_and(|v| v.to_lowercase().contains(t)))
 }
 
-fn cmp_values(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
-    match (
-        a.and_then(|x| x.parse::<f64>().ok()),
-        b.and_then(|x| x.parse::<f64>().ok()),
-    ) {
-        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-        _ => a
-            .unwrap_or("")
-            .to_lowercase()
-            .cmp(&b.unwrap_or("").to_lowercase()),
+/// How a property's values compare: HubSpot compares by the property's type, so a `datetime`
+/// stored as RFC 3339 text compares with a filter value given in epoch milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `date` and `datetime`: epoch milliseconds or ISO 8601 text, compared as instants.
+    Date,
+    /// `number`: compared as numbers.
+    Number,
+    /// Everything else: numbers compare as numbers, other text case-insensitively.
+    Text,
+}
+
+impl Kind {
+    fn of(h: &HubStore, prop: &str) -> Kind {
+        match h.prop(prop).map(|p| p.kind.as_str()) {
+            Some("date" | "datetime") => Kind::Date,
+            Some("number") => Kind::Number,
+            _ => Kind::Text,
+        }
+    }
+
+    /// The value as a number this kind compares by, if it reads as one.
+    fn number(self, v: &str) -> Option<f64> {
+        let v = v.trim();
+        match self {
+            Kind::Date => v
+                .parse::<i64>()
+                .ok()
+                .or_else(|| parse_iso_ms(v))
+                .map(|ms| ms as f64),
+            Kind::Number | Kind::Text => v.parse::<f64>().ok().filter(|n| n.is_finite()),
+        }
+    }
+
+    fn cmp(self, a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+        match (
+            a.and_then(|x| self.number(x)),
+            b.and_then(|x| self.number(x)),
+        ) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+            _ => a
+                .unwrap_or("")
+                .to_lowercase()
+                .cmp(&b.unwrap_or("").to_lowercase()),
+        }
+    }
+
+    /// `EQ`: text case-insensitively; dates and numbers by value (`1.0` = `1`).
+    fn eq(self, a: &str, b: &str) -> bool {
+        match (self, self.number(a), self.number(b)) {
+            (Kind::Date | Kind::Number, Some(x), Some(y)) => x == y,
+            _ => a.eq_ignore_ascii_case(b),
+        }
     }
 }
 
 struct Filter {
     prop: String,
+    kind: Kind,
     op: String,
     value: Option<String>,
     values: Vec<String>,
@@ -181,7 +227,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 impl Filter {
-    fn parse(f: &Value) -> Result<Filter, HsError> {
+    fn parse(f: &Value, h: &HubStore) -> Result<Filter, HsError> {
         let prop = f
             .get("propertyName")
             .and_then(Value::as_str)
@@ -218,6 +264,7 @@ impl Filter {
             )));
         }
         Ok(Filter {
+            kind: Kind::of(h, prop),
             prop: prop.into(),
             op: op.into(),
             value,
@@ -230,7 +277,8 @@ impl Filter {
         use std::cmp::Ordering::*;
         let cur = c.get(&self.prop).filter(|v| !v.is_empty());
         let val = self.value.as_deref().unwrap_or("");
-        let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        let eq = |a: &str, b: &str| self.kind.eq(a, b);
+        let cmp = |a: &str, b: Option<&str>| self.kind.cmp(Some(a), b);
         match self.op.as_str() {
             "EQ" => cur.is_some_and(|x| eq(&x, val)),
             "NEQ" => !cur.is_some_and(|x| eq(&x, val)),
@@ -238,13 +286,12 @@ impl Filter {
             "NOT_IN" => !cur.is_some_and(|x| self.values.iter().any(|v| eq(&x, v))),
             "HAS_PROPERTY" => cur.is_some(),
             "NOT_HAS_PROPERTY" => cur.is_none(),
-            "LT" => cur.is_some_and(|x| cmp_values(Some(&x), Some(val)) == Less),
-            "LTE" => cur.is_some_and(|x| cmp_values(Some(&x), Some(val)) != Greater),
-            "GT" => cur.is_some_and(|x| cmp_values(Some(&x), Some(val)) == Greater),
-            "GTE" => cur.is_some_and(|x| cmp_values(Some(&x), Some(val)) != Less),
+            "LT" => cur.is_some_and(|x| cmp(&x, Some(val)) == Less),
+            "LTE" => cur.is_some_and(|x| cmp(&x, Some(val)) != Greater),
+            "GT" => cur.is_some_and(|x| cmp(&x, Some(val)) == Greater),
+            "GTE" => cur.is_some_and(|x| cmp(&x, Some(val)) != Less),
             "BETWEEN" => cur.is_some_and(|x| {
-                cmp_values(Some(&x), Some(val)) != Less
-                    && cmp_values(Some(&x), self.high.as_deref()) != Greater
+                cmp(&x, Some(val)) != Less && cmp(&x, self.high.as_deref()) != Greater
             }),
             "CONTAINS_TOKEN" => cur.is_some_and(|x| contains_token(&x, val)),
             "NOT_CONTAINS_TOKEN" => !cur.is_some_and(|x| contains_token(&x, val)),

@@ -31,7 +31,7 @@ pub async fn list(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Respon
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|c| c.to_json(include_deleted))
+        .map(|c| c.to_json(include_deleted, store.unset_custom_fields))
         .collect();
     let base = format!("{}/customer/", store.api_base());
     let body = page_body(&base, &pairs, all.len(), limit, offset, results);
@@ -119,7 +119,7 @@ pub fn page_body(
 pub async fn read(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let store = s.tte();
     match id.parse::<u64>().ok().and_then(|id| store.get(id)) {
-        Some(c) if !c.deleted => json_response(200, &c.to_json(false)),
+        Some(c) if !c.deleted => json_response(200, &c.to_json(false, store.unset_custom_fields)),
         _ => TteError::not_found().into_response(),
     }
 }
@@ -130,11 +130,14 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         Ok(v) => v,
         Err(e) => return bad_json(e),
     };
-    let res = s.tte().create(&v);
+    let (res, unset) = {
+        let mut store = s.tte();
+        (store.create(&v), store.unset_custom_fields)
+    };
     match res {
         Ok(c) => {
             s.notify_customer(&c.resource_uri);
-            let mut r = json_response(201, &c.to_json(false));
+            let mut r = json_response(201, &c.to_json(false, unset));
             if let Ok(h) = HeaderValue::from_str(&c.resource_uri) {
                 r.headers_mut().insert(header::LOCATION, h);
             }
@@ -153,11 +156,14 @@ pub async fn patch(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: B
         Ok(v) => v,
         Err(e) => return bad_json(e),
     };
-    let res = s.tte().patch(id, &v);
+    let (res, unset) = {
+        let mut store = s.tte();
+        (store.patch(id, &v), store.unset_custom_fields)
+    };
     match res {
         Ok(c) => {
             s.notify_customer(&c.resource_uri);
-            json_response(200, &c.to_json(false))
+            json_response(200, &c.to_json(false, unset))
         }
         Err(e) => e.into_response(),
     }

@@ -1,5 +1,6 @@
 //! The 10to8 records: customers and subscriptions, and the rules for writing them.
 
+use crate::config::UnsetCustomFields;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -17,7 +18,8 @@ pub struct Customer {
     pub emails: Vec<String>,
     /// `numbers[0]` is the primary number.
     pub numbers: Vec<String>,
-    /// Label → value; [T-09] every organisation label is present, `""` when unset.
+    /// Label → value; [T-09] every organisation label is stored, `""` when unset (the API
+    /// leaves unset ones out unless `UnsetCustomFields::Empty`).
     pub custom_fields: BTreeMap<String, String>,
     /// Deleted customers stay in the store.
     pub deleted: bool,
@@ -26,14 +28,20 @@ pub struct Customer {
 }
 
 impl Customer {
-    /// The API representation; `deleted` only when listing with `include_deleted` [T-11].
-    pub fn to_json(&self, with_deleted: bool) -> Value {
+    /// The API representation; `deleted` only when listing with `include_deleted` [T-11];
+    /// custom fields without a value left out or shown as `""` [T-09].
+    pub fn to_json(&self, with_deleted: bool, unset: UnsetCustomFields) -> Value {
+        let custom_fields: BTreeMap<&String, &String> = self
+            .custom_fields
+            .iter()
+            .filter(|(_, v)| unset == UnsetCustomFields::Empty || !v.is_empty())
+            .collect();
         let mut v = json!({
             "resource_uri": self.resource_uri,
             "name": self.name,
             "emails": self.emails,
             "numbers": self.numbers,
-            "custom_fields": self.custom_fields,
+            "custom_fields": custom_fields,
         });
         if with_deleted && let Some(o) = v.as_object_mut() {
             o.insert("deleted".into(), Value::Bool(self.deleted));
@@ -91,6 +99,8 @@ pub struct TteStore {
     customers: BTreeMap<u64, Customer>,
     next_sub: u64,
     subs: BTreeMap<u64, Subscription>,
+    /// [T-09] how unset custom fields show.
+    pub unset_custom_fields: UnsetCustomFields,
 }
 
 /// The fields of a create or PATCH body, validated.
@@ -104,7 +114,7 @@ struct Input {
 
 impl TteStore {
     /// `root` is `http://host:port` of the 10to8 server.
-    pub fn new(root: String, labels: Vec<String>) -> Self {
+    pub fn new(root: String, labels: Vec<String>, unset_custom_fields: UnsetCustomFields) -> Self {
         TteStore {
             root,
             labels,
@@ -112,6 +122,7 @@ impl TteStore {
             customers: BTreeMap::new(),
             next_sub: 1,
             subs: BTreeMap::new(),
+            unset_custom_fields,
         }
     }
 

@@ -254,3 +254,54 @@ async fn error_bodies_match_the_documented_ones() {
     assert_eq!(r.0, 400);
     assert_hs_error(&r.1, "VALIDATION_ERROR");
 }
+
+/// `paging.next.link` repeats the request's query with the next cursor, so a client that follows
+/// it keeps `archived` and `properties` (it listed live contacts with default properties before).
+#[tokio::test]
+async fn the_next_link_keeps_archived_and_properties() {
+    let sb = start(SandboxConfig {
+        contacts: 30,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let h = Hub::new(&sb);
+    let report = sb.seed_report();
+    assert!(report.archived.len() >= 2, "the seed archives a few");
+    let walk = |first: String| {
+        let h = &h;
+        async move {
+            let mut ids = Vec::new();
+            let mut next = Some(first);
+            while let Some(p) = next.take() {
+                let (st, v, _) = h.get(&p).await;
+                assert_eq!(st, 200, "{p}: {v}");
+                for c in v["results"].as_array().unwrap() {
+                    let props = c["properties"].as_object().unwrap();
+                    assert!(props.contains_key("email"), "{p}: {c}");
+                    assert!(!props.contains_key("firstname"), "{p}: not requested: {c}");
+                    ids.push((c["id"].as_str().unwrap().to_string(), c["archived"].clone()));
+                }
+                next = v["paging"]["next"]["link"].as_str().map(|link| {
+                    link.strip_prefix(&h.base)
+                        .expect("the link is on this server")
+                        .to_string()
+                });
+            }
+            ids
+        }
+    };
+    let archived =
+        walk("/crm/v3/objects/contacts?limit=1&archived=true&properties=email".into()).await;
+    assert_eq!(
+        archived
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>(),
+        report.archived
+    );
+    assert!(archived.iter().all(|(_, a)| a == &Value::Bool(true)));
+    let live =
+        walk("/crm/v3/objects/contacts?limit=4&properties=email&properties=phone".into()).await;
+    assert_eq!(live.len(), report.live_contacts());
+    assert!(live.iter().all(|(_, a)| a == &Value::Bool(false)));
+}

@@ -190,3 +190,51 @@ async fn the_operator_env_has_the_webhook_token_writer_id_and_app_url() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 302);
 }
+
+/// Token metadata (§2.12): `GET /oauth/v1/refresh-tokens/{token}` answers the refresh token's
+/// metadata (it answered 405), and both kinds name the installing user with `user_id`.
+#[tokio::test]
+async fn token_metadata_of_both_kinds_names_the_installing_user() {
+    let sb = start_default().await;
+    let (access, refresh) = obtain_token(&sb).await;
+    let c = client();
+    let get = |p: String| {
+        let c = &c;
+        async move { parts(c.get(p).send().await.unwrap()).await }
+    };
+    let base = sb.hubspot_base_url();
+    let (st, v, _) = get(format!("{base}/oauth/v1/refresh-tokens/{refresh}")).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["token"], refresh.as_str());
+    assert_eq!(v["client_id"], sb.hubspot_client_id());
+    assert_eq!(v["hub_id"], sb.hubspot_portal_id());
+    assert_eq!(v["token_type"], "refresh");
+    assert!(v["user_id"].is_u64(), "{v}");
+    assert!(v["user"].as_str().unwrap().contains('@'), "{v}");
+    assert!(v["hub_domain"].is_string(), "{v}");
+    let scopes: Vec<&str> = v["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(scopes.contains(&"crm.objects.contacts.write"), "{v}");
+    let user_id = v["user_id"].clone();
+    let (st, v, _) = get(format!("{base}/oauth/v1/access-tokens/{access}")).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["user_id"], user_id);
+    assert_eq!(v["app_id"], sb.hubspot_app_id());
+    assert_eq!(v["token_type"], "access");
+    assert!(v["expires_in"].as_u64().unwrap() > 0);
+    // unknown and revoked refresh tokens are 404
+    let (st, _, _) = get(format!("{base}/oauth/v1/refresh-tokens/nope")).await;
+    assert_eq!(st, 404);
+    let r = c
+        .delete(format!("{base}/oauth/v1/refresh-tokens/{refresh}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (st, _, _) = get(format!("{base}/oauth/v1/refresh-tokens/{refresh}")).await;
+    assert_eq!(st, 404);
+}

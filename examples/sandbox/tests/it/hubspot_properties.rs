@@ -93,3 +93,61 @@ async fn properties_and_groups() {
         204
     );
 }
+
+/// The object type in a path may be `Contacts` (the 2021 demo's `setup.py` created its
+/// properties under `/crm/v3/properties/Contacts` and re-raised on failure, so real HubSpot
+/// accepted it) or the id `0-1`, on the properties and the objects API alike; other object
+/// types stay unknown (404).
+#[tokio::test]
+async fn the_object_type_contacts_is_accepted_capitalised_and_as_its_id() {
+    let sb = start_default().await;
+    let h = Hub::new(&sb);
+    let g = json!({"name": "demo_sync", "label": "Demo Sync"});
+    let (st, v, _) = h.post("/crm/v3/properties/Contacts/groups", g).await;
+    assert_eq!(st, 201, "{v}");
+    let p = json!({"name": "demo_customer_uri", "label": "Demo URI", "type": "string", "fieldType": "text", "groupName": "demo_sync"});
+    let (st, v, _) = h.post("/crm/v3/properties/Contacts", p).await;
+    assert_eq!(st, 201, "{v}");
+    assert!(
+        sb.property_names()
+            .contains(&"demo_customer_uri".to_string())
+    );
+    for path in [
+        "/crm/v3/properties/Contacts/demo_customer_uri",
+        "/crm/v3/properties/CONTACTS/demo_customer_uri?archived=false",
+        "/crm/v3/properties/0-1/demo_customer_uri",
+        "/crm/v3/properties/contacts/groups/demo_sync",
+    ] {
+        let (st, v, _) = h.get(path).await;
+        assert_eq!(st, 200, "{path}: {v}");
+        assert!(
+            v["name"].as_str().unwrap().starts_with("demo_"),
+            "{path}: {v}"
+        );
+    }
+    let (st, v, _) = h.get("/crm/v3/properties/Contacts").await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["results"].as_array().unwrap().len() > 5);
+    let (st, v, _) = h
+        .post(
+            "/crm/v3/objects/Contacts",
+            json!({"properties": {"email": "cap@x.com"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (st, v, _) = h.get(&format!("/crm/v3/objects/0-1/{id}")).await;
+    assert_eq!((st, &v["properties"]["email"]), (200, &json!("cap@x.com")));
+    assert_eq!(
+        sb.count(sandbox::System::Hubspot, "contacts.create").total,
+        1,
+        "counted under the canonical route"
+    );
+    for path in [
+        "/crm/v3/properties/companies",
+        "/crm/v3/properties/contactz",
+        "/crm/v3/objects/0-2",
+    ] {
+        assert_eq!(h.get(path).await.0, 404, "{path}");
+    }
+}

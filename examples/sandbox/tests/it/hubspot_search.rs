@@ -80,3 +80,74 @@ async fn search_limits_answer_400() {
         .await;
     assert_eq!(st, 200, "18 filters are allowed");
 }
+
+/// HubSpot compares a date property by its instant: a filter value in epoch milliseconds (or
+/// ISO 8601) against `lastmodifieddate`, which reads as RFC 3339 text. Compared as strings,
+/// `"2026-…" > "17…"` held for every contact and `GT <now in ms>` returned everything.
+#[tokio::test]
+async fn date_properties_compare_as_instants_given_in_milliseconds_or_iso_8601() {
+    let sb = start(SandboxConfig {
+        contacts: 6,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let h = Hub::new(&sb);
+    let live: Vec<_> = sb.contacts().into_iter().filter(|c| !c.archived).collect();
+    let newest = live.iter().map(|c| c.updated_ms).max().unwrap();
+    let oldest = live.iter().map(|c| c.updated_ms).min().unwrap();
+    let total = |prop: &str, op: &str, value: Value, high: Option<Value>| {
+        let mut f = json!({"propertyName": prop, "operator": op, "value": value});
+        if let Some(hv) = high {
+            f["highValue"] = hv;
+        }
+        let body = json!({"filterGroups": [{"filters": [f]}], "limit": 200});
+        let h = &h;
+        async move {
+            let (st, v, _) = h.post("/crm/v3/objects/contacts/search", body).await;
+            assert_eq!(st, 200, "{v}");
+            v["total"].as_u64().unwrap() as usize
+        }
+    };
+    let n = live.len();
+    let ms = |x: i64| Value::String(x.to_string());
+    assert_eq!(total("lastmodifieddate", "GT", ms(newest), None).await, 0);
+    assert_eq!(
+        total("lastmodifieddate", "GT", json!(newest + 3_600_000), None).await,
+        0
+    );
+    assert_eq!(
+        total("lastmodifieddate", "GT", ms(oldest - 1), None).await,
+        n
+    );
+    assert_eq!(total("lastmodifieddate", "GTE", ms(oldest), None).await, n);
+    assert_eq!(total("lastmodifieddate", "LT", ms(oldest), None).await, 0);
+    assert_eq!(total("lastmodifieddate", "LTE", ms(newest), None).await, n);
+    let at_newest = live.iter().filter(|c| c.updated_ms == newest).count();
+    assert_eq!(
+        total("lastmodifieddate", "EQ", ms(newest), None).await,
+        at_newest
+    );
+    assert_eq!(
+        total("lastmodifieddate", "NEQ", ms(newest), None).await,
+        n - at_newest
+    );
+    assert_eq!(
+        total(
+            "lastmodifieddate",
+            "BETWEEN",
+            ms(oldest - 1),
+            Some(ms(newest + 1))
+        )
+        .await,
+        n
+    );
+    // ISO 8601 values compare the same way, on createdate too
+    let iso = |x: i64| Value::String(sandbox::clock::rfc3339_ms(x));
+    assert_eq!(total("createdate", "GT", iso(newest), None).await, 0);
+    assert_eq!(total("createdate", "LTE", iso(newest), None).await, n);
+    assert_eq!(
+        total("createdate", "GTE", json!("2000-01-01"), None).await,
+        n,
+        "a date without a time is midnight UTC"
+    );
+}

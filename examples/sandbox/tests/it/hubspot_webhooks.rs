@@ -418,3 +418,39 @@ async fn max_concurrent_requests_bounds_deliveries_in_flight() {
         .load(std::sync::atomic::Ordering::SeqCst);
     assert!((2..=6).contains(&max), "max in flight {max}");
 }
+
+/// v3 signs the target URL after decoding `%3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B`
+/// (either case) and only those, as HubSpot documents; a receiver that rebuilds the URI by
+/// that rule verifies the delivery, one hashing the raw target URL does not.
+#[tokio::test]
+async fn v3_signs_the_target_url_with_the_documented_escapes_decoded() {
+    let sb = start_default().await;
+    let rx = Receiver::start("/hubspot/webhook").await;
+    let target = format!("{}?portal=a%3Ab%40c%2fd&keep=%20%2B%26&star=%2A", rx.url);
+    setup(&sb, &target, &[]).await;
+    let (st, _, _) = Hub::new(&sb)
+        .post(
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"email": "sig@x.com"}}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    wait_until(10, "creation event", || rx.count() >= 1).await;
+    let hit = rx.hits().remove(0);
+    let secret = sb.hubspot_client_secret();
+    let ts = hit.headers["x-hubspot-request-timestamp"].to_str().unwrap();
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(hit.headers["x-hubspot-signature-v3"].to_str().unwrap())
+        .unwrap();
+    let verifies = |uri: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(b"POST");
+        mac.update(uri.as_bytes());
+        mac.update(&hit.body);
+        mac.update(ts.as_bytes());
+        mac.verify_slice(&sig).is_ok()
+    };
+    let decoded = format!("{}?portal=a:b@c/d&keep=%20%2B%26&star=*", rx.url);
+    assert!(verifies(&decoded), "signed over {decoded}");
+    assert!(!verifies(&target), "not over the raw target URL");
+}

@@ -24,6 +24,7 @@ async fn hubspot_ten_secondly_limit_and_headers() {
     }
     let (st, v, hd) = h.get("/crm/v3/objects/contacts").await;
     assert_eq!(st, 429);
+    assert_eq!(hd["x-hubspot-ratelimit-max"], "3");
     assert_eq!(v["errorType"], "RATE_LIMIT");
     assert_eq!(v["policyName"], "TEN_SECONDLY_ROLLING");
     assert_eq!(v["status"], "error");
@@ -113,7 +114,7 @@ async fn enabling_the_rate_limit_alone_gives_the_documented_figures() {
     for (root, want) in [
         (
             sb.hubspot_base_url(),
-            serde_json::json!({"enabled": true, "private_app_per_10s": 100, "oauth_per_10s": 110, "search_per_second": 5}),
+            serde_json::json!({"enabled": true, "private_app_per_10s": 100, "oauth_per_10s": 110, "search_per_second": 5, "private_app_daily": 250000}),
         ),
         (
             sb.tte_root_url(),
@@ -145,4 +146,80 @@ async fn enabling_the_rate_limit_alone_gives_the_documented_figures() {
     for _ in 0..10 {
         assert_eq!(t.get("/customer/").await.0, 200);
     }
+}
+
+/// A 429 from the rate limit carries the documented `X-HubSpot-RateLimit-*` headers as an
+/// ordinary answer does (§2.7): interval, `Max` (it was missing) and `Remaining` 0, and for the
+/// private app the daily figures; OAuth tokens get no daily headers. The private app's daily
+/// budget runs out with a `DAILY` 429. A scripted 429 (a fault) reports no window.
+#[tokio::test]
+async fn a_429_carries_the_documented_rate_limit_headers() {
+    use sandbox::{Faults, ScriptedFault};
+    let sb = start(SandboxConfig {
+        hubspot_rate_limit: HubspotRateLimit {
+            private_app_per_10s: 2,
+            private_app_daily: 3,
+            ..HubspotRateLimit::documented()
+        },
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let h = Hub::new(&sb);
+    let (st, _, hd) = h.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 200);
+    assert_eq!(hd["x-hubspot-ratelimit-daily"], "3");
+    assert_eq!(hd["x-hubspot-ratelimit-daily-remaining"], "2");
+    assert_eq!(h.get("/crm/v3/objects/contacts").await.0, 200);
+    let (st, v, hd) = h.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 429, "{v}");
+    assert_eq!(v["policyName"], "TEN_SECONDLY_ROLLING");
+    assert_eq!(hd["x-hubspot-ratelimit-interval-milliseconds"], "10000");
+    assert_eq!(hd["x-hubspot-ratelimit-max"], "2");
+    assert_eq!(hd["x-hubspot-ratelimit-remaining"], "0");
+    assert_eq!(hd["x-hubspot-ratelimit-daily"], "3");
+    assert_eq!(hd["x-hubspot-ratelimit-daily-remaining"], "1");
+    // the daily budget: a fresh window (a new limiter state) with one request left today
+    sb.set_hubspot_rate_limit(HubspotRateLimit {
+        private_app_daily: 1,
+        ..HubspotRateLimit::documented()
+    });
+    assert_eq!(h.get("/crm/v3/objects/contacts").await.0, 200);
+    let (st, v, hd) = h.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 429, "{v}");
+    assert_eq!(v["policyName"], "DAILY");
+    assert_eq!(v["message"], "You have reached your daily limit.");
+    assert_uuid(&v["requestId"]);
+    assert_eq!(hd["x-hubspot-ratelimit-max"], "100");
+    assert_eq!(hd["x-hubspot-ratelimit-daily-remaining"], "0");
+    let ra: u64 = hd["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&ra), "until midnight UTC: {ra}");
+    // a scripted 429 stands for any throttling: Retry-After, no window
+    sb.set_hubspot_rate_limit(HubspotRateLimit::default());
+    sb.set_faults(
+        System::Hubspot,
+        Faults {
+            scripted: vec![ScriptedFault {
+                status: 429,
+                count: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    let (st, _, hd) = h.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 429);
+    assert_eq!(hd["retry-after"], "1");
+    assert!(hd.get("x-hubspot-ratelimit-remaining").is_none());
+    // OAuth tokens: no daily headers
+    sb.set_hubspot_rate_limit(HubspotRateLimit {
+        oauth_per_10s: 1,
+        ..HubspotRateLimit::documented()
+    });
+    let (access, _) = crate::hubspot_oauth::obtain_token(&sb).await;
+    let o = Hub::with_token(&sb, &access);
+    assert_eq!(o.get("/crm/v3/objects/contacts").await.0, 200);
+    let (st, _, hd) = o.get("/crm/v3/objects/contacts").await;
+    assert_eq!(st, 429);
+    assert_eq!(hd["x-hubspot-ratelimit-max"], "1");
+    assert!(hd.get("x-hubspot-ratelimit-daily").is_none());
 }

@@ -3,8 +3,8 @@
 
 use crate::common::*;
 use reqwest::Method;
-use sandbox::{SandboxConfig, System};
-use serde_json::json;
+use sandbox::{SandboxConfig, System, UnsetCustomFields};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 #[tokio::test]
@@ -107,10 +107,7 @@ async fn create_patch_delete_follow_the_register() {
     let uri = h["location"].to_str().unwrap().to_string();
     assert_eq!(v["resource_uri"], uri.as_str());
     assert!(uri.starts_with(&sb.tte_base_url()) && uri.ends_with('/'));
-    assert_eq!(
-        v["custom_fields"],
-        json!({"External ID": "", "Sync Status": "new"})
-    );
+    assert_eq!(v["custom_fields"], json!({"Sync Status": "new"}));
     // unknown custom field [T-09]
     let (st, v, _) = t
         .send(
@@ -257,4 +254,101 @@ async fn notification_timeout_counts_as_failure() {
         d[0]
     );
     assert_eq!(d[1].attempt, 1);
+}
+
+/// Real 10to8 leaves a custom field without a value out of `custom_fields` (the 2021 demo's code
+/// tests `"External ID" in custom_fields`, then splits its value on `", "`), and so does the
+/// sandbox by default; clearing a field (`""` or `null`) leaves it out again. The former shape,
+/// every label with `""`, stays switchable at start (`tte_unset_custom_fields`) and at run time
+/// (`PUT /_sandbox/custom-fields`, `SandboxHandle::set_tte_unset_custom_fields`) [T-09].
+#[tokio::test]
+async fn unset_custom_fields_are_left_out_unless_switched_to_empty_strings() {
+    let sb = start(SandboxConfig {
+        customers: 10,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let t = Tte::new(&sb);
+    let (st, v, _) = t
+        .send(
+            Method::POST,
+            "/customer/",
+            Some(json!({"name": "Ann Lee", "emails": [], "numbers": [], "custom_fields": {"Sync Status": "new"}})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["custom_fields"], json!({"Sync Status": "new"}));
+    let uri = v["resource_uri"].as_str().unwrap().to_string();
+    let (_, v, _) = t
+        .send(
+            Method::PATCH,
+            &uri,
+            Some(json!({"custom_fields": {"Sync Status": "", "External ID": "101"}})),
+        )
+        .await;
+    assert_eq!(v["custom_fields"], json!({"External ID": "101"}));
+    let (_, v, _) = t
+        .send(
+            Method::PATCH,
+            &uri,
+            Some(json!({"custom_fields": {"External ID": null}})),
+        )
+        .await;
+    assert_eq!(v["custom_fields"], json!({}));
+    assert_eq!(t.get(&uri).await.1["custom_fields"], json!({}));
+    // a seeded merged customer holds its External ID; plain ones have no custom field at all
+    let merged = sb.seed_report().merged[0].clone();
+    let (_, v, _) = t.get(&merged).await;
+    assert!(
+        v["custom_fields"]["External ID"]
+            .as_str()
+            .unwrap()
+            .contains(", ")
+    );
+    assert!(v["custom_fields"].get("Sync Status").is_none(), "{v}");
+    let (_, page, _) = t.get("/customer/?limit=100").await;
+    let plain = sb.seed_report().plain_customers[0].clone();
+    let listed = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource_uri"] == plain.as_str())
+        .unwrap();
+    assert_eq!(listed["custom_fields"], json!({}));
+    // switched over HTTP: every label, "" when unset
+    let c = client();
+    let r: Value = c
+        .put(format!("{}/_sandbox/custom-fields", sb.tte_root_url()))
+        .json(&json!({"unset": "empty"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"unset": "empty"}));
+    assert_eq!(
+        t.get(&uri).await.1["custom_fields"],
+        json!({"External ID": "", "Sync Status": ""})
+    );
+    assert_eq!(
+        t.get(&merged).await.1["custom_fields"]["Sync Status"],
+        json!("")
+    );
+    // and back with the handle
+    sb.set_tte_unset_custom_fields(UnsetCustomFields::Absent);
+    assert_eq!(t.get(&uri).await.1["custom_fields"], json!({}));
+    // or from the start
+    let sb = start(SandboxConfig {
+        tte_unset_custom_fields: UnsetCustomFields::Empty,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let (_, v, _) = Tte::new(&sb)
+        .send(Method::POST, "/customer/", Some(json!({"name": "Bo"})))
+        .await;
+    assert_eq!(
+        v["custom_fields"],
+        json!({"External ID": "", "Sync Status": ""})
+    );
 }
