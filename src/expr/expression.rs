@@ -14,6 +14,9 @@ use super::{ExprError, Vars};
 pub struct Expr {
     source: Arc<str>,
     compiled: Arc<Expression<'static, 'static>>,
+    /// What variable tracking looks at: the expression itself, or, when it has slices (which
+    /// minijinja's tracking skips), the same with slices written as subscripts.
+    tracking: Arc<Expression<'static, 'static>>,
 }
 
 impl fmt::Debug for Expr {
@@ -37,9 +40,14 @@ impl Expr {
                 source_text: source.to_string(),
                 message: describe(&e),
             })?;
+        let compiled = Arc::new(compiled);
+        let tracking = super::names::slices_as_subscripts(source)
+            .and_then(|s| ENV.compile_expression_owned(s).ok())
+            .map_or_else(|| compiled.clone(), Arc::new);
         Ok(Expr {
             source: source.into(),
-            compiled: Arc::new(compiled),
+            compiled,
+            tracking,
         })
     }
 
@@ -77,7 +85,7 @@ impl Expr {
 
     /// The top-level variables the expression reads (`record`, `value`, …).
     pub fn variables(&self) -> BTreeSet<String> {
-        self.compiled
+        self.tracking
             .undeclared_variables(false)
             .into_iter()
             .collect()
@@ -99,7 +107,7 @@ impl Expr {
         let mut out: BTreeSet<String> = super::names::attribute_uses(&self.source, var)?
             .into_iter()
             .collect();
-        for v in self.compiled.undeclared_variables(true) {
+        for v in self.tracking.undeclared_variables(true) {
             if v == var {
                 return None;
             }
@@ -117,7 +125,7 @@ impl Expr {
     /// `record.firstname`.
     pub fn attributes_of(&self, var: &str) -> BTreeSet<String> {
         let prefix = format!("{var}.");
-        self.compiled
+        self.tracking
             .undeclared_variables(true)
             .into_iter()
             .filter_map(|v| {
@@ -247,6 +255,16 @@ mod tests {
                 "{src} uses the whole record"
             );
         }
+    }
+
+    #[test]
+    fn variables_inside_slices_are_seen() {
+        let e = Expr::compile("recrod.emails[1:] | join(sep[:1])").unwrap();
+        assert_eq!(
+            e.variables(),
+            ["recrod".to_string(), "sep".to_string()].into()
+        );
+        assert_eq!(e.attributes_of("recrod"), ["emails".to_string()].into());
     }
 
     #[test]

@@ -133,6 +133,77 @@ pub fn attribute_uses(src: &str, var: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// `src` with every slice written as subscripts (`a[1:]` → `a[1][0]`, `a[i:j]` → `a[i][j]`), for
+/// minijinja's variable tracking, which skips slices and so would miss `recrod.emails[1:]`;
+/// `None` when `src` has no slice. The result is only ever analysed, never evaluated.
+pub fn slices_as_subscripts(src: &str) -> Option<String> {
+    let mut out = String::with_capacity(src.len() + 8);
+    // Open brackets; for `[`, whether anything stood since it or its last `:`.
+    let mut stack: Vec<(char, bool)> = Vec::new();
+    let mut found = false;
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                while let Some(d) = chars.next() {
+                    out.push(d);
+                    if d == '\\' {
+                        if let Some(e) = chars.next() {
+                            out.push(e);
+                        }
+                    } else if d == c {
+                        break;
+                    }
+                }
+                mark(&mut stack);
+            }
+            '[' | '(' | '{' => {
+                mark(&mut stack);
+                stack.push((c, false));
+                out.push(c);
+            }
+            ']' => {
+                if let Some(('[', false)) = stack.last()
+                    && found
+                    && out.ends_with("][")
+                {
+                    out.push('0');
+                }
+                stack.pop();
+                out.push(c);
+            }
+            ')' | '}' => {
+                stack.pop();
+                out.push(c);
+            }
+            ':' if matches!(stack.last(), Some(('[', _))) => {
+                if let Some(('[', false)) = stack.last() {
+                    out.push('0');
+                }
+                out.push_str("][");
+                if let Some(top) = stack.last_mut() {
+                    top.1 = false;
+                }
+                found = true;
+            }
+            c if c.is_whitespace() => out.push(c),
+            c => {
+                mark(&mut stack);
+                out.push(c);
+            }
+        }
+    }
+    found.then_some(out)
+}
+
+/// Something stands in the innermost open bracket.
+fn mark(stack: &mut [(char, bool)]) {
+    if let Some(top) = stack.last_mut() {
+        top.1 = true;
+    }
+}
+
 /// True when the shared environment registers `name` as a `kind`.
 pub fn is_registered(kind: NameKind, name: &str) -> bool {
     let probe = match kind {
@@ -161,6 +232,26 @@ mod tests {
             .into_iter()
             .map(|u| (u.kind, &*u.name.leak()))
             .collect()
+    }
+
+    #[test]
+    fn slices_become_subscripts_for_tracking_only() {
+        assert_eq!(slices_as_subscripts("record.name"), None);
+        assert_eq!(slices_as_subscripts("{'a': 1}"), None);
+        assert_eq!(
+            slices_as_subscripts("recrod.emails[1:] | join(':')").as_deref(),
+            Some("recrod.emails[1][0] | join(':')")
+        );
+        assert_eq!(slices_as_subscripts("x[:n]").as_deref(), Some("x[0][n]"));
+        assert_eq!(
+            slices_as_subscripts("x[a:b:c]").as_deref(),
+            Some("x[a][b][c]")
+        );
+        assert_eq!(
+            slices_as_subscripts("x[f(a, {'k': b}):]").as_deref(),
+            Some("x[f(a, {'k': b})][0]")
+        );
+        assert_eq!(slices_as_subscripts("x[:]").as_deref(), Some("x[0][0]"));
     }
 
     #[test]
