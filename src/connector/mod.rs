@@ -24,7 +24,7 @@ use std::sync::Arc;
 pub use batch::{BatchItem, BatchItemDone, BatchItemError, BatchOutcome};
 pub use call::Response;
 pub use error::{ConnectorError, Result, TransportKind};
-pub use oauth::{MemoryTokens, OAuthTokens, TokenProvider, TokenStoreError};
+pub use oauth::{MemoryTokens, OAuthTokens, RefreshLock, TokenProvider, TokenStoreError};
 pub use ops::{CreateOutcome, DeleteOutcome};
 pub use paging::{Page, PageCursor, PageGuard};
 pub use rate_limit::{RateLimiter, SharedBudget};

@@ -1,6 +1,7 @@
 //! OAuth 2 tokens for one system: where they are kept (`TokenProvider`, implemented by the
 //! store), the in-memory copy behind a per-system async lock so concurrent callers never race a
-//! refresh, the refresh-token grant, and the authorization-code exchange of the install flow.
+//! refresh, the provider's lock so other processes sharing the store do not either, the
+//! refresh-token grant, and the authorization-code exchange of the install flow.
 //! It never touches the store directly, and never logs a token.
 
 use std::sync::Arc;
@@ -41,6 +42,9 @@ impl OAuthTokens {
     }
 }
 
+/// A held lock on refreshing a system's tokens; dropping it releases the lock.
+pub type RefreshLock = Box<dyn Send + Sync>;
+
 /// Where a system's tokens are kept between runs (the state store). Calls may block briefly:
 /// the connector makes them off the async workers.
 pub trait TokenProvider: Send + Sync + 'static {
@@ -48,6 +52,18 @@ pub trait TokenProvider: Send + Sync + 'static {
     fn load(&self, system: &str) -> std::result::Result<Option<OAuthTokens>, TokenStoreError>;
     /// Saves (replaces) the tokens for `system`.
     fn save(&self, system: &str, tokens: &OAuthTokens) -> std::result::Result<(), TokenStoreError>;
+    /// Takes the lock on refreshing `system`'s tokens that every process keeping them in the
+    /// same place respects, waiting while another holder refreshes; the refresh then loads
+    /// the tokens again and uses the holder's new ones instead of calling the token endpoint.
+    /// `None` (the default) when the tokens are this process's alone: the session's own lock
+    /// is then enough.
+    fn lock_refresh(
+        &self,
+        system: &str,
+    ) -> std::result::Result<Option<RefreshLock>, TokenStoreError> {
+        let _ = system;
+        Ok(None)
+    }
 }
 
 /// Tokens kept in memory only (tests, dry runs).
@@ -264,7 +280,24 @@ impl OAuthSession {
         u
     }
 
+    /// Refreshes `old`, the tokens this session holds, under the lock shared with every process
+    /// keeping the tokens in the same place: once it is held, the tokens are loaded again, and
+    /// if another holder replaced `old` meanwhile with tokens that are not about to expire,
+    /// those are used and the token endpoint is not called.
     async fn refresh(&self, transport: &dyn Transport, old: &OAuthTokens) -> Result<OAuthTokens> {
+        let _lock = self.lock_refresh().await?;
+        let old = match self.load().await? {
+            Some(stored) if stored.access_token != old.access_token => {
+                if !stored.expires_within(self.config.refresh_before, jiff::Timestamp::now()) {
+                    tracing::debug!(system = %self.system, "Another process refreshed the OAuth token; using it.");
+                    return Ok(stored);
+                }
+                // Replaced, but expiring too: its refresh token is the newest one.
+                stored
+            }
+            _ => old.clone(),
+        };
+        let old = &old;
         let Some(refresh_token) = &old.refresh_token else {
             return Err(self.auth_error(
                 "the OAuth token expired and there is no refresh token; reinstall the app \
@@ -402,6 +435,21 @@ impl OAuthSession {
         loaded.map_err(|e| {
             self.auth_error(format!(
                 "the saved OAuth tokens could not be read ({e}); check the state store"
+            ))
+        })
+    }
+
+    async fn lock_refresh(&self) -> Result<Option<RefreshLock>> {
+        let Some(p) = self.provider.clone() else {
+            return Ok(None);
+        };
+        let system = self.system.clone();
+        let locked = tokio::task::spawn_blocking(move || p.lock_refresh(&system))
+            .await
+            .map_err(|e| ConnectorError::Internal(format!("locking the OAuth refresh: {e}")))?;
+        locked.map_err(|e| {
+            self.auth_error(format!(
+                "the OAuth token could not be refreshed: {e}; it is tried again later"
             ))
         })
     }

@@ -1,12 +1,13 @@
 //! `StoreTokens`: the connector's `TokenProvider` over the state store, so OAuth tokens live in
 //! the database and survive restarts. With a key (`MAPSYNC_STATE_KEY`) the access and refresh
 //! tokens are sealed before they are saved (`store::seal`); without one they are saved as
-//! they are, with a one-line warning.
+//! they are, with a one-line warning. A refresh holds the store's lock on the system's tokens
+//! (`StateStore::lock_token_refresh`), so processes sharing the store refresh once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::connector::{OAuthTokens, TokenProvider, TokenStoreError};
+use crate::connector::{OAuthTokens, RefreshLock, TokenProvider, TokenStoreError};
 use crate::mapping::model::Secret;
 use crate::store::seal::{self, SealKey};
 use crate::store::{self, StateStore};
@@ -34,6 +35,10 @@ impl StoreTokens {
         Ok(seal::open(self.key.as_deref(), value, system)?)
     }
 }
+
+/// How long a refresh waits for another process's refresh of the same system's tokens (one
+/// call to the token endpoint) before it gives up and is tried again later.
+const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Whether the plain-storage warning was given in this process.
 static WARNED_PLAIN: AtomicBool = AtomicBool::new(false);
@@ -73,6 +78,11 @@ impl TokenProvider for StoreTokens {
         self.store
             .save_token(system, &token, jiff::Timestamp::now())?;
         Ok(())
+    }
+
+    fn lock_refresh(&self, system: &str) -> Result<Option<RefreshLock>, TokenStoreError> {
+        let lock = self.store.lock_token_refresh(system, REFRESH_LOCK_WAIT)?;
+        Ok(Some(Box::new(lock)))
     }
 }
 

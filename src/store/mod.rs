@@ -237,6 +237,13 @@ pub trait StateStore: Send + Sync {
     /// (naming the store) if another process, or another guard of this one, holds it. Used for
     /// one `serve` per store and one full sync per pair and direction.
     fn lock(&self, name: &str) -> StoreResult<ProcessLock>;
+    /// Takes the store-wide lock on refreshing the OAuth tokens of `system`, waiting up to
+    /// `wait` while another process (or another guard of this one) holds it; held for as long
+    /// as the returned guard lives, and released at once by a process that dies. Fails with
+    /// `LockHeld` when `wait` passes first. A refresh takes it and then reads the stored token
+    /// again before calling the token endpoint: if another holder refreshed meanwhile, that
+    /// token is used, so a token is refreshed once across every process sharing the store.
+    fn lock_token_refresh(&self, system: &str, wait: Duration) -> StoreResult<ProcessLock>;
 
     // The shared request budget.
 

@@ -11,6 +11,7 @@ mod docs;
 mod engine_reference;
 mod fuzz;
 mod mapping_tests;
+mod pg;
 mod pipedrive;
 mod roundtrip;
 mod schema;

@@ -6,33 +6,8 @@
 use mapsync::store::{Link, NewDeadLetter, SqliteConfig, SqliteStore, StateStore};
 use serde_json::{Value, json};
 
+use crate::pg::Schema;
 use crate::util::{required_vars, root, run, sandbox_dir};
-
-fn test_url() -> String {
-    std::env::var("MAPSYNC_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// Drops the schema when the test ends, however it ends.
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            if let Ok((client, conn)) =
-                tokio_postgres::connect(&test_url(), tokio_postgres::NoTls).await
-            {
-                tokio::spawn(conn);
-                let _ = client.batch_execute(&sql).await;
-            }
-        });
-    }
-}
 
 #[test]
 fn a_sqlite_store_moves_to_postgres_and_status_reads_it_there() {
@@ -67,8 +42,8 @@ fn a_sqlite_store_moves_to_postgres_and_status_reads_it_there() {
         .unwrap();
     drop(store);
 
-    let schema = Schema(format!("it_{}", uuid::Uuid::new_v4().simple()));
-    let to = format!("{}?schema={}", test_url(), schema.0);
+    let schema = Schema::new();
+    let to = schema.url();
     let from = format!("sqlite:{}", sqlite.display());
     let args = [
         "state",

@@ -104,3 +104,58 @@ fn expired_states_are_purged_and_live_ones_kept() {
             .is_none()
     );
 }
+
+#[test]
+fn a_token_refresh_lock_is_held_once_and_a_waiter_reads_the_refreshed_token() {
+    use std::time::Duration;
+
+    use crate::store::StoreError;
+
+    let s = store();
+    let stale = OAuthToken {
+        access_token: Secret::new("access-old"),
+        refresh_token: Some(Secret::new("refresh-1")),
+        expires_at: Some(t(0)),
+        scopes: vec![],
+        account: None,
+    };
+    s.save_token("crm", &stale, t(0)).unwrap();
+    let held = s.lock_token_refresh("crm", Duration::ZERO).unwrap();
+    // Held once, whoever asks (another guard of this store, or another process): a short wait
+    // ends in `LockHeld` naming the lock; another system's refresh is not held up.
+    let other = (*s).clone();
+    let err = other
+        .lock_token_refresh("crm", Duration::from_millis(50))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::LockHeld { ref lock, .. } if lock == "token-crm"),
+        "{err}"
+    );
+    drop(
+        other
+            .lock_token_refresh("home system/ü", Duration::ZERO)
+            .unwrap(),
+    );
+
+    // A refresh waiting for the lock gets it when the holder is done, and then reads the
+    // token the holder saved: it has nothing left to refresh.
+    let (asking, asked) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        asking.send(()).unwrap();
+        let _lock = other
+            .lock_token_refresh("crm", Duration::from_secs(30))
+            .unwrap();
+        other.token("crm").unwrap()
+    });
+    asked.recv().unwrap();
+    let fresh = OAuthToken {
+        access_token: Secret::new("access-new"),
+        expires_at: Some(t(1800)),
+        ..stale
+    };
+    s.save_token("crm", &fresh, t(1)).unwrap();
+    drop(held);
+    assert_eq!(waiter.join().unwrap(), Some(fresh));
+    // Released with its guard.
+    drop(s.lock_token_refresh("crm", Duration::ZERO).unwrap());
+}

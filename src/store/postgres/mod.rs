@@ -630,6 +630,17 @@ impl StateStore for PostgresStore {
         )
     }
 
+    fn lock_token_refresh(&self, system: &str, wait: Duration) -> StoreResult<ProcessLock> {
+        lock::take_token(
+            &self.inner.handle,
+            &self.inner.config.connect_config(),
+            &self.inner.config.schema,
+            &self.inner.location,
+            system,
+            wait,
+        )
+    }
+
     fn token(&self, system: &str) -> StoreResult<Option<OAuthToken>> {
         self.read(async |c| tokens::get(c, system).await)
     }

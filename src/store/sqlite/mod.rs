@@ -82,7 +82,7 @@ struct Inner {
     /// The file, for its process locks (`None` in memory).
     path: Option<std::path::PathBuf>,
     /// The process locks held through this store when it is in memory.
-    locks: Arc<Mutex<std::collections::HashSet<String>>>,
+    locks: Arc<lock::MemoryLocks>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -504,6 +504,18 @@ impl StateStore for SqliteStore {
             self.inner.path.as_deref(),
             &self.inner.location,
             name,
+        )
+    }
+
+    fn lock_token_refresh(&self, system: &str, wait: Duration) -> StoreResult<ProcessLock> {
+        // The system's name may hold any character; the lock file's name holds its hex.
+        lock::take_waiting(
+            &self.inner.locks,
+            self.inner.path.as_deref(),
+            &self.inner.location,
+            &format!("token-{system}"),
+            &format!("token-{}", hex::encode(system)),
+            wait,
         )
     }
 

@@ -124,6 +124,33 @@ mod open {
     }
 
     #[test]
+    fn a_token_refresh_lock_on_a_file_is_held_across_stores_and_waited_for() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let one = SqliteStore::open(&path, &SqliteConfig::default()).unwrap();
+        // Another store on the file: to `flock`, the same as another process.
+        let two = SqliteStore::open(&path, &SqliteConfig::default()).unwrap();
+        let held = one.lock_token_refresh("crm", Duration::ZERO).unwrap();
+        let err = two
+            .lock_token_refresh("crm", Duration::from_millis(30))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LockHeld { .. }), "{err:?}");
+        let (asking, asked) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            asking.send(()).unwrap();
+            two.lock_token_refresh("crm", Duration::from_secs(30))
+                .map(|_| ())
+        });
+        asked.recv().unwrap();
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        // The lock file is named by the system's name in hex, whatever characters it has.
+        drop(one.lock_token_refresh("a/b", Duration::ZERO).unwrap());
+        assert!(dir.path().join("state.db.token-612f62.lock").exists());
+    }
+
+    #[test]
     fn the_store_is_shareable_and_object_safe() {
         fn assert_traits<T: Clone + Send + Sync + 'static>() {}
         fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}

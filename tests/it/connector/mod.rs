@@ -3,6 +3,7 @@
 
 mod batch;
 mod oauth;
+mod oauth_instances;
 mod operations;
 mod paging;
 mod scripted;

@@ -20,47 +20,11 @@ use serde_json::{Value, json};
 
 use super::crash::unthrottled;
 use super::harness::{Opts, start};
+use crate::pg::Schema;
 
 /// Records created on each side; each then gets `ROUNDS` edits on its own side.
 const RECORDS: usize = 100;
 const ROUNDS: usize = 10;
-
-fn test_url() -> String {
-    std::env::var("MAPSYNC_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A schema of its own in the test database, dropped at the end.
-struct Schema {
-    name: String,
-}
-
-impl Schema {
-    fn url(&self) -> String {
-        format!("{}?schema={}", test_url(), self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
-        let url = test_url();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .ok()?;
-                tokio::spawn(conn);
-                client.batch_execute(&sql).await.ok()
-            })
-        })
-        .join();
-    }
-}
 
 /// Server processes started beside the harness's own; killed when the test ends, however.
 struct Children(Vec<std::process::Child>);
@@ -133,9 +97,7 @@ fn id_of(v: &Value) -> String {
 async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
     let t0 = Instant::now();
     mapsync::init_crypto();
-    let schema = Schema {
-        name: format!("it_{}", uuid::Uuid::new_v4().simple()),
-    };
+    let schema = Schema::new();
     let lb = Balancer {
         backends: Arc::new(Mutex::new(Vec::new())),
         next: Arc::new(AtomicUsize::new(0)),
