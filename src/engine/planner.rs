@@ -442,6 +442,33 @@ impl<'m> Engine<'m> {
                 )))
             }
             Target::None => self.plan_create(plan, source, ctx),
+            Target::Found { id, record, .. }
+                if matches!(
+                    self.link_value(self.direction.target(), record),
+                    LinkValue::Several(_)
+                ) =>
+            {
+                // A merged record (its link field names several records): writing this one's
+                // link over it would erase the merge; a person resolves it.
+                let text = self
+                    .mapping
+                    .pair
+                    .link
+                    .get(self.direction.target())
+                    .get(self.fields_of(self.direction.target(), record))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                plan.kind = PlanKind::Conflict;
+                plan.target_id = Some(id.clone());
+                plan.reason = Some(format!(
+                    "the {} {id} names several {} records in its link field ({text}); resolve the merge by hand",
+                    self.target().title,
+                    self.source().title
+                ));
+                Ok(plan)
+            }
             Target::Found { id, record, by } => {
                 self.plan_update(plan, source, &id, record, by, ctx)
             }

@@ -690,3 +690,35 @@ proptest! {
         prop_assert!(!w.sync(&i), "the second inbound sync wrote");
     }
 }
+
+/// A record whose link field names several counterparts (a merged 10to8 customer holding
+/// `"101, 102"`) is never overwritten by one of them: found through the contact's link field,
+/// the store or a match, it is a conflict for a person, and its link field is left as it is.
+#[test]
+fn a_target_whose_link_names_several_is_a_conflict_not_overwritten() {
+    let m = reference();
+    let inb = Engine::new(&m, Direction::Inbound);
+    let mut merged = customer("Ann Lee", &["a@x.com"], &[]);
+    merged["custom_fields"] = json!({"External ID": "101, 102"});
+    let h = contact(
+        "101",
+        json!({"firstname": "Ann", "lastname": "Leigh", "email": "a@x.com", "tte_customer_uri": URI}),
+    );
+    for by in [LinkedBy::Store, LinkedBy::LinkField, LinkedBy::Match] {
+        let p = inb.plan(
+            &h,
+            Target::Found {
+                id: URI.to_string(),
+                record: &merged,
+                by,
+            },
+            &ctx(),
+        );
+        assert_eq!(p.kind, PlanKind::Conflict, "{by:?}: {p:?}");
+        assert_eq!(p.write, None, "{by:?}: {p:?}");
+        assert!(
+            p.reason.as_deref().unwrap_or_default().contains("101, 102"),
+            "{by:?}: {p:?}"
+        );
+    }
+}
