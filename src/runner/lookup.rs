@@ -59,14 +59,8 @@ pub(crate) struct Candidates {
 }
 
 impl Planner<'_> {
-    /// Plans one source record from the store and the snapshot; `several` maps an id named in
-    /// a target's link field among several to that target (gathered while indexing).
-    pub fn plan(
-        &self,
-        source: &Value,
-        source_deleted: bool,
-        several: &HashMap<String, (String, String)>,
-    ) -> Result<RecordPlan, RunnerError> {
+    /// Plans one source record from the store and the snapshot.
+    pub fn plan(&self, source: &Value, source_deleted: bool) -> Result<RecordPlan, RunnerError> {
         let tgt_side = self.engine.direction().target();
         let lookup = match self.prepare(source, source_deleted)? {
             Prepared::Planned(plan) => return Ok(*plan),
@@ -84,7 +78,9 @@ impl Planner<'_> {
         if let Some(key) = self.engine.match_key(tgt_side.other(), source) {
             c.matched = self.snapshot.snapshot_by_match(self.pair, tgt_side, &key)?;
         }
-        c.named_by_several = several.get(&lookup.source_id).cloned();
+        c.named_by_several =
+            self.snapshot
+                .snapshot_named_among_several(self.pair, tgt_side, &lookup.source_id)?;
         Ok(self.decide(source, source_deleted, &lookup, c)?)
     }
 

@@ -122,7 +122,7 @@ pub async fn sync(
     } else {
         store
     };
-    let (target_records, several) = index(&engine, snapshot, &pair, tgt_conn, &tgt_vars).await?;
+    let target_records = index(&engine, snapshot, &pair, tgt_conn, &tgt_vars).await?;
     observer.indexed(target_records);
     if target_records > 0 && mapping.pair.match_keys.is_none() && !opts.allow_unmatched {
         let links = store.link_counts(&pair)?;
@@ -253,7 +253,7 @@ pub async fn sync(
             if opts.dry_run {
                 let mut plans = Vec::with_capacity(records.len());
                 for r in &records {
-                    plans.push(planner.plan(r, deleted, &several)?);
+                    plans.push(planner.plan(r, deleted)?);
                 }
                 one_source_per_target(&engine, &mut plans);
                 check_rails(opts, &counts, &plans)?;
@@ -285,7 +285,6 @@ pub async fn sync(
                     vars: (&src_vars, &tgt_vars),
                     opts,
                     listed_at,
-                    several: &several,
                     deleted,
                     page_no,
                     stamp,
@@ -362,8 +361,6 @@ struct PageCtx<'a> {
     opts: &'a SyncOptions,
     /// When the page was listed: a pair that someone else worked since is read again.
     listed_at: Timestamp,
-    /// Ids named among several in a target's link field (see `index`).
-    several: &'a NamedBySeveral,
     deleted: bool,
     page_no: u64,
     stamp: Timestamp,
@@ -422,7 +419,7 @@ async fn apply_page(
         }
         let mut planned = Vec::with_capacity(batch.len());
         for (r, _) in &batch {
-            planned.push(p.planner.plan(r, p.deleted, p.several)?);
+            planned.push(p.planner.plan(r, p.deleted)?);
         }
         one_source_per_target(engine, &mut planned);
         let mut plans = Vec::with_capacity(batch.len());
@@ -672,40 +669,38 @@ async fn write_batch(
     Ok(())
 }
 
-/// A target record as the snapshot keeps it.
+/// A target record as the snapshot keeps it (with the ids its link field names among several,
+/// for a merged record).
 fn snapshot_entry(engine: &Engine<'_>, record_id: String, record: Value) -> SnapshotEntry {
     let side = engine.direction().target();
+    let (link_value, several) = match engine.link_value(side, &record) {
+        LinkValue::One(id) => (Some(id), Vec::new()),
+        LinkValue::Several(ids) => (None, ids),
+        LinkValue::None => (None, Vec::new()),
+    };
     SnapshotEntry {
         record_id,
-        link_value: match engine.link_value(side, &record) {
-            LinkValue::One(id) => Some(id),
-            _ => None,
-        },
+        link_value,
         match_key: engine.match_key(side, &record),
+        several,
         record,
     }
 }
 
-/// Ids named in a target's link field among several (a merged record): id → (the target's
-/// id, its link field's text). Gathered while indexing; rare, so kept in memory for the run.
-type NamedBySeveral = HashMap<String, (String, String)>;
-
-/// Lists every live target record into the snapshot; returns how many there are, and the ids
-/// that link fields name among several.
+/// Lists every live target record into the snapshot; returns how many there are.
 async fn index(
     engine: &Engine<'_>,
     store: &dyn StateStore,
     pair: &str,
     conn: &Connector,
     vars: &Vars,
-) -> Result<(u64, NamedBySeveral), RunnerError> {
+) -> Result<u64, RunnerError> {
     let side = engine.direction().target();
     let collection = engine.target();
     store.snapshot_clear(pair, side)?;
     let mut cursor = PageCursor::First;
     let mut n = 0u64;
     let mut guard = PageGuard::new(&conn.system().name, &collection.name, MAX_PAGES);
-    let mut several = NamedBySeveral::new();
     loop {
         let page = conn
             .list_page(collection, &collection.list, &cursor, vars)
@@ -718,17 +713,7 @@ async fn index(
             .records
             .iter()
             .filter(|r| !engine.is_deleted(side, r))
-            .filter_map(|r| {
-                Some(SnapshotEntry {
-                    record_id: collection.id_of(r)?,
-                    record: r.clone(),
-                    link_value: match engine.link_value(side, r) {
-                        LinkValue::One(id) => Some(id),
-                        _ => None,
-                    },
-                    match_key: engine.match_key(side, r),
-                })
-            })
+            .filter_map(|r| Some(snapshot_entry(engine, collection.id_of(r)?, r.clone())))
             .collect();
         guard
             .check(&cursor, page.records.len(), page.next.as_ref())
@@ -736,21 +721,11 @@ async fn index(
                 what: format!("{} records", collection.name),
                 source: Box::new(source),
             })?;
-        for r in page.records.iter().filter(|r| !engine.is_deleted(side, r)) {
-            if let (LinkValue::Several(ids), Some(holder)) =
-                (engine.link_value(side, r), collection.id_of(r))
-            {
-                let text = ids.join(", ");
-                for id in ids {
-                    several.insert(id, (holder.clone(), text.clone()));
-                }
-            }
-        }
         n += entries.len() as u64;
         store.snapshot_put(pair, side, &entries)?;
         match page.next {
             Some(c) => cursor = c,
-            None => return Ok((n, several)),
+            None => return Ok(n),
         }
     }
 }

@@ -890,7 +890,7 @@ async fn live_plan(
             .iter()
             .filter_map(|id| Some((id.clone(), read.get(id)?.clone())))
             .collect(),
-        named_by_several: None,
+        named_by_several: store.snapshot_named_among_several(&pair, tgt_side, source_id)?,
     };
     Ok(planner.decide(source, deleted, &lookup, candidates)?)
 }

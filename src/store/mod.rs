@@ -372,4 +372,12 @@ pub trait StateStore: Send + Sync {
     ) -> StoreResult<Vec<(String, serde_json::Value)>>;
     /// How many records a side's snapshot holds.
     fn snapshot_count(&self, pair: &str, side: Side) -> StoreResult<u64>;
+    /// A record whose link field names `id` among several (a merged record): its id and the
+    /// ids it names, joined with ", ". `None` when no record does.
+    fn snapshot_named_among_several(
+        &self,
+        pair: &str,
+        side: Side,
+        id: &str,
+    ) -> StoreResult<Option<(String, String)>>;
 }

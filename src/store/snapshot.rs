@@ -14,4 +14,6 @@ pub struct SnapshotEntry {
     pub link_value: Option<String>,
     /// Its match key, if the pair declares match keys and the record has one.
     pub match_key: Option<String>,
+    /// The ids its link field names when it names several (a merged record); empty otherwise.
+    pub several: Vec<String>,
 }

@@ -10,6 +10,7 @@ fn the_snapshot_indexes_by_id_link_and_match_key() {
         record: serde_json::json!({ "id": id }),
         link_value: link.map(str::to_string),
         match_key: key.map(str::to_string),
+        several: Vec::new(),
     };
     store
         .snapshot_put(
@@ -57,4 +58,54 @@ fn the_snapshot_indexes_by_id_link_and_match_key() {
     );
     store.snapshot_clear("p", Side::External).expect("clear");
     assert_eq!(store.snapshot_count("p", Side::External).expect("count"), 0);
+}
+
+#[test]
+fn a_merged_record_is_found_by_each_id_its_link_names() {
+    let store = store();
+    let merged = SnapshotEntry {
+        record_id: "m".to_string(),
+        record: serde_json::json!({ "id": "m" }),
+        link_value: None,
+        match_key: None,
+        several: vec!["101".to_string(), "102".to_string()],
+    };
+    store
+        .snapshot_put("p", Side::Home, std::slice::from_ref(&merged))
+        .expect("put");
+    for id in ["101", "102"] {
+        assert_eq!(
+            store
+                .snapshot_named_among_several("p", Side::Home, id)
+                .expect("named"),
+            Some(("m".to_string(), "101, 102".to_string()))
+        );
+    }
+    assert_eq!(
+        store
+            .snapshot_named_among_several("p", Side::Home, "10")
+            .expect("named"),
+        None
+    );
+    assert_eq!(
+        store
+            .snapshot_named_among_several("p", Side::External, "101")
+            .expect("other side"),
+        None
+    );
+    // Unmerged, the record names nobody among several any more.
+    let unmerged = SnapshotEntry {
+        several: Vec::new(),
+        link_value: Some("101".to_string()),
+        ..merged
+    };
+    store
+        .snapshot_put("p", Side::Home, &[unmerged])
+        .expect("replace");
+    assert_eq!(
+        store
+            .snapshot_named_among_several("p", Side::Home, "101")
+            .expect("named"),
+        None
+    );
 }

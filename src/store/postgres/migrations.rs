@@ -13,6 +13,7 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_audit.sql"),
+    include_str!("migrations/0003_snapshot_several.sql"),
 ];
 
 /// The schema version this build writes.

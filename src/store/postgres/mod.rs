@@ -784,6 +784,15 @@ impl StateStore for PostgresStore {
     fn snapshot_count(&self, pair: &str, side: Side) -> StoreResult<u64> {
         self.read(async |c| snapshot::count(c, pair, side).await)
     }
+
+    fn snapshot_named_among_several(
+        &self,
+        pair: &str,
+        side: Side,
+        id: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        self.read(async |c| snapshot::named_among_several(c, pair, side, id).await)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 use super::{col, execute, query, query_opt};
 use crate::mapping::Side;
 use crate::store::sqlite::codec::json;
+use crate::store::sqlite::snapshot::{named_among, several_text};
 use crate::store::{SnapshotEntry, StoreError, StoreResult};
 
 pub(super) async fn clear(c: &impl GenericClient, pair: &str, side: Side) -> StoreResult<()> {
@@ -28,10 +29,11 @@ pub(super) async fn put(
             .map_err(|err| StoreError::decode("snapshot record", err))?;
         execute(
             c,
-            "INSERT INTO snapshot (pair, side, record_id, record, link_value, match_key)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO snapshot (pair, side, record_id, record, link_value, match_key, several)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (pair, side, record_id) DO UPDATE SET
-                 record = excluded.record, link_value = excluded.link_value, match_key = excluded.match_key",
+                 record = excluded.record, link_value = excluded.link_value,
+                 match_key = excluded.match_key, several = excluded.several",
             &[
                 &pair,
                 &side.as_str(),
@@ -39,6 +41,7 @@ pub(super) async fn put(
                 &record,
                 &e.link_value,
                 &e.match_key,
+                &several_text(&e.several),
             ],
         )
         .await?;
@@ -108,6 +111,26 @@ pub(super) async fn by_match(
         key,
     )
     .await
+}
+
+pub(super) async fn named_among_several(
+    c: &impl GenericClient,
+    pair: &str,
+    side: Side,
+    id: &str,
+) -> StoreResult<Option<(String, String)>> {
+    let rows = query(
+        c,
+        "SELECT record_id, several FROM snapshot
+         WHERE pair = $1 AND side = $2 AND several IS NOT NULL ORDER BY record_id",
+        &[&pair, &side.as_str()],
+    )
+    .await?;
+    let rows = rows
+        .iter()
+        .map(|row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    named_among(rows, id)
 }
 
 pub(super) async fn count(c: &impl GenericClient, pair: &str, side: Side) -> StoreResult<u64> {

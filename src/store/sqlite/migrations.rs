@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_claims.sql"),
     include_str!("migrations/0004_token_account.sql"),
     include_str!("migrations/0005_audit.sql"),
+    include_str!("migrations/0006_snapshot_several.sql"),
 ];
 
 /// The schema version this build writes.

@@ -19,7 +19,7 @@ mod lock;
 mod migrations;
 mod outcomes;
 mod runs;
-mod snapshot;
+pub(in crate::store) mod snapshot;
 mod tokens;
 
 use std::path::Path;
@@ -645,6 +645,15 @@ impl StateStore for SqliteStore {
 
     fn snapshot_count(&self, pair: &str, side: Side) -> StoreResult<u64> {
         self.read(|c| snapshot::count(c, pair, side))
+    }
+
+    fn snapshot_named_among_several(
+        &self,
+        pair: &str,
+        side: Side,
+        id: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        self.read(|c| snapshot::named_among_several(c, pair, side, id))
     }
 }
 

@@ -20,10 +20,11 @@ pub(super) fn put(
     entries: &[SnapshotEntry],
 ) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO snapshot (pair, side, record_id, record, link_value, match_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO snapshot (pair, side, record_id, record, link_value, match_key, several)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (pair, side, record_id) DO UPDATE SET
-             record = excluded.record, link_value = excluded.link_value, match_key = excluded.match_key",
+             record = excluded.record, link_value = excluded.link_value,
+             match_key = excluded.match_key, several = excluded.several",
     )?;
     for e in entries {
         let record = serde_json::to_string(&e.record)
@@ -34,7 +35,8 @@ pub(super) fn put(
             e.record_id,
             record,
             e.link_value,
-            e.match_key
+            e.match_key,
+            several_text(&e.several)
         ])?;
     }
     Ok(())
@@ -106,6 +108,42 @@ pub(super) fn by_match(
         side,
         key,
     )
+}
+
+/// The `several` column: the ids as a JSON array, or NULL when there are none.
+pub(in crate::store) fn several_text(ids: &[String]) -> Option<String> {
+    (!ids.is_empty()).then(|| serde_json::Value::from(ids.to_vec()).to_string())
+}
+
+/// The first of `rows` (record id, `several` text) that names `id`: its id and the ids joined.
+pub(in crate::store) fn named_among(
+    rows: impl IntoIterator<Item = (String, String)>,
+    id: &str,
+) -> StoreResult<Option<(String, String)>> {
+    for (holder, text) in rows {
+        let ids: Vec<String> =
+            serde_json::from_str(&text).map_err(|e| StoreError::decode("snapshot several", e))?;
+        if ids.iter().any(|i| i == id) {
+            return Ok(Some((holder, ids.join(", "))));
+        }
+    }
+    Ok(None)
+}
+
+pub(super) fn named_among_several(
+    c: &Connection,
+    pair: &str,
+    side: Side,
+    id: &str,
+) -> StoreResult<Option<(String, String)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT record_id, several FROM snapshot
+         WHERE pair = ?1 AND side = ?2 AND several IS NOT NULL ORDER BY record_id",
+    )?;
+    let rows = stmt
+        .query_map(params![pair, side.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(String, String)>, _>>()?;
+    named_among(rows, id)
 }
 
 pub(super) fn count(c: &Connection, pair: &str, side: Side) -> StoreResult<u64> {

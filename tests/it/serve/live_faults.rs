@@ -303,3 +303,62 @@ async fn an_existing_contact_linked_elsewhere_is_a_conflict_at_once_with_its_rea
         "the second customer is not linked"
     );
 }
+
+/// A merged 10to8 customer names two contacts in its External ID ("a, b"). After a full inbound
+/// sync (which indexes the customers), a live edit of contact b reaches a worker: b is part of
+/// the merge's conflict there too, exactly as in `sync` — no new customer for b, the merged
+/// customer's link field kept, the worker's plan saying a person must resolve the merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_edit_of_a_contact_named_by_a_merged_customer_is_a_conflict_as_in_sync() {
+    let live = start(Opts {
+        sandbox: sandbox::SandboxConfig {
+            customers: 8,
+            contacts: 2,
+            ..sandbox::SandboxConfig::for_tests()
+        },
+        ..Opts::default()
+    })
+    .await;
+    let sb = &live.sb;
+    let seeded = sb.seed_report();
+    let merged = seeded.merged[0].clone();
+    let named = sb.customer(&merged).unwrap().custom_fields["External ID"].clone();
+    let b = seeded.contacts[1].clone();
+    assert!(named.contains(&b), "{named}");
+    let out = live.mapsync(&[
+        "sync",
+        "--mapping",
+        "mapping.yaml",
+        "--direction",
+        "inbound",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    live.settle().await;
+    let customers = sb.customers().len();
+    sb.ui_update_contact(&b, json!({"phone": "+44 7700 900999"}))
+        .expect("edit b");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let planned = |log: &str| {
+        log.lines().any(|l| {
+            l.contains("Planned no write")
+                && l.contains(&format!("record_key=\"{b}\""))
+                && l.contains("resolve the merge by hand")
+        })
+    };
+    while !planned(&live.log()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no worker planned b as the merge's conflict: {}",
+            live.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    live.settle().await;
+    assert_eq!(sb.customers().len(), customers, "no customer made for b");
+    assert_eq!(
+        sb.customer(&merged).unwrap().custom_fields["External ID"],
+        named,
+        "the merge is kept"
+    );
+    assert!(live.dead_letters().is_empty(), "{:?}", live.dead_letters());
+}
