@@ -328,7 +328,7 @@ async fn main() {
     }
     println!(
         "{}",
-        serde_json::json!({"records": records, "latency_ms": latency_ms, "worked_s": worked.map(|w| w.as_secs_f64()),
+        serde_json::json!({"records": records, "latency_ms": (records > 0).then_some(latency_ms), "worked_s": worked.map(|w| w.as_secs_f64()),
             "records_per_s": per_second, "customers_created": created, "workers": workers, "rate": rate, "seconds": seconds, "sent": total, "wall_s": wall.as_secs_f64(),
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max, "non_2xx": non_2xx, "failed": failed,
             "stored": stored, "duplicates": duplicates, "inbox_depth": depth, "processed": processed,
