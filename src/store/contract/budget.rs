@@ -22,7 +22,7 @@ fn taken(wait_ms: u64) -> BudgetGrant {
 fn the_backfill_leaves_the_reserve_to_live_work() {
     let s = store();
     let back = |at| {
-        s.take_budget("tte", &RATE, BudgetPriority::Backfill, at)
+        s.take_budget("api", &RATE, BudgetPriority::Backfill, at)
             .unwrap()
     };
     // Full bucket: the back-fill takes down to the reserve (5 → 2), then waits.
@@ -38,7 +38,7 @@ fn the_backfill_leaves_the_reserve_to_live_work() {
     );
     // A live request still finds a token at once, twice; the third queues.
     let live = |at| {
-        s.take_budget("tte", &RATE, BudgetPriority::Live, at)
+        s.take_budget("api", &RATE, BudgetPriority::Live, at)
             .unwrap()
     };
     assert_eq!(live(t(0)), taken(0));
@@ -60,16 +60,16 @@ fn the_backfill_leaves_the_reserve_to_live_work() {
 fn a_pause_holds_both_kinds_of_request_and_then_the_rate_resumes_from_its_end() {
     let s = store();
     let live = |at| {
-        s.take_budget("tte", &RATE, BudgetPriority::Live, at)
+        s.take_budget("api", &RATE, BudgetPriority::Live, at)
             .unwrap()
     };
     let back = |at| {
-        s.take_budget("tte", &RATE, BudgetPriority::Backfill, at)
+        s.take_budget("api", &RATE, BudgetPriority::Backfill, at)
             .unwrap()
     };
     assert_eq!(live(t(0)), taken(0));
-    s.pause_budget("tte", t(10)).unwrap();
-    s.pause_budget("tte", t(5)).unwrap(); // never shortens
+    s.pause_budget("api", t(10)).unwrap();
+    s.pause_budget("api", t(5)).unwrap(); // never shortens
     let refused = back(t(4));
     assert_eq!(
         (refused.taken, refused.wait),
