@@ -20,6 +20,12 @@
 //! `--instances N` (default 1: N servers on that shared store, the deliveries sent to them in
 //! turn, as a round-robin balancer would). Prints a summary and one
 //! JSON line. Figures and the command are recorded in BENCHMARKS.md.
+//!
+//! Worker throughput instead: `--records N` seeds N HubSpot contacts, lifts the mapping's rate
+//! limits (the sandbox's are off), delays every sandbox answer by `--latency-ms` (default 20),
+//! sends one delivery per contact at `--rate`, and times from the first delivery until the
+//! workers of every instance have processed N records and the inbox is empty: records/s. Each
+//! record is a real sync: the contact read, a 10to8 customer created, the link written back.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -28,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use sandbox::{Sandbox, SandboxConfig};
+use sandbox::{Faults, Sandbox, SandboxConfig};
 use sha2::Sha256;
 
 fn arg(name: &str, default: &str) -> String {
@@ -76,6 +82,8 @@ async fn main() {
     let workers = arg("--workers", "2");
     let state = arg("--state", "");
     let instances: usize = arg("--instances", "1").parse().expect("--instances N");
+    let records: u64 = arg("--records", "0").parse().expect("--records N");
+    let latency_ms: u64 = arg("--latency-ms", "20").parse().expect("--latency-ms N");
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bin = arg(
         "--mapsync",
@@ -84,20 +92,63 @@ async fn main() {
     // The server runs in a temporary directory: resolve a relative path first.
     let bin = std::fs::canonicalize(&bin).unwrap_or_else(|e| panic!("{bin}: {e}"));
 
-    let sb = Sandbox::start(SandboxConfig {
-        customers: 0,
-        contacts: 0,
-        precreate_custom_properties: true,
-        ..SandboxConfig::for_tests()
+    let defaults = SandboxConfig::for_tests();
+    let latency = Faults {
+        latency: Duration::from_millis(latency_ms),
+        ..Faults::default()
+    };
+    let sb = Sandbox::start(if records > 0 {
+        SandboxConfig {
+            customers: 0,
+            // Every fifth seeded contact is archived: seed enough for N live ones.
+            contacts: records as usize * 5 / 4 + 5,
+            precreate_custom_properties: true,
+            hubspot_faults: latency.clone(),
+            tte_faults: latency,
+            ..defaults
+        }
+    } else {
+        SandboxConfig {
+            customers: 0,
+            contacts: 0,
+            precreate_custom_properties: true,
+            ..defaults
+        }
     })
     .await
     .expect("sandbox");
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        root.join("mappings/hubspot.yaml"),
-        dir.path().join("mapping.yaml"),
-    )
-    .expect("copy the mapping");
+    let mut mapping =
+        std::fs::read_to_string(root.join("mappings/hubspot.yaml")).expect("read the mapping");
+    if records > 0 {
+        // Throughput: the declared limits (10to8 5/s, HubSpot 100 per 10 s) would set the pace.
+        mapping = mapping
+            .replace(
+                "rate_limit: { requests: 5, per: 1s }",
+                "rate_limit: { requests: 100000, per: 1s }",
+            )
+            .replace(
+                "rate_limit:\n      requests: 100\n      per: 10s",
+                "rate_limit:\n      requests: 1000000\n      per: 10s",
+            );
+        assert!(
+            mapping.contains("requests: 100000, per: 1s")
+                && mapping.contains("requests: 1000000\n"),
+            "the rate limits moved"
+        );
+    }
+    std::fs::write(dir.path().join("mapping.yaml"), mapping).expect("write the mapping");
+    // Throughput: the seeded contacts' ids, one delivery each; latency: ids nobody has.
+    let ids: Vec<u64> = if records > 0 {
+        sb.contacts()
+            .iter()
+            .filter(|c| !c.archived)
+            .map(|c| c.id)
+            .take(records as usize)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut children = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..instances.max(1) {
@@ -154,7 +205,11 @@ async fn main() {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    let total = rate * seconds;
+    let total = if records > 0 {
+        ids.len() as u64
+    } else {
+        rate * seconds
+    };
     let latencies: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
     let non_2xx = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -166,7 +221,7 @@ async fn main() {
         tokio::time::sleep_until(due.into()).await;
         let body = format!(
             r#"[{{"eventId":{i},"subscriptionId":9001,"portalId":{portal},"occurredAt":{occurred},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{},"propertyName":"phone","propertyValue":"{i}","changeSource":"CRM","sourceId":"userId:1","appId":{app}}}]"#,
-            10_000_000 + i
+            ids.get(i as usize).copied().unwrap_or(10_000_000 + i)
         );
         let ts = jiff::Timestamp::now().as_millisecond();
         let uri = format!("{}/webhooks/hubspot", bases[i as usize % bases.len()]);
@@ -201,6 +256,31 @@ async fn main() {
         let _ = t.await;
     }
     let wall = started.elapsed();
+    // Throughput: wait until every instance's workers processed a record per delivery and the
+    // shared inbox is empty.
+    let mut worked = None;
+    if records > 0 {
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        loop {
+            let mut processed = 0;
+            for b in &bases {
+                processed += metric(&http, b, "mapsync_records_processed_total")
+                    .await
+                    .unwrap_or(0);
+            }
+            let depth = metric(&http, &bases[0], "mapsync_inbox_depth").await;
+            if processed >= total && depth == Some(0) {
+                worked = Some(started.elapsed());
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the workers did not finish: {processed} of {total}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let created = sb.customers().len();
     let stored = metric(&http, &base, "mapsync_webhook_events_stored_total").await;
     let duplicates = metric(&http, &base, "mapsync_webhook_events_duplicate_total").await;
     let depth = metric(&http, &base, "mapsync_inbox_depth").await;
@@ -239,9 +319,17 @@ async fn main() {
         "sent {total} deliveries ({rate}/s for {seconds} s) in {:.1} s; ack latency ms: p50 {p50:.2}, p90 {p90:.2}, p99 {p99:.2}, max {max:.2}; non-2xx {non_2xx}, failed {failed}; events stored {stored:?} (duplicates {duplicates:?}) of {total} sent; inbox depth {depth:?}, records processed {processed:?}",
         wall.as_secs_f64()
     );
+    let per_second = worked.map(|w| total as f64 / w.as_secs_f64());
+    if let (Some(w), Some(r)) = (worked, per_second) {
+        println!(
+            "workers: {total} records processed in {:.2} s from the first delivery: {r:.1} records/s ({instances} instance(s) x {workers} workers, {latency_ms} ms per sandbox answer); 10to8 customers created {created}",
+            w.as_secs_f64()
+        );
+    }
     println!(
         "{}",
-        serde_json::json!({"rate": rate, "seconds": seconds, "sent": total, "wall_s": wall.as_secs_f64(),
+        serde_json::json!({"records": records, "latency_ms": (records > 0).then_some(latency_ms), "worked_s": worked.map(|w| w.as_secs_f64()),
+            "records_per_s": per_second, "customers_created": created, "workers": workers, "rate": rate, "seconds": seconds, "sent": total, "wall_s": wall.as_secs_f64(),
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max, "non_2xx": non_2xx, "failed": failed,
             "stored": stored, "duplicates": duplicates, "inbox_depth": depth, "processed": processed,
             "instances": instances, "state": if state.is_empty() { "sqlite" } else { "postgres" }})

@@ -73,11 +73,15 @@ impl Bucket {
         let grant = match priority {
             BudgetPriority::Live => {
                 b.tokens -= 1.0;
-                let queue = if b.tokens < 0.0 {
-                    -b.tokens / per_ms
-                } else {
-                    0.0
-                };
+                // The bucket's time may be ahead of `at` (it restarts at the end of a pause):
+                // a token is counted from then.
+                let ahead = (b.updated_at - at).max(0) as f64;
+                let queue = ahead
+                    + if b.tokens < 0.0 {
+                        -b.tokens / per_ms
+                    } else {
+                        0.0
+                    };
                 BudgetGrant {
                     taken: true,
                     wait: millis(queue.max(pause as f64)),
@@ -100,5 +104,20 @@ impl Bucket {
             },
         };
         (b, grant)
+    }
+
+    /// The rule for a pause until `until` (milliseconds): no request leaves before it (an
+    /// earlier pause never shortens a later one), and the bucket restarts then with at most
+    /// one token, so the requests queued meanwhile leave at the declared rate after it rather
+    /// than all at once when it ends.
+    pub(crate) fn pause(mut self, until: i64) -> Bucket {
+        if self.paused_until.is_none_or(|p| p < until) {
+            self.paused_until = Some(until);
+        }
+        if self.updated_at < until {
+            self.tokens = self.tokens.min(1.0);
+            self.updated_at = until;
+        }
+        self
     }
 }

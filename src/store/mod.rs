@@ -253,7 +253,8 @@ pub trait StateStore: Send + Sync {
     /// `rate.per_second` since the stored time, never beyond `rate.burst`. Then: while `at` is
     /// before a stored pause, a back-fill request takes nothing and waits for the pause, and a
     /// live one waits at least that long. A live request always takes a token (the count may go
-    /// negative: queued requests) and waits until its token has accrued. A back-fill request
+    /// negative: queued requests) and waits until its token has accrued, counted from the
+    /// bucket's time (after a pause, its end). A back-fill request
     /// takes one only if at least `rate.reserve() + 1` are there, and otherwise takes nothing
     /// and is told how long until there will be. The exact rule is `budget::Bucket::take`.
     fn take_budget(
@@ -264,7 +265,9 @@ pub trait StateStore: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<BudgetGrant>;
     /// Holds every request of the budget `key` until `until` (a `Retry-After`); an earlier
-    /// pause never shortens a later one. A key never taken from is left alone.
+    /// pause never shortens a later one. The bucket restarts at `until` with at most one
+    /// token, so the requests queued meanwhile leave at the declared rate after it, not all at
+    /// once when it ends. A key never taken from is left alone. The rule is `budget::Bucket::pause`.
     fn pause_budget(&self, key: &str, until: Timestamp) -> StoreResult<()>;
 
     // OAuth.

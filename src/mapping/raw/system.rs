@@ -128,14 +128,18 @@ pub struct RawOAuth2 {
     pub account: Option<String>,
 }
 
-/// A request budget: `requests` per `per`, with an optional burst.
+/// A request budget, a token bucket: `requests` per `per` on average, up to `burst` at once.
+/// One budget for every mapsync process on the state store. Any span of time T sees at most
+/// `burst + requests × T / per` requests, so a window of `per` at most `requests + burst`: for
+/// an API that counts a rolling window, declare a `burst` that leaves room, or its budget
+/// `headers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimit {
-    /// Requests allowed per window.
+    /// Requests per `per`, on average.
     #[schemars(range(min = 1))]
     pub requests: u32,
-    /// The window, e.g. `10s`.
+    /// The time `requests` are spread over, e.g. `10s`.
     pub per: DurationSpec,
     /// How many requests may go at once after a quiet spell. Default: `requests`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

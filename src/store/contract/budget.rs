@@ -22,7 +22,7 @@ fn taken(wait_ms: u64) -> BudgetGrant {
 fn the_backfill_leaves_the_reserve_to_live_work() {
     let s = store();
     let back = |at| {
-        s.take_budget("tte", &RATE, BudgetPriority::Backfill, at)
+        s.take_budget("api", &RATE, BudgetPriority::Backfill, at)
             .unwrap()
     };
     // Full bucket: the back-fill takes down to the reserve (5 → 2), then waits.
@@ -38,7 +38,7 @@ fn the_backfill_leaves_the_reserve_to_live_work() {
     );
     // A live request still finds a token at once, twice; the third queues.
     let live = |at| {
-        s.take_budget("tte", &RATE, BudgetPriority::Live, at)
+        s.take_budget("api", &RATE, BudgetPriority::Live, at)
             .unwrap()
     };
     assert_eq!(live(t(0)), taken(0));
@@ -57,25 +57,40 @@ fn the_backfill_leaves_the_reserve_to_live_work() {
 }
 
 #[test]
-fn a_pause_holds_both_kinds_of_request() {
+fn a_pause_holds_both_kinds_of_request_and_then_the_rate_resumes_from_its_end() {
     let s = store();
-    assert!(
-        s.take_budget("tte", &RATE, BudgetPriority::Live, t(0))
+    let live = |at| {
+        s.take_budget("api", &RATE, BudgetPriority::Live, at)
             .unwrap()
-            .taken
-    );
-    s.pause_budget("tte", t(10)).unwrap();
-    s.pause_budget("tte", t(5)).unwrap(); // never shortens
-    let back = s
-        .take_budget("tte", &RATE, BudgetPriority::Backfill, t(4))
-        .unwrap();
-    assert_eq!((back.taken, back.wait), (false, Duration::from_secs(6)));
-    let live = s
-        .take_budget("tte", &RATE, BudgetPriority::Live, t(4))
-        .unwrap();
-    assert_eq!(live, taken(6000));
+    };
+    let back = |at| {
+        s.take_budget("api", &RATE, BudgetPriority::Backfill, at)
+            .unwrap()
+    };
+    assert_eq!(live(t(0)), taken(0));
+    s.pause_budget("api", t(10)).unwrap();
+    s.pause_budget("api", t(5)).unwrap(); // never shortens
+    let refused = back(t(4));
     assert_eq!(
-        s.take_budget("tte", &RATE, BudgetPriority::Backfill, t(10))
+        (refused.taken, refused.wait),
+        (false, Duration::from_secs(6))
+    );
+    // Live requests queued during the pause leave when it ends, one, then at the declared rate
+    // (5 per second): not all at once, whatever accrued before.
+    assert_eq!(live(t(4)), taken(6000));
+    assert_eq!(live(t(4)), taken(6200));
+    assert_eq!(live(t(9)), taken(1400));
+    // The back-fill waits for its reserve to accrue after them: 2 in the red, 3 needed.
+    let refused = back(t(10));
+    assert_eq!(
+        (refused.taken, refused.wait),
+        (false, Duration::from_secs(1))
+    );
+    assert_eq!(back(t(11)), taken(0));
+    // A key never taken from is left alone by a pause.
+    s.pause_budget("crm", t(10)).unwrap();
+    assert_eq!(
+        s.take_budget("crm", &RATE, BudgetPriority::Backfill, t(0))
             .unwrap(),
         taken(0)
     );

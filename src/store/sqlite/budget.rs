@@ -1,5 +1,6 @@
 //! SQL for the shared request budget: one row per key, read and written in the caller's
-//! transaction (`BEGIN IMMEDIATE`, so two processes never interleave a take).
+//! transaction (`BEGIN IMMEDIATE`, so two processes never interleave a take or a pause). The
+//! rules are `budget::Bucket`'s.
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -15,7 +16,21 @@ pub(super) fn take(
     priority: BudgetPriority,
     at: Timestamp,
 ) -> StoreResult<BudgetGrant> {
-    let stored = conn
+    let stored = read(conn, key)?;
+    let (bucket, grant) = Bucket::take(stored, rate, priority, millis(at));
+    write(conn, key, &bucket)?;
+    Ok(grant)
+}
+
+pub(super) fn pause(conn: &Connection, key: &str, until: Timestamp) -> StoreResult<()> {
+    let Some(stored) = read(conn, key)? else {
+        return Ok(());
+    };
+    write(conn, key, &stored.pause(millis(until)))
+}
+
+fn read(conn: &Connection, key: &str) -> StoreResult<Option<Bucket>> {
+    Ok(conn
         .prepare_cached("SELECT tokens, updated_at, paused_until FROM budget WHERE key = ?1")?
         .query_row(params![key], |row| {
             Ok(Bucket {
@@ -24,8 +39,10 @@ pub(super) fn take(
                 paused_until: row.get(2)?,
             })
         })
-        .optional()?;
-    let (bucket, grant) = Bucket::take(stored, rate, priority, millis(at));
+        .optional()?)
+}
+
+fn write(conn: &Connection, key: &str, bucket: &Bucket) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO budget (key, tokens, updated_at, paused_until) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens,
@@ -37,13 +54,5 @@ pub(super) fn take(
         bucket.updated_at,
         bucket.paused_until
     ])?;
-    Ok(grant)
-}
-
-pub(super) fn pause(conn: &Connection, key: &str, until: Timestamp) -> StoreResult<()> {
-    conn.prepare_cached(
-        "UPDATE budget SET paused_until = max(coalesce(paused_until, 0), ?2) WHERE key = ?1",
-    )?
-    .execute(params![key, millis(until)])?;
     Ok(())
 }

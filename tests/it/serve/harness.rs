@@ -287,6 +287,21 @@ impl Live {
             .expect("run mapsync")
     }
 
+    /// Starts another `mapsync` command in the directory (same mapping, state and
+    /// environment) without waiting for it; its stderr goes to `log` in the directory.
+    pub fn spawn_mapsync(&self, args: &[&str], log: &str) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(log)).expect("log file");
+        Command::new(env!("CARGO_BIN_EXE_mapsync"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mapsync")
+    }
+
     /// `mapsync status --json`.
     pub fn status(&self) -> Value {
         let out = self.mapsync(&["status", "--mapping", "mapping.yaml", "--json"]);

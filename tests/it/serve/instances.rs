@@ -2,7 +2,15 @@
 //! a round-robin balancer that splits the sandbox's deliveries between them (and, as a real
 //! balancer does, sends a request to the next instance when one refuses connections). Live edits
 //! on both sides; one instance is SIGKILLed halfway and restarted on its address: nothing is
-//! lost, nothing is created twice, and both sides end equal.
+//! lost, nothing is created twice, and both sides end equal. A full sync runs beside them from
+//! the halfway point. The sandbox's rate limits are on and the mapping declares them: the
+//! sandbox's request log shows the three instances and the sync together within the declared
+//! budget (one budget in the store, not one per process).
+//!
+//! Scale: 100 records created on each side, then 20 rounds of edits of each: 4,000 live edits
+//! (2,000 on each side) and 200 creates, at 15 requests/s to each system. It takes 48 s on 2
+//! cores at a load average of 2 (the rate limits set the pace: about 600 requests to each
+//! system, the edits of a record coalesced while it waits for the budget).
 //!
 //! Needs PostgreSQL (`MAPSYNC_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`);
 //! the test makes a schema of its own and drops it.
@@ -15,16 +23,104 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use sandbox::{NotificationConfig, SandboxConfig, System, WebhookConfig};
+use sandbox::{
+    HubspotRateLimit, NotificationConfig, SandboxConfig, System, TteRateLimit, WebhookConfig,
+};
 use serde_json::{Value, json};
 
-use super::crash::unthrottled;
 use super::harness::{Opts, start};
 use crate::pg::Schema;
 
 /// Records created on each side; each then gets `ROUNDS` edits on its own side.
 const RECORDS: usize = 100;
-const ROUNDS: usize = 10;
+const ROUNDS: usize = 20;
+
+/// A declared limit, the mapping's token bucket: `requests` per `per` on average, `burst` at
+/// once. Any span of time T may see `burst + requests × T / per` requests, no more.
+struct Declared {
+    requests: u32,
+    per: Duration,
+    burst: u32,
+}
+
+impl Declared {
+    fn per_second(&self) -> f64 {
+        f64::from(self.requests) / self.per.as_secs_f64()
+    }
+}
+
+/// What the mapping declares for 10to8 and for HubSpot. The sandbox enforces as much (its
+/// limiters are on): 10to8 a bucket of the same rate and size, HubSpot a rolling window of the
+/// most the declared bucket can send in 10 s. Bursts smaller than the rate keep the check on the
+/// sustained rate sharp.
+const TTE: Declared = Declared {
+    requests: 15,
+    per: Duration::from_secs(1),
+    burst: 5,
+};
+const HUBSPOT: Declared = Declared {
+    requests: 150,
+    per: Duration::from_secs(10),
+    burst: 15,
+};
+
+/// The reference mapping with the declared limits above (HubSpot's budget headers kept).
+fn limited(m: String) -> String {
+    let out = m
+        .replace(
+            "rate_limit: { requests: 5, per: 1s }",
+            &format!(
+                "rate_limit: {{ requests: {}, per: {}s, burst: {} }}",
+                TTE.requests,
+                TTE.per.as_secs(),
+                TTE.burst
+            ),
+        )
+        .replace(
+            "      requests: 100\n      per: 10s\n",
+            &format!(
+                "      requests: {}\n      per: {}s\n      burst: {}\n",
+                HUBSPOT.requests,
+                HUBSPOT.per.as_secs(),
+                HUBSPOT.burst
+            ),
+        );
+    assert_eq!(out.matches("burst: ").count(), 2, "the rate limits moved");
+    out
+}
+
+/// How far arrivals at the sandbox may bunch beyond what was sent within the bucket: each
+/// request arrives after its own latency (loopback, on 2 busy cores), so the log may overdraw
+/// the bucket by this much of the rate (3 requests at 15/s). Budgets kept per process overdraw
+/// it by 10 or more.
+const LATENCY_SPREAD: Duration = Duration::from_millis(200);
+
+/// Replays the requests the sandbox received, in arrival order, through the declared bucket
+/// (full at the start): the lowest level it reaches, `-k` when some span of time T saw
+/// `burst + requests × T / per + k` requests. Also the busiest window of `per` (half-open),
+/// for the record.
+fn replay(log: &[sandbox::LoggedRequest], d: &Declared) -> (f64, usize) {
+    let mut at: Vec<_> = log.iter().map(|r| r.received).collect();
+    at.sort();
+    let burst = f64::from(d.burst);
+    let (mut tokens, mut lowest) = (burst, burst);
+    for (i, t) in at.iter().enumerate() {
+        if i > 0 {
+            let dt = t.duration_since(at[i - 1]).as_secs_f64();
+            tokens = (tokens + dt * d.per_second()).min(burst);
+        }
+        tokens -= 1.0;
+        lowest = lowest.min(tokens);
+    }
+    let (mut busiest, mut first) = (0, 0);
+    for last in 0..at.len() {
+        while at[last].duration_since(at[first]) >= d.per {
+            first += 1;
+        }
+        busiest = busiest.max(last + 1 - first);
+    }
+    (lowest, busiest)
+}
 
 /// Server processes started beside the harness's own; killed when the test ends, however.
 struct Children(Vec<std::process::Child>);
@@ -94,7 +190,8 @@ fn id_of(v: &Value) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
+async fn three_instances_on_postgres_lose_nothing_when_one_is_killed_and_keep_the_declared_limits()
+{
     let t0 = Instant::now();
     mapsync::init_crypto();
     let schema = Schema::new();
@@ -119,6 +216,17 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
             customers: 0,
             contacts: 0,
             precreate_custom_properties: true,
+            tte_rate_limit: TteRateLimit {
+                enabled: true,
+                per_second: TTE.per_second(),
+                burst: TTE.burst,
+            },
+            hubspot_rate_limit: HubspotRateLimit {
+                enabled: true,
+                private_app_per_10s: HUBSPOT.requests + HUBSPOT.burst,
+                oauth_per_10s: HUBSPOT.requests + HUBSPOT.burst,
+                search_per_second: HUBSPOT.requests,
+            },
             webhooks: WebhookConfig {
                 retry_delays: retries.clone(),
                 max_attempts: 10,
@@ -130,7 +238,7 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
             },
             ..defaults
         },
-        mapping: unthrottled,
+        mapping: limited,
         subscribe: false,
         state: Some(schema.url()),
         public_url: Some(lb_base.clone()),
@@ -144,6 +252,9 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
     // Every request from now on (deliveries, /metrics) goes through the balancer.
     live.base = lb_base;
     live.subscribe().await;
+    // From here on, the request logs hold mapsync's requests only.
+    live.sb.clear_log(System::Hubspot);
+    live.sb.clear_log(System::Tte);
 
     let sb = live.sb.clone();
     let done = Arc::new(AtomicUsize::new(0));
@@ -196,7 +307,35 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
     let addr = second_base.trim_start_matches("http://").to_owned();
     let (restarted, _) = live.spawn_instance(&addr, "serve-2.log").await;
     others.0.push(restarted);
+    // A full sync on the same store while the edits go on: it takes from the same budget.
+    others.0.push(live.spawn_mapsync(
+        &[
+            "-v",
+            "sync",
+            "--mapping",
+            "mapping.yaml",
+            "--direction",
+            "outbound",
+        ],
+        "sync.log",
+    ));
     let (contacts, customers) = changer.await.expect("changes");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let synced = loop {
+        if let Some(status) = others.0[2].try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let log = std::fs::read_to_string(live.dir.path().join("sync.log")).unwrap_or_default();
+            panic!(
+                "the sync did not finish:\n{}",
+                &log[log.len().saturating_sub(6000)..]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sync_log = std::fs::read_to_string(live.dir.path().join("sync.log")).unwrap_or_default();
+    assert!(synced.success(), "sync: {synced}\n{sync_log}");
     assert!(at_kill < total, "the kill came after every change was made");
 
     // Converged: every delivery acknowledged, the shared inbox empty, the last edit of every
@@ -265,17 +404,11 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // 0 duplicate creates: one record on the other side per record created, each created once.
+    // 0 duplicate creates: one record on the other side per record created (the serve
+    // workers create one at a time, the sync in batches), and every one linked to its source
+    // below.
     assert_eq!(sb.customers().len(), 2 * RECORDS);
     assert_eq!(sb.contacts().len(), 2 * RECORDS);
-    assert_eq!(
-        sb.count(System::Tte, "customers.create").total,
-        RECORDS as u64
-    );
-    assert_eq!(
-        sb.count(System::Hubspot, "contacts.create").total,
-        RECORDS as u64
-    );
     // Both sides equal on every mapped field, linked both ways.
     for c in sb.contacts() {
         let uri = c.get("tte_customer_uri").expect("every contact linked");
@@ -300,5 +433,27 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed() {
     assert!(instances.iter().all(|i| i["alive"] == true), "{status}");
     assert_eq!(status["inbox_depth"], 0, "{status}");
     drop(others);
-    eprintln!("3 instances, {total} changes: {:?}", t0.elapsed());
+    // The declared limits held for the three instances and the sync together: replayed
+    // through the mapping's bucket, the sandbox's log never overdraws it by more than the
+    // spread of the requests' latencies can account for.
+    let mut seen = Vec::new();
+    for (sys, declared) in [(System::Tte, TTE), (System::Hubspot, HUBSPOT)] {
+        let log = sb.requests(sys);
+        let (lowest, busiest) = replay(&log, &declared);
+        let refused = log
+            .iter()
+            .filter(|r| r.fault.as_deref() == Some("ratelimit"))
+            .count();
+        seen.push(format!(
+            "{sys:?}: {} requests, at most {busiest} in {:?}, bucket low {lowest:.1}, {refused} refused",
+            log.len(),
+            declared.per
+        ));
+        let slack = declared.per_second() * LATENCY_SPREAD.as_secs_f64();
+        assert!(
+            lowest >= -slack,
+            "{sys:?} overdrew the declared bucket: {seen:?}"
+        );
+    }
+    eprintln!("3 instances, {total} changes: {:?}; {seen:?}", t0.elapsed());
 }
