@@ -226,6 +226,7 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed_and_keep_th
                 private_app_per_10s: HUBSPOT.requests + HUBSPOT.burst,
                 oauth_per_10s: HUBSPOT.requests + HUBSPOT.burst,
                 search_per_second: HUBSPOT.requests,
+                ..HubspotRateLimit::default()
             },
             webhooks: WebhookConfig {
                 retry_delays: retries.clone(),
