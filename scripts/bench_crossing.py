@@ -90,9 +90,13 @@ def one_run(a):
 
         load = os.getloadavg()[0]
         t0 = time.monotonic()
+        # Its output goes to files: a pipe nobody reads while the sync runs fills up (one log line
+        # per record) and stalls the sync in a write to stderr.
+        sync_out = open(os.path.join(tmp, "sync.json"), "w+")
         sync = subprocess.Popen(base + ["sync", "-m", mapping, "--state", state, "--direction", "inbound",
                                         "--allow-unmatched", "--json"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=env, stdout=sync_out, stderr=open(os.path.join(tmp, "sync.log"), "w"),
+                                text=True)
         procs.append(sync)
         crossings = []
         n = 0
@@ -116,8 +120,10 @@ def one_run(a):
                 time.sleep(0.05)
             n += 1
             next_edit = t_edit + a.every
-        out_text, err_text = sync.communicate()
+        sync.wait()
         wall = time.monotonic() - t0
+        sync_out.seek(0)
+        out_text = sync_out.read()
         report = json.loads(out_text.strip().splitlines()[-1])["report"]
         return {"records": a.records, "sync_exit": sync.returncode, "sync_wall_s": round(wall, 1),
                 "sync_counts": {k: report["counts"][k] for k in ("seen", "created", "failed")},
