@@ -123,7 +123,7 @@ impl<'m> Engine<'m> {
             let mut over_side: Vec<&Expr> = Vec::new();
             for g in &pair.groups {
                 for (_, e) in g.mappings(reads) {
-                    read_attrs.extend(attributes(e));
+                    read_attrs.extend(e.attributes_of("record"));
                     over_side.push(e);
                 }
                 for (f, _) in g.mappings(writes) {
@@ -134,12 +134,12 @@ impl<'m> Engine<'m> {
                 fields.push(FieldPath::single(a));
             }
             if let Some(m) = &pair.match_keys {
-                read_attrs.extend(attributes(m.get(side)));
+                read_attrs.extend(m.get(side).attributes_of("record"));
                 over_side.push(m.get(side));
             }
             for r in pair.rules.iter().filter(|r| r.side != side) {
                 if let Some(p) = &r.protect {
-                    read_attrs.extend(attributes(p));
+                    read_attrs.extend(p.attributes_of("record"));
                     over_side.push(p);
                 }
             }
@@ -912,15 +912,6 @@ impl<'m> Engine<'m> {
         };
         path.set(write, Value::String(texts.render(meaning, now)));
         true
-    }
-}
-
-/// The attributes of `record` an expression reads: all of them when that is all it does (the
-/// token scan sees slices too), else what minijinja's tracking finds.
-fn attributes(e: &Expr) -> Vec<String> {
-    match e.attribute_reads("record") {
-        Some(a) => a.into_iter().collect(),
-        None => e.attributes_of("record").into_iter().collect(),
     }
 }
 

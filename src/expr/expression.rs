@@ -102,11 +102,8 @@ impl Expr {
     pub fn attribute_reads(&self, var: &str) -> Option<BTreeSet<String>> {
         const MAP_METHODS: [&str; 4] = ["get", "items", "keys", "values"];
         let prefix = format!("{var}.");
-        // minijinja's tracking and a scan of the tokens (which also sees slices) must agree
-        // that only attributes are read.
-        let mut out: BTreeSet<String> = super::names::attribute_uses(&self.source, var)?
-            .into_iter()
-            .collect();
+        let mut out = BTreeSet::new();
+        // `tracking` sees slices too (they are written as subscripts there).
         for v in self.tracking.undeclared_variables(true) {
             if v == var {
                 return None;

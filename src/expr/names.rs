@@ -111,28 +111,6 @@ pub fn names_used(src: &str) -> Vec<NameUse> {
     out
 }
 
-/// The attributes of variable `var` that `src` reads (`var.name`), found in its tokens; `None`
-/// when `src` uses `var` any other way (bare, subscripted, as a keyword). The token scan sees
-/// every use, including those minijinja's own variable tracking misses (it skips slices such as
-/// `record.emails[1:]`).
-pub fn attribute_uses(src: &str, var: &str) -> Option<Vec<String>> {
-    let toks = tokens(src);
-    let mut out = Vec::new();
-    for (i, t) in toks.iter().enumerate() {
-        if *t != Token::Ident(var) {
-            continue;
-        }
-        if i > 0 && toks[i - 1] == Token::Punct('.') {
-            continue; // `other.record`: an attribute of something else
-        }
-        match (toks.get(i + 1), toks.get(i + 2)) {
-            (Some(Token::Punct('.')), Some(Token::Ident(attr))) => out.push(attr.to_string()),
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
 /// `src` with every slice written as subscripts (`a[1:]` → `a[1][0]`, `a[i:j]` → `a[i][j]`), for
 /// minijinja's variable tracking, which skips slices and so would miss `recrod.emails[1:]`;
 /// `None` when `src` has no slice. The result is only ever analysed, never evaluated.
