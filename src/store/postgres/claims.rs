@@ -37,17 +37,15 @@ pub(super) async fn expand(
 /// Locks `keys` of `pair` until the transaction ends, without waiting: false when another
 /// transaction holds any of them (the record is busy). A transaction may take keys for several
 /// records one after another (a worker passing over busy work, a sync claiming a page), so
-/// waiting here could wait in a cycle (`deadlock detected`); not waiting cannot. The lock names
-/// the schema: stores of other mappings (or tests) on one database never make each other busy.
+/// waiting here could wait in a cycle (`deadlock detected`); not waiting cannot.
 async fn lock_keys(c: &impl GenericClient, pair: &str, keys: &[ClaimKey]) -> StoreResult<bool> {
     let mut names: Vec<String> = keys.iter().map(ClaimKey::to_string).collect();
     names.sort_unstable();
     names.dedup();
     let row = query_opt(
         c,
-        "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(
-                    hashtextextended(current_schema() || chr(31) || $1 || chr(31) || k, 2))
-                  ORDER BY k), true)
+        "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(hashtextextended($1 || chr(31) || k, 2))
+                                  ORDER BY k), true)
          FROM unnest($2::text[]) AS x(k)",
         &[&pair, &names],
     )
