@@ -34,23 +34,19 @@ pub(super) async fn expand(
     Ok(keys)
 }
 
-/// Locks `keys` of `pair` until the transaction ends, without waiting: false when another
-/// transaction holds any of them (the record is busy). A transaction may take keys for several
-/// records one after another (a worker passing over busy work, a sync claiming a page), so
-/// waiting here could wait in a cycle (`deadlock detected`); not waiting cannot.
-async fn lock_keys(c: &impl GenericClient, pair: &str, keys: &[ClaimKey]) -> StoreResult<bool> {
+/// Locks `keys` of `pair` until the transaction ends, in one order.
+async fn lock_keys(c: &impl GenericClient, pair: &str, keys: &[ClaimKey]) -> StoreResult<()> {
     let mut names: Vec<String> = keys.iter().map(ClaimKey::to_string).collect();
     names.sort_unstable();
     names.dedup();
-    let row = query_opt(
+    query(
         c,
-        "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(hashtextextended($1 || chr(31) || k, 2))
-                                  ORDER BY k), true)
-         FROM unnest($2::text[]) AS x(k)",
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || k, 2))
+         FROM unnest($2::text[]) AS x(k) ORDER BY k",
         &[&pair, &names],
     )
     .await?;
-    row.map_or(Ok(true), |row| col(&row, 0))
+    Ok(())
 }
 
 /// Takes `keys` (already expanded) for a new claim of `holder`, or adds them to the claim
@@ -65,9 +61,7 @@ pub(super) async fn take(
     lease_until: i64,
     at: Timestamp,
 ) -> StoreResult<Option<i64>> {
-    if !lock_keys(c, pair, keys).await? {
-        return Ok(None);
-    }
+    lock_keys(c, pair, keys).await?;
     let mut stale = Vec::new();
     for key in keys {
         let found = query_opt(

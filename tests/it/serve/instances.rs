@@ -395,6 +395,7 @@ async fn three_instances_on_postgres_lose_nothing_when_one_is_killed_and_keep_th
             }
             failed.retain(|_, v| !v.iter().any(|a| a.starts_with("Some(2")));
             eprintln!("unacknowledged deliveries: {failed:?}");
+            std::fs::write("/tmp/instances.log", &logs).ok();
             panic!(
                 "did not converge: acked {all_acked}, depth {depth:?}, {} off: {:?}\n{tail}",
                 off.len(),
